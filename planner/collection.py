@@ -1,0 +1,154 @@
+"""Ingest files into a run collection, and re-derive a collection's tables from its raw inputs.
+
+This is where parsing (:mod:`planner.ingest`) meets the store (:mod:`planner.store`). One call is
+all-or-nothing: every input is parsed and validated before the store is touched, and if a later
+run of the same call fails while streaming, the runs this call already committed are removed.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner import __version__
+from planner.errors import InputError, RunExistsError, StoreError
+from planner.ingest import ParsedRun, parse_paths
+from planner.schema import ORIGINS, RUN_FIELDS
+from planner.store import RunStore, TableWrite, input_sha256, run_id_for, utc_now
+
+# Metadata a user may set on the command line (``--instance-type`` ...), overriding the parser.
+USER_FIELDS = ("endpoint", "variant", "instance_type", "instance_count", "memory_mb", "max_concurrency",
+               "provisioned_concurrency", "model", "framework")
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What happened to one run: ``added`` or ``present`` (same bytes ingested before)."""
+
+    run_id: str
+    status: str
+    source: str
+    format: str
+    inputs: tuple[str, ...]
+    tables: Mapping[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "status": self.status, "source": self.source, "format": self.format,
+                "inputs": list(self.inputs), "tables": dict(self.tables)}
+
+
+def ingest(store: RunStore, paths: Iterable[Path], *, fmt: str = "auto", meta: Mapping[str, Any] | None = None,
+           labels: Mapping[str, str] | None = None, origin: str = "measured", source_ref: str | None = None,
+           on_run: Callable[[IngestOutcome], None] | None = None) -> list[IngestOutcome]:
+    """Parse ``paths`` and commit one run per parsed run; return what happened to each.
+
+    ``meta`` holds user-given run fields (see :data:`USER_FIELDS`); ``labels`` free key=value
+    pairs; ``origin`` is measured | emulated | published.
+    """
+    if origin not in ORIGINS:
+        raise InputError("--origin", "value", " | ".join(ORIGINS), repr(origin))
+    overrides = {k: v for k, v in (meta or {}).items() if v is not None}
+    unknown = sorted(set(overrides) - set(USER_FIELDS))
+    if unknown:
+        raise InputError("--meta", "field", "one of " + ", ".join(USER_FIELDS), ", ".join(unknown))
+    parsed = parse_paths([Path(p) for p in paths], fmt)
+    store.create()
+    shas: dict[Path, str] = {}
+    outcomes: list[IngestOutcome] = []
+    committed: list[str] = []
+    try:
+        for run in parsed:
+            for path in run.inputs:
+                if path not in shas:
+                    shas[path] = input_sha256(path)
+            options = {"fmt": fmt, "overrides": overrides, "labels": dict(labels or {}), "origin": origin,
+                       "source_ref": source_ref}
+            outcome = _commit(store, run, shas, options)
+            if outcome.status == "added":
+                committed.append(outcome.run_id)
+            outcomes.append(outcome)
+            if on_run:
+                on_run(outcome)
+    except BaseException:
+        for run_id in committed:
+            store.remove(run_id)
+        raise
+    return outcomes
+
+
+def _run_fields(run: ParsedRun, options: Mapping[str, Any], shas: Mapping[Path, str]) -> dict[str, Any]:
+    fields: dict[str, Any] = {k: None for k in RUN_FIELDS}
+    fields.update({k: v for k, v in run.meta.items() if k in RUN_FIELDS})
+    fields.update(options["overrides"])
+    fields.update(
+        source=run.source, format=run.format, origin=options["origin"],
+        source_ref=options["source_ref"] or run.meta.get("source_ref"),
+        labels={**dict(run.meta.get("labels") or {}), **options["labels"]},
+        # The same dict the parser holds: a streaming parser may still fill it while the store
+        # consumes its tables; the store serialises the manifest only after that.
+        notes=run.notes,
+        inputs=[{"name": p.name, "sha256": shas[p], "bytes": p.stat().st_size} for p in run.inputs],
+        ingested_at=utc_now(), schema_version=None,
+    )
+    for key in ("started_at", "ended_at"):
+        if fields.get(key) is not None:
+            fields[key] = str(fields[key])
+    return fields
+
+
+def _tables(run: ParsedRun) -> list[TableWrite]:
+    return [TableWrite(name, src if not callable(src) else src()) for name, src in run.tables.items()]
+
+
+def _commit(store: RunStore, run: ParsedRun, shas: Mapping[Path, str], options: Mapping[str, Any]) -> IngestOutcome:
+    run_id = run_id_for((shas[p] for p in run.inputs), run.key)
+    names = tuple(p.name for p in run.inputs)
+    if store.has_run(run_id):
+        return IngestOutcome(run_id, "present", run.source, run.format, names)
+    created = [shas[p] for p in run.inputs if store.add_raw(p, shas[p])]
+    fields = _run_fields(run, options, shas)
+    parse = {**options, "key": run.key, "parser_version": __version__}
+    try:
+        record = store.commit(run_id, fields, _tables(run), parse)
+    except RunExistsError:
+        return IngestOutcome(run_id, "present", run.source, run.format, names)
+    except BaseException:
+        for sha in created:
+            store.drop_raw_if_unreferenced(sha)
+        raise
+    return IngestOutcome(run_id, "added", run.source, run.format, names,
+                         {k: v["rows"] for k, v in record.tables.items()})
+
+
+def reparse(store: RunStore, run_ids: Iterable[str] | None = None) -> list[IngestOutcome]:
+    """Rebuild runs' derived tables from their kept raw inputs with the current parsers.
+
+    Each run swaps to its new tables atomically; user metadata, labels and origin are kept.
+    """
+    outcomes = []
+    for run_id in run_ids if run_ids is not None else store.run_ids():
+        rec = store.get(run_id)
+        inputs = rec.run.get("inputs") or []
+        with tempfile.TemporaryDirectory(prefix="planner-reparse-") as tmp:
+            paths = []
+            for item in inputs:
+                path = Path(tmp) / item["name"]
+                path.write_bytes(store.read_raw(item["sha256"]))
+                paths.append(path)
+            shas = {p: item["sha256"] for p, item in zip(paths, inputs, strict=True)}
+            matches = [r for r in parse_paths(paths, rec.parse.get("fmt", "auto"))
+                       if set(r.inputs) == set(paths) and r.key == rec.parse.get("key", "")]
+            if len(matches) != 1:
+                raise StoreError(f"{store.root}: run {rec.run_id}: its raw inputs no longer parse into one run "
+                                 f"(found {len(matches)})")
+            run = matches[0]
+            fields = _run_fields(run, rec.parse, shas)
+            fields["ingested_at"] = rec.run.get("ingested_at")
+            fields["reparsed_at"] = utc_now()
+            new = store.replace_tables(rec.run_id, fields, _tables(run), {**rec.parse, "parser_version": __version__})
+        outcomes.append(IngestOutcome(rec.run_id, "reparsed", run.source, run.format, tuple(p.name for p in paths),
+                                      {k: v["rows"] for k, v in new.tables.items()}))
+    return outcomes

@@ -1,0 +1,897 @@
+"""Curve estimators over steady-state load steps: USL throughput and tail latency vs throughput.
+
+Input: a *steps* frame (one row per load level; see ``planner.steps``) with ``concurrency``,
+``throughput_rps``, ``latency_mean_ms``, optional ``latency_p<pct>_ms`` columns and boolean flags
+(``too_short``, ``errors``, ``cumulative_percentiles``, ``generator_saturated``). Flagged rows are
+dropped only when named in ``exclude``; every summary says how many rows were used and excluded.
+
+Estimators follow one shape: ``fit() -> self``, fitted attributes end in ``_``, ``predict()``,
+``bootstrap(n_resamples, seed)`` (resampling steps, percentile intervals) and ``summary()``
+returning a frozen dataclass with ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from scipy import special, stats
+from scipy.optimize import elementwise, isotonic_regression, least_squares
+
+from planner import queueing as q
+from planner.errors import FitError, InputError
+from planner.schema import column_percentile, percentile_columns
+
+Statistic = float | Literal["mean"]
+STEPS = "<steps>"
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _select_steps(steps: pd.DataFrame, exclude: Sequence[str], needed: Sequence[str]) -> tuple[pd.DataFrame, dict]:
+    """Rows of ``steps`` not flagged by any column in ``exclude``, and the flagged count per flag
+    (a row may carry several flags: the rows excluded are ``len(steps) - len(used)``)."""
+    for column in needed:
+        if column not in steps.columns:
+            raise InputError(STEPS, f"column {column!r}", "a steps frame column", f"columns {list(steps.columns)}")
+    drop = np.zeros(len(steps), dtype=bool)
+    excluded = {}
+    for flag in exclude:
+        if flag not in steps.columns:
+            excluded[flag] = 0
+            continue
+        hit = steps[flag].astype("boolean").fillna(False).to_numpy(dtype=bool)
+        excluded[flag] = int(hit.sum())
+        drop |= hit
+    return steps.loc[~drop].reset_index(drop=True), excluded
+
+
+def _positive(values, name: str) -> np.ndarray:
+    arr = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce").astype("float64"), dtype=float)
+    bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
+    if bad.size:
+        raise InputError(STEPS, f"row {int(bad[0])} field {name!r}", "a finite value > 0", repr(arr[bad[0]]))
+    return arr
+
+
+def _interval(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval per column (no interpolation, so infinite samples stay safe)."""
+    alpha = (1.0 - level) / 2.0
+    lower, upper = np.quantile(samples, [alpha, 1.0 - alpha], axis=0, method="inverted_cdf")
+    return lower, upper
+
+
+def _opt(x) -> float | None:
+    return None if x is None else float(x)
+
+
+# --------------------------------------------------------------------------- USL
+
+
+@dataclass(frozen=True)
+class USLSummary:
+    """A fitted Universal Scalability Law curve ``X(N) = lambda*N/(1 + sigma(N-1) + kappa N(N-1))``.
+
+    ``*_ci_lower/upper`` are the interval named by ``interval`` ('wald', 'usl-r' or
+    'bootstrap-percentile'); derived quantities get intervals only from the bootstrap.
+    """
+
+    lambda_rps: float
+    sigma: float
+    kappa: float
+    lambda_se: float
+    sigma_se: float
+    kappa_se: float
+    lambda_ci_lower: float
+    lambda_ci_upper: float
+    sigma_ci_lower: float
+    sigma_ci_upper: float
+    kappa_ci_lower: float
+    kappa_ci_upper: float
+    interval: str
+    level: float
+    peak_concurrency: float
+    peak_throughput_rps: float
+    amdahl_ceiling_rps: float
+    optimal_concurrency: float
+    residual_std_error_rps: float
+    df_residual: int
+    rows_used: int
+    rows_excluded: int
+    excluded_by_flag: dict = field(default_factory=dict)
+    peak_concurrency_ci_lower: float | None = None
+    peak_concurrency_ci_upper: float | None = None
+    peak_throughput_rps_ci_lower: float | None = None
+    peak_throughput_rps_ci_upper: float | None = None
+    bootstrap_resamples: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class USLFit:
+    """Universal Scalability Law by bounded non-linear least squares (``scipy.optimize.least_squares``).
+
+    Start values: ``lambda = max(X/N)``, ``sigma = 0.01``, ``kappa = 1e-4``. Standard errors are
+    nls-style, ``cov = inv(J'J) * RSS/(n - 3)`` with the analytic Jacobian at the optimum.
+    Intervals (``interval``): ``'wald'`` = ``coef +/- SE * t(0.5 + level/2, n - 3)`` (textbook);
+    ``'usl-r'`` = ``coef +/- SE * t(level, n - 1)``, the formula of R package ``usl``'s ``confint``,
+    kept only to prove parity with its published numbers. ``bootstrap()`` replaces them by
+    percentile intervals from resampled steps.
+    """
+
+    def __init__(self, interval: Literal["wald", "usl-r"] = "wald", level: float = 0.95,
+                 lambda_bounds: tuple[float, float] = (0.0, math.inf),
+                 sigma_bounds: tuple[float, float] = (0.0, 1.0),
+                 kappa_bounds: tuple[float, float] = (0.0, 1.0)) -> None:
+        if interval not in ("wald", "usl-r"):
+            raise ValueError(f"interval must be 'wald' or 'usl-r', got {interval!r}")
+        self.interval = interval
+        self.level = level
+        self.bounds = tuple(zip(lambda_bounds, sigma_bounds, kappa_bounds, strict=True))
+        self.excluded_by_flag_: dict = {}
+        self.rows_excluded_ = 0
+
+    # -- fitting
+
+    @staticmethod
+    def _residuals(x, n, y):
+        return q.usl_throughput(n, *x) - y
+
+    @staticmethod
+    def _jacobian(x, n, y):
+        lam, sigma, kappa = x
+        denom = 1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0)
+        return np.column_stack([n / denom, -lam * n * (n - 1.0) / denom**2, -lam * n * n * (n - 1.0) / denom**2])
+
+    def _solve(self, n, y, x0, tol):
+        res = least_squares(self._residuals, x0, jac=self._jacobian, bounds=self.bounds, args=(n, y),
+                            method="trf", x_scale="jac", xtol=tol, ftol=tol, gtol=tol, max_nfev=2000)
+        return res.x
+
+    def fit(self, concurrency, throughput_rps) -> USLFit:
+        """Fit to arrays of concurrency (users) and throughput (rps); needs >= 3 distinct levels."""
+        n = _positive(concurrency, "concurrency")
+        y = _positive(throughput_rps, "throughput_rps")
+        if n.size != y.size:
+            raise InputError(STEPS, "concurrency/throughput_rps", "arrays of equal length", f"{n.size} and {y.size}")
+        if np.unique(n).size < 3:
+            raise FitError(f"USL needs at least 3 distinct concurrency levels, got {np.unique(n).size}")
+        self.concurrency_, self.throughput_rps_ = n, y
+        x0 = np.array([np.max(y / n), 0.01, 1e-4])
+        x0 = np.clip(x0, self.bounds[0], self.bounds[1])
+        self.lambda_, self.sigma_, self.kappa_ = self._solve(n, y, x0, 1e-15)
+        self._set_derived()
+        self.rows_used_ = int(n.size)
+        self.interval_ = self.interval
+        self._set_intervals(self.confint(self.level, self.interval))
+        self.bootstrap_resamples_ = 0
+        self._boot_derived = {}
+        return self
+
+    def fit_steps(self, steps: pd.DataFrame, exclude: Sequence[str] = ()) -> USLFit:
+        """Fit to a steps frame (``concurrency``, ``throughput_rps``), dropping rows flagged in ``exclude``."""
+        used, excluded = _select_steps(steps, exclude, ("concurrency", "throughput_rps"))
+        self.fit(used["concurrency"], used["throughput_rps"])
+        self.excluded_by_flag_, self.rows_excluded_ = excluded, len(steps) - len(used)
+        return self
+
+    def _set_intervals(self, table: dict[str, tuple[float, float]]) -> None:
+        """Store ``{name: (lower, upper)}`` as ``<name>_ci_lower_`` / ``<name>_ci_upper_``."""
+        self._ci = table
+        for name, (lower, upper) in table.items():
+            setattr(self, f"{name}_ci_lower_", lower)
+            setattr(self, f"{name}_ci_upper_", upper)
+
+    def _set_derived(self) -> None:
+        n, y, x = self.concurrency_, self.throughput_rps_, self.params_
+        resid = self._residuals(x, n, y)
+        self.df_residual_ = int(n.size - 3)
+        rss = float(resid @ resid)
+        self.residual_std_error_ = math.sqrt(rss / self.df_residual_) if self.df_residual_ > 0 else math.nan
+        jac = self._jacobian(x, n, y)
+        scale = np.linalg.norm(jac, axis=0)
+        scale[scale == 0] = 1.0
+        js = jac / scale
+        cov = np.linalg.inv(js.T @ js) / np.outer(scale, scale) * self.residual_std_error_**2
+        self.lambda_se_, self.sigma_se_, self.kappa_se_ = np.sqrt(np.diag(cov))
+        self.peak_concurrency_ = q.usl_peak_concurrency(self.sigma_, self.kappa_)
+        self.peak_throughput_rps_ = q.usl_peak_throughput(*x)
+        self.amdahl_ceiling_rps_ = q.usl_amdahl_ceiling(self.lambda_, self.sigma_)
+        self.optimal_concurrency_ = q.usl_optimal_concurrency(self.sigma_)
+
+    @property
+    def params_(self) -> np.ndarray:
+        return np.array([self.lambda_, self.sigma_, self.kappa_])
+
+    def confint(self, level: float = 0.95, interval: Literal["wald", "usl-r"] = "wald") -> dict[str, tuple[float, float]]:
+        """Analytic intervals ``{'lambda': (lo, hi), 'sigma': ..., 'kappa': ...}`` (see class doc)."""
+        n = self.concurrency_.size
+        if interval == "wald":
+            t = stats.t.ppf(0.5 + level / 2.0, n - 3) if n > 3 else math.nan
+        elif interval == "usl-r":
+            t = stats.t.ppf(level, n - 1)
+        else:
+            raise ValueError(f"interval must be 'wald' or 'usl-r', got {interval!r}")
+        ses = (self.lambda_se_, self.sigma_se_, self.kappa_se_)
+        return {name: (float(c - t * se), float(c + t * se))
+                for name, c, se in zip(("lambda", "sigma", "kappa"), self.params_, ses, strict=True)}
+
+    def bootstrap(self, n_resamples: int = 200, seed: int = 0, level: float | None = None) -> USLFit:
+        """Resample steps with replacement, refit (warm start), and set percentile intervals.
+
+        Sets ``lambda_ci_lower_`` ... ``kappa_ci_upper_``, ``peak_concurrency_ci_*`` and
+        ``peak_throughput_rps_ci_*``; resamples with fewer than 3 distinct levels are redrawn.
+        ``bootstrap_samples_`` keeps every refit (columns lambda, sigma, kappa, peak_*).
+        """
+        level = self.level if level is None else level
+        rng = np.random.default_rng(seed)
+        n, y = self.concurrency_, self.throughput_rps_
+        fits = []
+        while len(fits) < n_resamples:
+            idx = rng.integers(0, n.size, n.size)
+            if np.unique(n[idx]).size < 3:
+                continue
+            fits.append(self._solve(n[idx], y[idx], self.params_, 1e-10))
+        params = np.array(fits)
+        lam, sigma, kappa = params.T
+        samples = pd.DataFrame({
+            "lambda": lam, "sigma": sigma, "kappa": kappa,
+            "peak_concurrency": q.usl_peak_concurrency(sigma, kappa),
+            "peak_throughput_rps": q.usl_peak_throughput(lam, sigma, kappa),
+        })
+        lower, upper = _interval(samples.to_numpy(), level)
+        self._set_intervals({name: (float(lo), float(hi))
+                             for name, lo, hi in zip(samples.columns, lower, upper, strict=True)})
+        self._boot_derived = {k: self._ci[k] for k in ("peak_concurrency", "peak_throughput_rps")}
+        self.bootstrap_samples_ = samples
+        self.bootstrap_resamples_ = n_resamples
+        self.interval_ = "bootstrap-percentile"
+        self.level = level
+        return self
+
+    def predict(self, concurrency):
+        """Fitted throughput (rps) at ``concurrency``."""
+        return q.usl_throughput(concurrency, *self.params_)
+
+    def summary(self) -> USLSummary:
+        ci = self._ci
+        boot = self._boot_derived
+        return USLSummary(
+            lambda_rps=float(self.lambda_), sigma=float(self.sigma_), kappa=float(self.kappa_),
+            lambda_se=float(self.lambda_se_), sigma_se=float(self.sigma_se_), kappa_se=float(self.kappa_se_),
+            lambda_ci_lower=ci["lambda"][0], lambda_ci_upper=ci["lambda"][1],
+            sigma_ci_lower=ci["sigma"][0], sigma_ci_upper=ci["sigma"][1],
+            kappa_ci_lower=ci["kappa"][0], kappa_ci_upper=ci["kappa"][1],
+            interval=self.interval_, level=self.level,
+            peak_concurrency=float(self.peak_concurrency_), peak_throughput_rps=float(self.peak_throughput_rps_),
+            amdahl_ceiling_rps=float(self.amdahl_ceiling_rps_), optimal_concurrency=float(self.optimal_concurrency_),
+            residual_std_error_rps=float(self.residual_std_error_), df_residual=self.df_residual_,
+            rows_used=self.rows_used_, rows_excluded=self.rows_excluded_,
+            excluded_by_flag=dict(self.excluded_by_flag_),
+            peak_concurrency_ci_lower=_opt(boot.get("peak_concurrency", (None,))[0]),
+            peak_concurrency_ci_upper=_opt(boot.get("peak_concurrency", (None, None))[1]),
+            peak_throughput_rps_ci_lower=_opt(boot.get("peak_throughput_rps", (None,))[0]),
+            peak_throughput_rps_ci_upper=_opt(boot.get("peak_throughput_rps", (None, None))[1]),
+            bootstrap_resamples=self.bootstrap_resamples_,
+        )
+
+
+# --------------------------------------------------------------------------- latency vs throughput
+
+_UTIL_GRID = np.concatenate([np.linspace(0.0, 0.95, 760), 1.0 - np.geomspace(0.05, 1e-4, 120)[1:]])
+_UTIL_GRID_BOOT = np.concatenate([np.linspace(0.0, 0.9, 46), 1.0 - np.geomspace(0.1, 1e-3, 19)[1:]])
+_SCV_RANGE = (1e-3, 50.0)
+
+
+def _statistic(percentile) -> Statistic:
+    if isinstance(percentile, str):
+        if percentile == "mean":
+            return "mean"
+        percentile = float(percentile.strip().lstrip("p").rstrip("%"))
+    value = float(percentile)
+    if not 0 < value < 100:
+        raise ValueError(f"percentile must be in (0, 100) or 'mean', got {percentile!r}")
+    return value
+
+
+def _label(stat: Statistic) -> str:
+    return "mean" if stat == "mean" else f"p{stat:g}"
+
+
+def _queue_latency_ms(stat: Statistic, throughput_rps, servers, service_time_s, service_scv, arrival_scv):
+    """Latency (ms) of statistic ``stat`` of the M/G/c model (vectorised over every argument)."""
+    if stat == "mean":
+        value = q.mgc_mean_response_s(throughput_rps, service_time_s, servers, service_scv, arrival_scv)
+    else:
+        value = q.mgc_response_quantile_s(stat / 100.0, throughput_rps, service_time_s, servers,
+                                          service_scv, arrival_scv)
+    return np.asarray(value) * 1000.0
+
+
+@dataclass(frozen=True)
+class QueueModel:
+    """One instance as an M/G/c queue: ``servers`` workers, mean service time, service-time SCV.
+
+    Percentiles come from :func:`planner.queueing.mgc_response_quantile_s` (exact for M/M/c;
+    Allen–Cunneen-scaled waiting otherwise); means from the Allen–Cunneen formula.
+    """
+
+    servers: int
+    service_time_s: float
+    service_scv: float = 1.0
+    arrival_scv: float = 1.0
+
+    @property
+    def saturation_rps(self) -> float:
+        """Throughput at which utilisation reaches 1: ``c/S``."""
+        return float(self.servers / self.service_time_s)
+
+    def latency_ms(self, throughput_rps, stat: Statistic = 99.0) -> np.ndarray:
+        return _queue_latency_ms(stat, throughput_rps, self.servers, self.service_time_s,
+                                 self.service_scv, self.arrival_scv)
+
+
+@dataclass(frozen=True)
+class _Observations:
+    """Long-format latency observations: one per (step, statistic); ``percentile`` NaN for the mean."""
+
+    step: np.ndarray
+    throughput_rps: np.ndarray
+    percentile: np.ndarray
+    latency_ms: np.ndarray
+
+    def take(self, index) -> _Observations:
+        return _Observations(self.step[index], self.throughput_rps[index], self.percentile[index],
+                             self.latency_ms[index])
+
+    @property
+    def statistics(self) -> list[Statistic]:
+        pcts = sorted(set(self.percentile[~np.isnan(self.percentile)].tolist()))
+        return (["mean"] if np.isnan(self.percentile).any() else []) + pcts
+
+    def of(self, stat: Statistic) -> np.ndarray:
+        return np.isnan(self.percentile) if stat == "mean" else self.percentile == stat
+
+
+@dataclass(frozen=True)
+class _MonotoneCurve:
+    """Isotonic fit of one statistic: knots (throughput, latency), linear in between.
+
+    Below the first knot it stays at the first value; beyond the last it follows the queueing
+    model's shape, ``y_last * queue(x)/queue(x_last)`` (extrapolation).
+    """
+
+    throughput_rps: np.ndarray
+    latency_ms: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, weights: np.ndarray) -> _MonotoneCurve:
+        """Weighted isotonic regression of ``y`` on ``x`` (ties in ``x`` pooled first)."""
+        levels, inverse = np.unique(x, return_inverse=True)
+        total = np.bincount(inverse, weights=weights)
+        means = np.bincount(inverse, weights=weights * y) / total
+        return cls(levels, isotonic_regression(means, weights=total).x)
+
+    def predict(self, x, queue_ms, anchor_ms: float) -> np.ndarray:
+        inside = np.interp(x, self.throughput_rps, self.latency_ms)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beyond = self.latency_ms[-1] * np.maximum(queue_ms / anchor_ms, 1.0)
+        return np.where(np.asarray(x) > self.throughput_rps[-1], beyond, inside)
+
+
+def _fit_curves(obs: _Observations, weights: np.ndarray | None = None) -> dict:
+    """Isotonic curve per statistic seen at >= 2 throughput levels (observations weighted)."""
+    weights = np.ones(obs.latency_ms.size) if weights is None else weights
+    curves = {}
+    for stat in obs.statistics:
+        sel = obs.of(stat) & (weights > 0)
+        if np.unique(obs.throughput_rps[sel]).size >= 2:
+            curves[stat] = _MonotoneCurve.fit(obs.throughput_rps[sel], obs.latency_ms[sel], weights[sel])
+    return curves
+
+
+def _load_axis(utilization) -> np.ndarray:
+    """Tables are interpolated in (-ln(1-u), ln latency): near-linear for queues, so coarse grids stay accurate."""
+    return -np.log1p(-np.asarray(utilization, dtype=float))
+
+
+def _largest_below(x: np.ndarray, y: np.ndarray, target: float) -> np.ndarray:
+    """Per row, the largest ``x`` with ``y(x) <= target`` on a non-decreasing piecewise-linear ``y``
+    (0 when even ``y[0]`` exceeds the target; the last ``x`` when no point does)."""
+    x, y = np.atleast_2d(x), np.atleast_2d(y)
+    k = (y <= target).sum(axis=1)
+    rows = np.arange(y.shape[0])
+    lo, hi = np.clip(k - 1, 0, y.shape[1] - 1), np.clip(k, 0, y.shape[1] - 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.clip((target - y[rows, lo]) / (y[rows, hi] - y[rows, lo]), 0.0, 1.0)
+    frac = np.where(np.isfinite(frac), frac, 0.0)
+    value = x[rows, lo] + frac * (x[rows, hi] - x[rows, lo])
+    return np.where(k == 0, 0.0, np.where(k == y.shape[1], x[:, -1], value))
+
+
+@dataclass(frozen=True)
+class CapacityEstimate:
+    """Per-instance capacity at an SLA: the largest throughput whose predicted percentile is within
+    the target and whose utilisation is within the cap. ``binding`` says which limit decided it;
+    ``extrapolated`` that it lies beyond the highest measured throughput."""
+
+    capacity_rps: float
+    capacity_rps_ci_lower: float | None
+    capacity_rps_ci_upper: float | None
+    binding: str
+    extrapolated: bool
+    feasible: bool
+    latency_target_ms: float
+    percentile: str
+    max_utilization: float
+    predicted_latency_ms: float
+    min_latency_ms: float
+    utilization: float
+    saturation_rps: float
+    max_measured_rps: float
+    model: str
+    heldout_error: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """A fitted latency-vs-throughput model with its measured held-out error (a fraction)."""
+
+    model: str
+    heldout_error: float
+    heldout_error_queueing: float
+    heldout_error_isotonic: float
+    heldout_points: int
+    servers: int
+    service_time_ms: float
+    service_scv: float
+    arrival_scv: float
+    saturation_rps: float
+    max_measured_rps: float
+    statistics: tuple[str, ...]
+    percentile_source: str
+    low_load_latency_ms: float
+    low_load_latency_ms_ci_lower: float | None
+    low_load_latency_ms_ci_upper: float | None
+    service_time_ms_ci_lower: float | None
+    service_time_ms_ci_upper: float | None
+    saturation_rps_ci_lower: float | None
+    saturation_rps_ci_upper: float | None
+    bootstrap_resamples: int
+    rows_used: int
+    rows_excluded: int
+    excluded_by_flag: dict
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _observations(frame: pd.DataFrame) -> tuple[_Observations, list[str]]:
+    """Observations of a used steps frame; cumulative percentiles are never taken as per-step values."""
+    notes = []
+    lam = _positive(frame["throughput_rps"], "throughput_rps")
+    mean = pd.to_numeric(frame.get("latency_mean_ms", pd.Series(np.nan, index=frame.index)),
+                         errors="coerce").astype("float64").to_numpy(dtype=float, na_value=np.nan)
+    missing = np.isnan(mean)
+    if missing.any() and "concurrency" in frame:
+        think = frame["think_time_s"].astype("float64").fillna(0.0).to_numpy() if "think_time_s" in frame else 0.0
+        little = np.asarray(q.littles_latency_s(frame["concurrency"].astype("float64").to_numpy(), lam, think)) * 1e3
+        fill = missing & (little > 0)
+        mean = np.where(fill, little, mean)
+        if fill.any():
+            notes.append(f"mean latency of {int(fill.sum())} step(s) from Little's law R = N/X - Z")
+    cumulative = (frame["cumulative_percentiles"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                  if "cumulative_percentiles" in frame else np.zeros(len(frame), dtype=bool))
+    if cumulative.any():
+        notes.append(f"percentiles of {int(cumulative.sum())} step(s) are cumulative since start: not used")
+    parts = [(np.arange(len(frame)), np.full(len(frame), np.nan), mean)]
+    for column in percentile_columns(frame.columns):
+        values = pd.to_numeric(frame[column], errors="coerce").astype("float64").to_numpy(dtype=float, na_value=np.nan)
+        values = np.where(cumulative, np.nan, values)
+        parts.append((np.arange(len(frame)), np.full(len(frame), column_percentile(column)), values))
+    step, pct, y = (np.concatenate(p) for p in zip(*parts, strict=True))
+    keep = np.isfinite(y) & (y > 0)
+    obs = _Observations(step[keep], lam[step[keep]], pct[keep], y[keep])
+    if not keep.any():
+        raise FitError("no usable latency: every step lacks mean latency and per-step percentiles")
+    return obs, notes
+
+
+def _scv_from_ratio(ratio: float, p_high: float) -> float:
+    """Service SCV whose p_high/p50 service-quantile ratio equals ``ratio`` (clipped to the model range)."""
+    grid = np.geomspace(*_SCV_RANGE, 160)
+    ratios = np.asarray(q.service_quantile_s(p_high / 100.0, 1.0, grid)) / np.asarray(q.service_quantile_s(0.5, 1.0, grid))
+    ratios = np.maximum.accumulate(ratios)
+    return float(np.exp(np.interp(ratio, ratios, np.log(grid))))
+
+
+@dataclass(frozen=True)
+class _Start:
+    service_time_s: float
+    service_scv: float
+    low_load_ms: float
+    low_load_ci_ms: tuple[float, float] | None
+
+
+def _start(obs: _Observations) -> _Start:
+    """Start values from the low-load steps (throughput <= 60% of the maximum; at least the lowest):
+    S from an OLS intercept (statsmodels, with its 95% interval) of mean latency (else p50) on
+    throughput when there are >= 3 such levels, clamped to [0.3, 1] x the lowest latency; Cs^2 from
+    the p_high/p50 ratio of the lowest step."""
+    levels = np.unique(obs.throughput_rps)
+    low = (obs.throughput_rps <= 0.6 * levels[-1]) | (obs.throughput_rps == levels[0])
+    stat = "mean" if obs.of("mean")[low].any() else min(obs.statistics, key=lambda s: abs(s - 50.0))
+    sel = low & obs.of(stat)
+    x, y = obs.throughput_rps[sel], obs.latency_ms[sel]
+    floor_ms = float(y.min())
+    ci = None
+    low_load = floor_ms
+    if np.unique(x).size >= 3:
+        ols = sm.OLS(y, sm.add_constant(x)).fit()
+        low_load = float(ols.params[0])
+        ci = tuple(float(v) for v in ols.conf_int(0.05)[0])
+    service_ms = min(max(low_load, 0.3 * floor_ms), floor_ms)
+    scv = 1.0
+    pcts = [s for s in obs.statistics if s != "mean"]
+    if 50.0 in pcts and max(pcts) > 50.0:
+        lowest = obs.step[obs.throughput_rps == obs.throughput_rps[obs.of(max(pcts))].min()][0]
+        at = obs.step == lowest
+        p50, high = obs.latency_ms[at & obs.of(50.0)], obs.latency_ms[at & obs.of(max(pcts))]
+        if p50.size and high.size:
+            scv = _scv_from_ratio(float(high[0] / p50[0]), max(pcts))
+    return _Start(service_ms / 1e3, scv, low_load, ci)
+
+
+@dataclass(frozen=True)
+class _QueueFit:
+    model: QueueModel
+    cost: float
+
+
+def _residuals(obs: _Observations, service_s, servers: int, scv: float, arrival_scv: float) -> np.ndarray:
+    """Residuals of the M/G/c model (broadcast over ``service_s``): percentiles on the probit scale,
+    ``Phi^-1(F_model(y_obs)) - Phi^-1(p)`` (a calibration residual that needs no quantile inversion;
+    ~1-2x the log-latency error), means as ``ln(model/observed)``."""
+    pct = ~np.isnan(obs.percentile)
+    t_s = obs.latency_ms / 1e3
+    dist = q.MGcResponse(obs.throughput_rps, service_s, servers, scv, arrival_scv)
+    exceed = np.clip(dist.exceedance(t_s), 1e-15, 1.0 - 1e-15)
+    with np.errstate(divide="ignore"):
+        by_mean = np.log(dist.mean_s / t_s)
+    return np.where(pct, -special.ndtri(exceed) - special.ndtri(np.where(pct, obs.percentile / 100.0, 0.5)), by_mean)
+
+
+def _fit_queue(obs: _Observations, servers: int, start: tuple[float, float], fit_scv: bool,
+               arrival_scv: float) -> _QueueFit:
+    """Least squares (Levenberg–Marquardt) on :func:`_residuals` for (S, Cs^2) at fixed ``servers``.
+
+    Parameters are unconstrained transforms: ``S = S_max*logistic(a)`` with ``S_max = c/X_max``
+    keeps the highest measured load stable; ``Cs^2 = exp(b)`` clipped to [1e-3, 50].
+    """
+    s_max = servers / obs.throughput_rps.max()
+    x0 = [special.logit(min(start[0] / s_max, 0.98)), math.log(start[1])][: 2 if fit_scv else 1]
+
+    def params(x) -> tuple[float, float]:
+        scv = float(np.clip(math.exp(x[1]), *_SCV_RANGE)) if fit_scv else start[1]
+        return float(s_max * special.expit(x[0])), scv
+
+    def residuals(x):
+        service_s, scv = params(x)
+        return _residuals(obs, service_s, servers, scv, arrival_scv)
+
+    res = least_squares(residuals, x0, method="lm", xtol=1e-8, ftol=1e-8, gtol=1e-8, x_scale="jac")
+    service_s, scv = params(res.x)
+    return _QueueFit(QueueModel(servers, service_s, scv, arrival_scv), float(res.cost))
+
+
+def _boot_service_times(obs: _Observations, weights: np.ndarray, queue: QueueModel) -> np.ndarray:
+    """Refit S for every resample at once (rows of observation ``weights``), with c and Cs^2 held:
+    one vectorised call of scipy's elementwise ``bracket_minimum``/``find_minimum`` on the weighted
+    sum of squared :func:`_residuals`, over ``a`` with ``S = (c/X_max of the resample)*logistic(a)``."""
+    lam_max = np.max(np.where(weights > 0, obs.throughput_rps, 0.0), axis=1)
+    s_max = queue.servers / lam_max
+    rows = np.arange(weights.shape[0])
+
+    def objective(a, row):
+        row = row.astype(int)
+        service_s = (s_max[row] * special.expit(a))[:, None]
+        r = _residuals(obs, service_s, queue.servers, queue.service_scv, queue.arrival_scv)
+        r = np.where(weights[row] > 0, r, 0.0)  # observations outside the resample may be unstable
+        return (weights[row] * r * r).sum(axis=1)
+
+    a0 = special.logit(np.minimum(queue.service_time_s / s_max, 0.98))
+    bracket = elementwise.bracket_minimum(objective, a0, xmin=-40.0, xmax=40.0, args=(rows,))
+    best = elementwise.find_minimum(objective, bracket.bracket, args=(rows,))
+    return s_max * special.expit(best.x)
+
+
+def _fit_queue_profile(obs: _Observations, arrival_scv: float) -> tuple[_QueueFit, _Start]:
+    """Profile the integer server count ``c``: start at ``ceil(X_max*S0/0.95)`` (the throughput
+    ceiling), walk down by 1 and up by max(1, 10%) while the least-squares cost improves by > 0.1%.
+    The smallest ``c`` reaching the best cost is kept (interpretable; a test that never queued
+    only bounds c from below)."""
+    start = _start(obs)
+    fit_scv = bool((~np.isnan(obs.percentile)).any())
+    x_max = float(obs.throughput_rps.max())
+    cache: dict[int, _QueueFit] = {}
+
+    def at(c: int) -> _QueueFit:
+        if c not in cache:
+            cache[c] = _fit_queue(obs, c, (start.service_time_s, start.service_scv), fit_scv, arrival_scv)
+        return cache[c]
+
+    def better(a: int, b: int) -> bool:
+        return at(a).cost < at(b).cost * (1.0 - 1e-3) - 1e-12
+
+    best = max(1, math.ceil(x_max * start.service_time_s / 0.95))
+    while best > 1 and better(best - 1, best):
+        best -= 1
+    while True:
+        nxt = max(best + 1, math.ceil(best * 1.1))
+        if nxt > 4096 or not better(nxt, best):
+            break
+        best = nxt
+    return at(best), start
+
+
+class LatencyModel:
+    """Latency (mean or percentile, ms) of one instance against its offered throughput (rps).
+
+    Two candidates, chosen per configuration by held-out error:
+
+    * ``'queueing'``: an M/G/c queue (:class:`QueueModel`) whose service time S and SCV Cs^2 come
+      from the lowest-load steps (statsmodels OLS intercept; p_high/p50 spread), whose server count
+      ``c`` starts from the throughput ceiling ``X_max*S`` and is profiled over integers, and whose
+      (S, Cs^2) are refined by least squares over all measured statistics (see ``_fit_queue``);
+    * ``'isotonic'``: per statistic, isotonic regression of latency on throughput with linear
+      interpolation inside the measured range and the queueing shape beyond it (flagged).
+
+    Selection: both are fitted on the lowest ``1 - holdout_fraction`` of the load levels (by
+    throughput) and predict the rest; the median absolute percentage error over all held-out
+    (step, statistic) points decides, and is reported as ``heldout_error_`` (a fraction). The winner
+    is then refitted on all steps. Steps whose percentiles are cumulative contribute only their
+    mean; without any per-step percentile the tail comes from the queueing model calibrated on
+    mean latency with exponential service (Cs^2 = 1), and the summary says so.
+    """
+
+    def __init__(self, holdout_fraction: float = 0.3, arrival_scv: float = 1.0, level: float = 0.95) -> None:
+        if not 0 < holdout_fraction < 1:
+            raise ValueError(f"holdout_fraction must be in (0, 1), got {holdout_fraction!r}")
+        self.holdout_fraction = holdout_fraction
+        self.arrival_scv = arrival_scv
+        self.level = level
+
+    # -- fitting
+
+    @classmethod
+    def from_arrays(cls, throughput_rps, latency_ms: dict, exclude: Sequence[str] = (), **params) -> LatencyModel:
+        """Fit from ``throughput_rps`` and ``{statistic: latencies}`` (statistic 'mean' or a percentile)."""
+        frame = pd.DataFrame({"throughput_rps": np.asarray(throughput_rps, dtype=float)})
+        for stat, values in latency_ms.items():
+            key = _statistic(stat)
+            column = "latency_mean_ms" if key == "mean" else f"latency_p{key:g}_ms".replace(".", "_")
+            frame[column] = np.asarray(values, dtype=float)
+        return cls(**params).fit(frame, exclude=exclude)
+
+    def fit(self, steps: pd.DataFrame, exclude: Sequence[str] = ()) -> LatencyModel:
+        """Fit to a steps frame, dropping rows flagged by any column named in ``exclude``."""
+        used, self.excluded_by_flag_ = _select_steps(steps, exclude, ("throughput_rps",))
+        self.rows_excluded_ = len(steps) - len(used)
+        self.rows_used_ = len(used)
+        obs, notes = _observations(used)
+        if np.unique(obs.throughput_rps).size < 2:
+            raise FitError("a latency model needs at least 2 distinct throughput levels")
+        self.observations_ = obs
+        self.statistics_ = obs.statistics
+        self.percentile_source_ = "per-step" if any(s != "mean" for s in self.statistics_) else "mean-only"
+        if self.percentile_source_ == "mean-only":
+            notes.append("no per-step percentiles: tail latency is predicted by the queueing model "
+                         "calibrated on mean latency, with exponential service (Cs^2 = 1) assumed")
+        self._heldout(used, obs, notes)
+        fitted, self.start_ = _fit_queue_profile(obs, self.arrival_scv)
+        self.queue_, self.queue_cost_ = fitted.model, fitted.cost
+        self.curves_ = _fit_curves(obs) if self.model_ == "isotonic" else {}
+        self.max_measured_rps_ = float(obs.throughput_rps.max())
+        self.notes_ = tuple(notes)
+        self._tables: dict = {}
+        self._boot: dict | None = None
+        self.bootstrap_resamples_ = 0
+        for stat in {*self.statistics_, 99.0}:
+            self._table(stat)
+        return self
+
+    def _heldout(self, used: pd.DataFrame, obs: _Observations, notes: list[str]) -> None:
+        levels = np.unique(obs.throughput_rps)
+        n_test = max(1, round(self.holdout_fraction * levels.size))
+        self.heldout_errors_ = {"queueing": math.nan, "isotonic": math.nan}
+        self.heldout_points_ = pd.DataFrame(columns=["model", "step", "throughput_rps", "statistic",
+                                                     "observed_ms", "predicted_ms", "abs_pct_error"])
+        if levels.size - n_test < 3:
+            self.model_ = "queueing"
+            self.heldout_error_ = math.nan
+            notes.append(f"only {levels.size} load levels: no held-out check (needs >= 4); queueing model used")
+            return
+        cut = levels[levels.size - n_test]
+        train, test = obs.take(obs.throughput_rps < cut), obs.take(obs.throughput_rps >= cut)
+        queue = _fit_queue_profile(train, self.arrival_scv)[0].model
+        curves = _fit_curves(train)
+        rows = []
+        for stat in test.statistics:
+            sel = test.of(stat)
+            lam, observed = test.throughput_rps[sel], test.latency_ms[sel]
+            by_queue = queue.latency_ms(lam, stat)
+            curve = curves.get(stat)
+            by_curve = (by_queue if curve is None else
+                        curve.predict(lam, by_queue, float(queue.latency_ms(curve.throughput_rps[-1], stat))))
+            for model, predicted in (("queueing", by_queue), ("isotonic", by_curve)):
+                rows.append(pd.DataFrame({
+                    "model": model, "step": test.step[sel], "throughput_rps": lam, "statistic": _label(stat),
+                    "observed_ms": observed, "predicted_ms": predicted,
+                    "abs_pct_error": np.abs(predicted - observed) / observed}))
+        points = pd.concat(rows, ignore_index=True)
+        self.heldout_errors_ = {m: float(points.loc[points["model"] == m, "abs_pct_error"].median())
+                                for m in ("queueing", "isotonic")}
+        self.model_ = min(("queueing", "isotonic"), key=lambda m: self.heldout_errors_[m])
+        self.heldout_error_ = self.heldout_errors_[self.model_]
+        self.heldout_points_ = points
+
+    # -- prediction
+
+    def _predict_with(self, lam, stat: Statistic, queue: QueueModel, curves: dict) -> np.ndarray:
+        by_queue = queue.latency_ms(lam, stat)
+        curve = curves.get(stat)
+        if curve is None:
+            return by_queue
+        return curve.predict(lam, by_queue, float(queue.latency_ms(curve.throughput_rps[-1], stat)))
+
+    def predict(self, throughput_rps, percentile: float | str = 99.0):
+        """Predicted latency (ms) of ``percentile`` (or 'mean') at per-instance ``throughput_rps``;
+        ``inf`` at or beyond saturation. Statistics the isotonic model never saw come from the queue."""
+        stat = _statistic(percentile)
+        value = self._predict_with(np.asarray(throughput_rps, dtype=float), stat, self.queue_, self.curves_)
+        return float(value) if np.ndim(value) == 0 else value
+
+    def utilization(self, throughput_rps):
+        """``throughput / saturation throughput`` of the fitted queue (``c/S``)."""
+        return np.asarray(throughput_rps, dtype=float) / self.queue_.saturation_rps
+
+    def _table(self, stat: Statistic) -> tuple[np.ndarray, np.ndarray]:
+        """Load axis of a utilisation grid (to just below saturation, plus the measured levels) and
+        ln of the predicted latency there."""
+        if stat not in self._tables:
+            sat = self.queue_.saturation_rps
+            knots = np.unique(self.observations_.throughput_rps) / sat
+            util = np.union1d(_UTIL_GRID, knots[knots < 1.0])
+            lat = np.maximum.accumulate(self._predict_with(util * sat, stat, self.queue_, self.curves_))
+            with np.errstate(divide="ignore"):
+                self._tables[stat] = (_load_axis(util), np.log(lat))
+        return self._tables[stat]
+
+    # -- bootstrap
+
+    def bootstrap(self, n_resamples: int = 200, seed: int = 0) -> LatencyModel:
+        """Resample steps with replacement and refit: S of the queue for all resamples at once
+        (:func:`_boot_service_times`; ``c`` and Cs^2 held at their fitted values, so the intervals
+        carry the service-time uncertainty), and the isotonic curves afresh when that model was chosen.
+        Sets ``service_time_ms_ci_*`` and ``saturation_rps_ci_*`` and enables the intervals of
+        :meth:`capacity_at_sla` and :meth:`predict_interval`. Deterministic for a given ``seed``."""
+        rng = np.random.default_rng(seed)
+        obs, n = self.observations_, self.rows_used_
+        step_rps = np.zeros(n)
+        step_rps[obs.step] = obs.throughput_rps
+        counts = np.zeros((0, n))
+        while counts.shape[0] < n_resamples:  # redraw resamples holding a single throughput level
+            draw = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_resamples)])
+            distinct = [np.unique(step_rps[row > 0]).size >= 2 for row in draw]
+            counts = np.vstack([counts, draw[distinct]])[:n_resamples]
+        weights = counts[:, obs.step]
+        service_s = _boot_service_times(obs, weights, self.queue_)
+        curves = [_fit_curves(obs, w) if self.model_ == "isotonic" else {} for w in weights]
+        self._boot = {"service_s": service_s, "scv": np.full(n_resamples, self.queue_.service_scv),
+                      "curves": curves, "tables": {}}
+        lower, upper = _interval(np.column_stack([service_s * 1e3, self.queue_.servers / service_s]), self.level)
+        self.service_time_ms_ci_lower_, self.saturation_rps_ci_lower_ = (float(v) for v in lower)
+        self.service_time_ms_ci_upper_, self.saturation_rps_ci_upper_ = (float(v) for v in upper)
+        self.bootstrap_resamples_ = n_resamples
+        for stat in {*self.statistics_, 99.0}:
+            self._boot_table(stat)
+        return self
+
+    def _boot_table(self, stat: Statistic) -> tuple[np.ndarray, np.ndarray]:
+        """Per resample (rows): load axis of a utilisation grid up to its own saturation, ln latency."""
+        boot = self._boot
+        if boot is None:
+            raise FitError("call bootstrap() before asking for intervals")
+        if stat not in boot["tables"]:
+            c = self.queue_.servers
+            sat = c / boot["service_s"]
+            lam = _UTIL_GRID_BOOT[None, :] * sat[:, None]
+            anchors = np.array([cv[stat].throughput_rps[-1] if stat in cv else 0.0 for cv in boot["curves"]])
+            grid = np.column_stack([lam, anchors])
+            by_queue = _queue_latency_ms(stat, grid, c, boot["service_s"][:, None], boot["scv"][:, None],
+                                         self.arrival_scv)
+            lat = by_queue[:, :-1].copy()
+            for b, cv in enumerate(boot["curves"]):
+                if stat in cv:
+                    lat[b] = cv[stat].predict(lam[b], by_queue[b, :-1], by_queue[b, -1])
+            with np.errstate(divide="ignore"):
+                boot["tables"][stat] = (np.broadcast_to(_load_axis(_UTIL_GRID_BOOT), lat.shape),
+                                        np.log(np.maximum.accumulate(lat, axis=1)))
+        return boot["tables"][stat]
+
+    def predict_interval(self, throughput_rps, percentile: float | str = 99.0, level: float | None = None):
+        """Bootstrap percentile band ``(lower, upper)`` (ms) of :meth:`predict` at ``throughput_rps``."""
+        stat = _statistic(percentile)
+        axis, log_lat = self._boot_table(stat)
+        util = np.atleast_1d(np.asarray(throughput_rps, dtype=float))[None, :] * self._boot["service_s"][:, None]
+        util = _load_axis(np.minimum(util / self.queue_.servers, 1.0))
+        band = np.exp([np.interp(util[b], axis[b], log_lat[b], right=np.inf) for b in range(log_lat.shape[0])])
+        lower, upper = _interval(band, self.level if level is None else level)
+        if np.ndim(throughput_rps) == 0:
+            return float(lower[0]), float(upper[0])
+        return lower, upper
+
+    # -- capacity
+
+    def capacity_at_sla(self, latency_target_ms: float, percentile: float | str = 99.0,
+                        max_utilization: float = 0.7) -> CapacityEstimate:
+        """Largest per-instance throughput (rps) with predicted ``percentile`` <= ``latency_target_ms``
+        and utilisation (throughput / ``c/S``) <= ``max_utilization``; bootstrap interval when
+        :meth:`bootstrap` ran. An unreachable target gives capacity 0 with ``feasible=False``."""
+        if not 0 < max_utilization <= 1:
+            raise ValueError(f"max_utilization must be in (0, 1], got {max_utilization!r}")
+        stat = _statistic(percentile)
+        axis, log_lat = self._table(stat)
+        sat = self.queue_.saturation_rps
+        log_target = math.log(latency_target_ms) if latency_target_ms > 0 else -math.inf
+        by_latency = float(-np.expm1(-_largest_below(axis, log_lat, log_target)[0])) * sat
+        capacity = float(min(by_latency, max_utilization * sat))
+        ci_lower = ci_upper = None
+        if self._boot is not None:
+            boot_axis, boot_log_lat = self._boot_table(stat)
+            boot_util = np.minimum(-np.expm1(-_largest_below(boot_axis, boot_log_lat, log_target)), max_utilization)
+            lower, upper = _interval(boot_util * self.queue_.servers / self._boot["service_s"], self.level)
+            ci_lower, ci_upper = float(lower), float(upper)
+        return CapacityEstimate(
+            capacity_rps=capacity, capacity_rps_ci_lower=ci_lower, capacity_rps_ci_upper=ci_upper,
+            binding="latency" if by_latency < max_utilization * sat else "utilization",
+            extrapolated=bool(capacity > self.max_measured_rps_ * (1 + 1e-9)), feasible=capacity > 0,
+            latency_target_ms=float(latency_target_ms), percentile=_label(stat), max_utilization=max_utilization,
+            predicted_latency_ms=float(np.exp(np.interp(_load_axis(capacity / sat), axis, log_lat))),
+            min_latency_ms=float(np.exp(log_lat[0])),
+            utilization=capacity / sat, saturation_rps=float(sat), max_measured_rps=self.max_measured_rps_,
+            model=self.model_, heldout_error=self.heldout_error_,
+        )
+
+    def summary(self) -> LatencySummary:
+        start, boot = self.start_, self.bootstrap_resamples_ > 0
+        ci = start.low_load_ci_ms or (None, None)
+        return LatencySummary(
+            model=self.model_, heldout_error=self.heldout_error_,
+            heldout_error_queueing=self.heldout_errors_["queueing"],
+            heldout_error_isotonic=self.heldout_errors_["isotonic"],
+            heldout_points=int((self.heldout_points_["model"] == self.model_).sum()),
+            servers=self.queue_.servers, service_time_ms=self.queue_.service_time_s * 1e3,
+            service_scv=self.queue_.service_scv, arrival_scv=self.arrival_scv,
+            saturation_rps=self.queue_.saturation_rps, max_measured_rps=self.max_measured_rps_,
+            statistics=tuple(_label(s) for s in self.statistics_), percentile_source=self.percentile_source_,
+            low_load_latency_ms=start.low_load_ms, low_load_latency_ms_ci_lower=ci[0],
+            low_load_latency_ms_ci_upper=ci[1],
+            service_time_ms_ci_lower=self.service_time_ms_ci_lower_ if boot else None,
+            service_time_ms_ci_upper=self.service_time_ms_ci_upper_ if boot else None,
+            saturation_rps_ci_lower=self.saturation_rps_ci_lower_ if boot else None,
+            saturation_rps_ci_upper=self.saturation_rps_ci_upper_ if boot else None,
+            bootstrap_resamples=self.bootstrap_resamples_, rows_used=self.rows_used_,
+            rows_excluded=self.rows_excluded_, excluded_by_flag=dict(self.excluded_by_flag_), notes=self.notes_,
+        )

@@ -1,0 +1,151 @@
+"""From runs to steady-state load steps: one row per load level (DESIGN.md §5).
+
+A load test is a staircase of load levels. For a Locust history, a level is a maximal stretch of
+consecutive rows at one user count. Per level, after trimming the first ``trim_s`` seconds
+(Locust's rates and windowed percentiles lag ~10 s), throughput and mean latency are exact, from
+differences of the cumulative ``Total Request Count`` and ``Total Average Response Time``:
+
+    throughput_rps   = Δcount / Δt
+    latency_mean_ms  = (mean₂·count₂ − mean₁·count₁) / Δcount
+
+Percentiles per step come only from a per-window source (Locust's windowed history columns,
+perf_analyzer, plain points); a cumulative history's percentiles are never presented as per-step
+values (they are left empty and the step is flagged ``cumulative_percentiles``).
+
+Nothing is dropped silently: doubtful steps are kept and flagged (``warmup_trimmed``,
+``too_short``, ``errors``, ``cumulative_percentiles``, ``generator_saturated``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.schema import percentile_columns
+from planner.store import RunStore
+
+STEP_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+FLAGS = ("warmup_trimmed", "too_short", "errors", "cumulative_percentiles", "generator_saturated")
+CONFIG_FIELDS = ("instance_type", "instance_count", "framework", "memory_mb", "model", "endpoint")
+
+
+@dataclass(frozen=True)
+class StepRules:
+    """Thresholds of step detection. Durations in seconds; error rate as a fraction."""
+
+    trim_s: float = 10.0
+    min_duration_s: float = 20.0
+    min_requests: int = 50
+    max_error_rate: float = 0.01
+
+
+def _flags(frame: pd.DataFrame) -> pd.DataFrame:
+    for flag in FLAGS:
+        if flag not in frame:
+            frame[flag] = False
+        frame[flag] = frame[flag].fillna(False).astype(bool)
+    return frame
+
+
+def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = StepRules()) -> pd.DataFrame:
+    """Steps of one Locust history (Aggregated rows; ``percentiles`` = window | cumulative | unknown)."""
+    rows = history[history["is_aggregate"].fillna(False).astype(bool)].sort_values("row")
+    rows = rows[rows["user_count"].fillna(0) > 0].dropna(subset=["timestamp", "total_request_count"])
+    if rows.empty:
+        return _flags(pd.DataFrame(columns=["step", "concurrency", "throughput_rps"]))
+    level = (rows["user_count"] != rows["user_count"].shift()).cumsum().to_numpy()
+    # Cumulative counters only grow; a timestamp that goes backwards is a clock glitch: keep the
+    # rows but measure time by the running maximum.
+    t_s = np.maximum.accumulate(rows["timestamp"].astype("int64").to_numpy() / 1000.0)
+    count = rows["total_request_count"].astype("float64").to_numpy()
+    fails = rows["total_failure_count"].astype("float64").fillna(0).to_numpy()
+    mean_total = rows["total_latency_mean_ms"].astype("float64").fillna(0).to_numpy()
+    pct_cols = percentile_columns(rows.columns)
+    bounds = np.flatnonzero(np.diff(level)) + 1
+    out = []
+    for step, idx in enumerate(np.split(np.arange(len(rows)), bounds)):
+        a, b = int(idx[0]), int(idx[-1])
+        level_start_s = t_s[a - 1] if a > 0 else t_s[a]
+        kept = idx[t_s[idx] >= level_start_s + rules.trim_s]
+        if len(kept) >= 2:  # measure (first kept row, last row]: entirely after the trim
+            base, window, trimmed = int(kept[0]), kept, True
+        else:  # too short to trim: the whole level, from the previous level's last row
+            base, window, trimmed = max(a - 1, 0), idx, False
+        dt = float(t_s[b] - t_s[base])
+        dcount = float(count[b] - count[base])
+        dfail = float(fails[b] - fails[base])
+        mean_ms = (mean_total[b] * count[b] - mean_total[base] * count[base]) / dcount if dcount > 0 else np.nan
+        row: dict[str, Any] = {
+            "step": step, "concurrency": float(rows["user_count"].iloc[a]), "started_at": rows["timestamp"].iloc[a],
+            "duration_s": dt, "request_count": dcount, "failure_count": dfail,
+            "throughput_rps": dcount / dt if dt > 0 else np.nan,
+            "error_rate": dfail / dcount if dcount > 0 else np.nan, "latency_mean_ms": mean_ms,
+            "warmup_trimmed": trimmed,
+            "too_short": dt < rules.min_duration_s or dcount < rules.min_requests,
+            "cumulative_percentiles": percentiles != "window",
+        }
+        row["errors"] = bool(dcount > 0 and dfail / dcount > rules.max_error_rate)
+        if percentiles == "window":
+            part = rows.iloc[window]
+            for col in pct_cols:
+                values = pd.to_numeric(part[col], errors="coerce").dropna()
+                row[col] = float(values.median()) if len(values) else np.nan
+        out.append(row)
+    return _flags(pd.DataFrame(out))
+
+
+def from_points(points: pd.DataFrame, notes: Mapping[str, Any]) -> pd.DataFrame:
+    """Steps from a ready-made points table (perf_analyzer, USL data, summaries, plain CSV)."""
+    frame = points.copy().reset_index(drop=True)
+    frame.insert(0, "step", np.arange(len(frame)))
+    if "error_rate" in frame:
+        frame["errors"] = frame["error_rate"].fillna(0) > StepRules().max_error_rate
+    frame["cumulative_percentiles"] = bool(notes.get("latency_is_cumulative_average")
+                                           or notes.get("history_percentiles") == "cumulative")
+    return _flags(frame)
+
+
+def from_recommender(rows: pd.DataFrame) -> pd.DataFrame:
+    """One step per Inference Recommender recommendation: its plateau throughput and model latency."""
+    frame = pd.DataFrame({
+        "step": np.arange(len(rows)), "concurrency": np.nan, "throughput_rps": rows["throughput_rps"].to_numpy(),
+        "latency_mean_ms": rows["model_latency_ms"].to_numpy(),
+        "instance_type": rows["instance_type"].to_numpy(), "instance_count": rows["instance_count"].to_numpy(),
+    })
+    return _flags(frame)
+
+
+def for_run(store: RunStore, run_id: str, rules: StepRules = StepRules()) -> pd.DataFrame:
+    """Steps of one committed run, with its configuration columns and provenance."""
+    rec = store.get(run_id)
+    notes = rec.run.get("notes") or {}
+    if "history" in rec.tables:
+        steps = from_history(store.table("history", [run_id]), notes.get("history_percentiles", "unknown"), rules)
+    elif "points" in rec.tables:
+        steps = from_points(store.table("points", [run_id]).drop(columns="run_id"), notes)
+    elif "recommender" in rec.tables:
+        steps = from_recommender(store.table("recommender", [run_id]))
+    else:
+        return pd.DataFrame()
+    steps.insert(0, "run_id", rec.run_id)
+    for field in (*CONFIG_FIELDS, "origin", "source"):
+        if field not in steps or steps[field].isna().all():
+            steps[field] = rec.run.get(field)
+    if "throughput_rps" in steps:
+        count = pd.to_numeric(steps["instance_count"], errors="coerce").fillna(1).clip(lower=1)
+        steps["throughput_per_instance_rps"] = steps["throughput_rps"] / count
+        if "latency_mean_ms" in steps:
+            steps["in_flight"] = steps["throughput_rps"] * steps["latency_mean_ms"] / 1000.0
+    return steps
+
+
+def for_collection(store: RunStore, run_ids: Iterable[str] | None = None,
+                   rules: StepRules = StepRules()) -> pd.DataFrame:
+    """Steps of every (or the given) run, one frame."""
+    frames = [for_run(store, r, rules) for r in (run_ids if run_ids is not None else store.run_ids())]
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
