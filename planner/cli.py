@@ -24,8 +24,8 @@ app = typer.Typer(help="Capacity planning and cost modelling for ML inference en
 runs_app = typer.Typer(help="List, show, remove and re-derive runs in the collection.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, markup=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
 REPO_DATA = Path(__file__).resolve().parents[1] / "data"
 SAMPLE_STORE = Path(os.environ.get("PLANNER_SAMPLE_STORE", REPO_DATA / "sample-store"))
@@ -62,8 +62,7 @@ def _read_store(store: str | None):
     if not sample.exists():
         raise PlannerError(f"no run collection at {DEFAULT_STORE} and no bundled sample at {SAMPLE_STORE}; "
                            "ingest some runs first (`planner ingest PATH`)")
-    err.print(f"[dim]no ./planner-store: using the bundled sample collection ({SAMPLE_STORE})[/dim]",
-              highlight=False)
+    err.print(f"no ./planner-store: using the bundled sample collection ({SAMPLE_STORE})", style="dim")
     return sample
 
 
@@ -112,10 +111,10 @@ def ingest(
         return
     for o in outcomes:
         if o.status == "present":
-            out.print(f"{o.run_id}  already present  ({o.format}: {', '.join(o.inputs)})", highlight=False)
+            out.print(f"{o.run_id}  already present  ({o.format}: {', '.join(o.inputs)})")
         else:
             rows = ", ".join(f"{k} {v:,}" for k, v in o.tables.items())
-            out.print(f"{o.run_id}  added  {o.format}: {', '.join(o.inputs)}  [{rows} rows]", highlight=False)
+            out.print(f"{o.run_id}  added  {o.format}: {', '.join(o.inputs)}  [{rows} rows]")
 
 
 @app.command("formats")
@@ -128,11 +127,10 @@ def formats_cmd(as_json: JsonOpt = False) -> None:
         _emit_json(found)
         return
     for fmt, source in found.items():
-        out.print(f"{fmt:40s} {source}", highlight=False)
+        out.print(f"{fmt:40s} {source}")
 
 
-_RUN_COLUMNS = ("run_id", "source", "format", "origin", "instance_type", "instance_count", "endpoint", "started_at",
-                "tables")
+_RUN_COLUMNS = ("run_id", "format", "origin", "instance", "endpoint / model", "started", "rows")
 
 
 @runs_app.command("list")
@@ -145,8 +143,11 @@ def runs_list(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
         return
     table = Table(*_RUN_COLUMNS, title=f"{len(records)} runs in {found.root}")
     for r in records:
-        summary = _run_summary(r)
-        table.add_row(*[_cell(summary.get(c)) for c in _RUN_COLUMNS])
+        run = r.run
+        instance = f"{run.get('instance_type') or ''}" + (f" ×{run['instance_count']}" if run.get("instance_count") else "")
+        table.add_row(r.run_id, run.get("format") or "", run.get("origin") or "", instance,
+                      run.get("endpoint") or run.get("model") or "", (run.get("started_at") or "")[:16],
+                      ", ".join(f"{k} {v['rows']:,}" for k, v in r.tables.items()))
     out.print(table)
 
 
@@ -155,14 +156,6 @@ def _run_summary(record) -> dict[str, Any]:
     run["inputs"] = [i["name"] for i in record.run.get("inputs", [])]
     run["tables"] = {k: v["rows"] for k, v in record.tables.items()}
     return run
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    return str(value)
 
 
 @runs_app.command("show")
@@ -179,9 +172,9 @@ def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> 
                 out.print(f"{'input':16s} {item['name']}  sha256 {item['sha256'][:16]}…  {item['bytes']:,} bytes",
                           highlight=False)
         elif value not in (None, {}, []):
-            out.print(f"{key:16s} {json.dumps(value) if isinstance(value, dict) else value}", highlight=False)
+            out.print(f"{key:16s} {json.dumps(value) if isinstance(value, dict) else value}")
     for name, entry in record.tables.items():
-        out.print(f"{'table':16s} {name}: {entry['rows']:,} rows", highlight=False)
+        out.print(f"{'table':16s} {name}: {entry['rows']:,} rows")
 
 
 @runs_app.command("rm")
@@ -193,7 +186,7 @@ def runs_rm(run_ids: list[str], store: StoreOpt = None, as_json: JsonOpt = False
         _emit_json({"removed": removed})
         return
     for r in removed:
-        out.print(f"{r}  removed", highlight=False)
+        out.print(f"{r}  removed")
 
 
 @runs_app.command("reparse")

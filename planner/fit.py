@@ -25,7 +25,7 @@ from scipy.optimize import elementwise, isotonic_regression, least_squares
 
 from planner import queueing as q
 from planner.errors import FitError, InputError
-from planner.schema import column_percentile, percentile_columns
+from planner.schema import column_percentile, percentile_column, percentile_columns
 
 Statistic = float | Literal["mean"]
 STEPS = "<steps>"
@@ -238,7 +238,7 @@ class USLFit:
             idx = rng.integers(0, n.size, n.size)
             if np.unique(n[idx]).size < 3:
                 continue
-            fits.append(self._solve(n[idx], y[idx], self.params_, 1e-10))
+            fits.append(self._solve(n[idx], y[idx], self.params_, 1e-8))
         params = np.array(fits)
         lam, sigma, kappa = params.T
         samples = pd.DataFrame({
@@ -680,8 +680,7 @@ class LatencyModel:
         frame = pd.DataFrame({"throughput_rps": np.asarray(throughput_rps, dtype=float)})
         for stat, values in latency_ms.items():
             key = _statistic(stat)
-            column = "latency_mean_ms" if key == "mean" else f"latency_p{key:g}_ms".replace(".", "_")
-            frame[column] = np.asarray(values, dtype=float)
+            frame["latency_mean_ms" if key == "mean" else percentile_column(key)] = np.asarray(values, dtype=float)
         return cls(**params).fit(frame, exclude=exclude)
 
     def fit(self, steps: pd.DataFrame, exclude: Sequence[str] = ()) -> LatencyModel:
@@ -698,7 +697,7 @@ class LatencyModel:
         if self.percentile_source_ == "mean-only":
             notes.append("no per-step percentiles: tail latency is predicted by the queueing model "
                          "calibrated on mean latency, with exponential service (Cs^2 = 1) assumed")
-        self._heldout(used, obs, notes)
+        self._heldout(obs, notes)
         fitted, self.start_ = _fit_queue_profile(obs, self.arrival_scv)
         self.queue_, self.queue_cost_ = fitted.model, fitted.cost
         self.curves_ = _fit_curves(obs) if self.model_ == "isotonic" else {}
@@ -711,7 +710,8 @@ class LatencyModel:
             self._table(stat)
         return self
 
-    def _heldout(self, used: pd.DataFrame, obs: _Observations, notes: list[str]) -> None:
+    def _heldout(self, obs: _Observations, notes: list[str]) -> None:
+        """Fit both candidates on the lower load levels, score them on the top ``holdout_fraction``."""
         levels = np.unique(obs.throughput_rps)
         n_test = max(1, round(self.holdout_fraction * levels.size))
         self.heldout_errors_ = {"queueing": math.nan, "isotonic": math.nan}
@@ -731,9 +731,7 @@ class LatencyModel:
             sel = test.of(stat)
             lam, observed = test.throughput_rps[sel], test.latency_ms[sel]
             by_queue = queue.latency_ms(lam, stat)
-            curve = curves.get(stat)
-            by_curve = (by_queue if curve is None else
-                        curve.predict(lam, by_queue, float(queue.latency_ms(curve.throughput_rps[-1], stat))))
+            by_curve = self._predict_with(lam, stat, queue, curves)
             for model, predicted in (("queueing", by_queue), ("isotonic", by_curve)):
                 rows.append(pd.DataFrame({
                     "model": model, "step": test.step[sel], "throughput_rps": lam, "statistic": _label(stat),
@@ -742,7 +740,9 @@ class LatencyModel:
         points = pd.concat(rows, ignore_index=True)
         self.heldout_errors_ = {m: float(points.loc[points["model"] == m, "abs_pct_error"].median())
                                 for m in ("queueing", "isotonic")}
-        self.model_ = min(("queueing", "isotonic"), key=lambda m: self.heldout_errors_[m])
+        # a numerical tie (e.g. exact data) goes to the interpretable queueing model
+        better = self.heldout_errors_["isotonic"] < self.heldout_errors_["queueing"] - 1e-6
+        self.model_ = "isotonic" if better else "queueing"
         self.heldout_error_ = self.heldout_errors_[self.model_]
         self.heldout_points_ = points
 

@@ -57,10 +57,11 @@ def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = Ste
     rows = rows[rows["user_count"].fillna(0) > 0].dropna(subset=["timestamp", "total_request_count"])
     if rows.empty:
         return _flags(pd.DataFrame(columns=["step", "concurrency", "throughput_rps"]))
-    level = (rows["user_count"] != rows["user_count"].shift()).cumsum().to_numpy()
+    users = rows["user_count"].astype("float64").to_numpy()
+    level = np.concatenate([[0], np.cumsum(users[1:] != users[:-1])])
     # Cumulative counters only grow; a timestamp that goes backwards is a clock glitch: keep the
     # rows but measure time by the running maximum.
-    t_s = np.maximum.accumulate(rows["timestamp"].astype("int64").to_numpy() / 1000.0)
+    t_s = np.maximum.accumulate(rows["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy() / 1000.0)
     count = rows["total_request_count"].astype("float64").to_numpy()
     fails = rows["total_failure_count"].astype("float64").fillna(0).to_numpy()
     mean_total = rows["total_latency_mean_ms"].astype("float64").fillna(0).to_numpy()
@@ -69,18 +70,19 @@ def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = Ste
     out = []
     for step, idx in enumerate(np.split(np.arange(len(rows)), bounds)):
         a, b = int(idx[0]), int(idx[-1])
-        level_start_s = t_s[a - 1] if a > 0 else t_s[a]
-        kept = idx[t_s[idx] >= level_start_s + rules.trim_s]
-        if len(kept) >= 2:  # measure (first kept row, last row]: entirely after the trim
-            base, window, trimmed = int(kept[0]), kept, True
-        else:  # too short to trim: the whole level, from the previous level's last row
-            base, window, trimmed = max(a - 1, 0), idx, False
+        first = a - 1 if a > 0 else a  # the previous level's last row: where this level begins
+        # Measure from the last row at or before level start + trim_s to the level's last row.
+        base = first + int(np.searchsorted(t_s[first:b + 1], t_s[first] + rules.trim_s, side="right")) - 1
+        trimmed = base > first and base < b
+        if not base < b:  # shorter than the trim: the whole level, flagged too short below
+            base = first
+        window = np.arange(max(base + 1, a), b + 1)
         dt = float(t_s[b] - t_s[base])
         dcount = float(count[b] - count[base])
         dfail = float(fails[b] - fails[base])
         mean_ms = (mean_total[b] * count[b] - mean_total[base] * count[base]) / dcount if dcount > 0 else np.nan
         row: dict[str, Any] = {
-            "step": step, "concurrency": float(rows["user_count"].iloc[a]), "started_at": rows["timestamp"].iloc[a],
+            "step": step, "concurrency": float(users[a]), "started_at": rows["timestamp"].iloc[a],
             "duration_s": dt, "request_count": dcount, "failure_count": dfail,
             "throughput_rps": dcount / dt if dt > 0 else np.nan,
             "error_rate": dfail / dcount if dcount > 0 else np.nan, "latency_mean_ms": mean_ms,

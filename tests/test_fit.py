@@ -123,13 +123,13 @@ def test_usl_rejects_bad_input():
 
 
 def test_usl_bootstrap_is_deterministic_and_brackets_the_fit(usl_data):
-    a = USLFit().fit(*usl_data["raytracer"]).bootstrap(n_resamples=200, seed=11)
-    b = USLFit().fit(*usl_data["raytracer"]).bootstrap(n_resamples=200, seed=11)
+    a = USLFit().fit(*usl_data["raytracer"]).bootstrap(n_resamples=100, seed=11)
+    b = USLFit().fit(*usl_data["raytracer"]).bootstrap(n_resamples=100, seed=11)
     pd.testing.assert_frame_equal(a.bootstrap_samples_, b.bootstrap_samples_)
-    c = USLFit().fit(*usl_data["raytracer"]).bootstrap(n_resamples=200, seed=12)
+    c = USLFit().fit(*usl_data["raytracer"]).bootstrap(n_resamples=100, seed=12)
     assert not a.bootstrap_samples_.equals(c.bootstrap_samples_)
     summary = a.summary()
-    assert summary.interval == "bootstrap-percentile" and summary.bootstrap_resamples == 200
+    assert summary.interval == "bootstrap-percentile" and summary.bootstrap_resamples == 100
     for name in ("lambda", "sigma"):
         assert getattr(a, f"{name}_ci_lower_") <= getattr(a, f"{name}_") <= getattr(a, f"{name}_ci_upper_")
     assert summary.peak_throughput_rps_ci_lower <= summary.peak_throughput_rps <= summary.peak_throughput_rps_ci_upper
@@ -199,7 +199,9 @@ def test_capacity_inverts_the_exact_p99_curve(exact_model):
     assert cap.capacity_rps == pytest.approx(truth, rel=2e-3)
     assert cap.binding == "latency" and cap.feasible and not cap.extrapolated
     assert cap.predicted_latency_ms == pytest.approx(target_ms, rel=2e-3)
-    assert cap.capacity_rps_ci_lower <= cap.capacity_rps <= cap.capacity_rps_ci_upper * (1 + 1e-9)
+    # exact data: every resample agrees; the resample tables are coarser (64-point grid)
+    assert cap.capacity_rps_ci_lower == pytest.approx(cap.capacity_rps, rel=1e-3)
+    assert cap.capacity_rps_ci_upper == pytest.approx(cap.capacity_rps, rel=1e-3)
     capped = exact_model.capacity_at_sla(target_ms, 99, max_utilization=0.5)
     assert capped.binding == "utilization" and capped.capacity_rps == pytest.approx(40.0, rel=1e-3)
     impossible = exact_model.capacity_at_sla(200.0, 99)  # below the service p99 (230 ms)
@@ -352,4 +354,4 @@ def test_predict_is_monotone_in_throughput(models, which, percentile, loads):
     model = models[which]
     lam = np.sort(np.asarray(loads))
     predicted = model.predict(lam, percentile)
-    assert np.all(np.diff(predicted) >= -1e-9 * predicted[1:])
+    assert np.all(predicted[1:] >= predicted[:-1] * (1 - 1e-9))  # inf beyond saturation compares fine
