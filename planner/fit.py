@@ -67,10 +67,6 @@ def _interval(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray
     return lower, upper
 
 
-def _opt(x) -> float | None:
-    return None if x is None else float(x)
-
-
 # --------------------------------------------------------------------------- USL
 
 
@@ -275,10 +271,10 @@ class USLFit:
             residual_std_error_rps=float(self.residual_std_error_), df_residual=self.df_residual_,
             rows_used=self.rows_used_, rows_excluded=self.rows_excluded_,
             excluded_by_flag=dict(self.excluded_by_flag_),
-            peak_concurrency_ci_lower=_opt(boot.get("peak_concurrency", (None,))[0]),
-            peak_concurrency_ci_upper=_opt(boot.get("peak_concurrency", (None, None))[1]),
-            peak_throughput_rps_ci_lower=_opt(boot.get("peak_throughput_rps", (None,))[0]),
-            peak_throughput_rps_ci_upper=_opt(boot.get("peak_throughput_rps", (None, None))[1]),
+            peak_concurrency_ci_lower=boot.get("peak_concurrency", (None, None))[0],
+            peak_concurrency_ci_upper=boot.get("peak_concurrency", (None, None))[1],
+            peak_throughput_rps_ci_lower=boot.get("peak_throughput_rps", (None, None))[0],
+            peak_throughput_rps_ci_upper=boot.get("peak_throughput_rps", (None, None))[1],
             bootstrap_resamples=self.bootstrap_resamples_,
         )
 

@@ -101,13 +101,28 @@ def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = Ste
 
 
 def from_points(points: pd.DataFrame, notes: Mapping[str, Any]) -> pd.DataFrame:
-    """Steps from a ready-made points table (perf_analyzer, USL data, summaries, plain CSV)."""
+    """Steps from a ready-made points table (perf_analyzer, USL data, summaries, plain CSV).
+
+    A summary whose mean latencies are cumulative averages (``notes.latency_is_cumulative_average``)
+    is de-cumulated with the per-step request counts, taking each value as the cumulative mean at
+    the end of its step: ``mean_k = (A_k·N_k − A_{k−1}·N_{k−1}) / n_k`` with ``N`` the running count.
+    Its other latency columns (cumulative medians, percentiles) cannot be de-cumulated and are cleared.
+    """
     frame = points.copy().reset_index(drop=True)
     frame.insert(0, "step", np.arange(len(frame)))
     if "error_rate" in frame:
         frame["errors"] = frame["error_rate"].fillna(0) > StepRules().max_error_rate
-    frame["cumulative_percentiles"] = bool(notes.get("latency_is_cumulative_average")
-                                           or notes.get("history_percentiles") == "cumulative")
+    cumulative = bool(notes.get("latency_is_cumulative_average") or notes.get("history_percentiles") == "cumulative")
+    frame["cumulative_percentiles"] = cumulative
+    if notes.get("latency_is_cumulative_average") and {"request_count", "latency_mean_ms"} <= set(frame):
+        n_step = frame["request_count"].astype("float64").to_numpy()
+        running = np.cumsum(n_step)
+        total_ms = frame["latency_mean_ms"].astype("float64").to_numpy() * running
+        step_ms = np.diff(total_ms, prepend=0.0) / n_step
+        frame["latency_mean_ms"] = np.where(step_ms > 0, step_ms, np.nan)
+        frame["latency_mean_decumulated"] = True
+        for col in [c for c in frame if c.startswith("latency_") and c != "latency_mean_ms"]:
+            frame[col] = np.nan
     return _flags(frame)
 
 

@@ -1,0 +1,234 @@
+"""Accuracy benchmark: held-out latency error of the planner against two baselines, one table.
+
+For every configuration with at least 4 usable steps (in ``--store``, default the bundled sample
+collection, plus a few synthetic configurations), load levels are split by per-instance throughput:
+the lowest ~70 % train, the highest ~30 % are held out (the split of ``LatencyModel``'s own check).
+Each method predicts the held-out latency from the training steps only; the score is the median
+absolute percentage error (MdAPE) over the held-out steps.
+
+    planner      ``LatencyModel().fit(train)`` then ``.predict(held-out throughput, statistic)``; it
+                 sees every per-step statistic of the training steps (mean and any non-cumulative
+                 percentiles), as it would in use.
+    linear       least-squares line of the statistic against throughput over the training steps.
+    divide-rule  sizing by ``target TPS / saturation TPS`` implicitly assumes latency stays at its
+                 low-load value up to the instance's saturation throughput (here the highest training
+                 throughput). The held-out loads all lie above it and the rule says nothing about
+                 latency there, so it is given the benefit of the doubt: it predicts the latency of
+                 the lowest-load training step for every held-out point (not ``inf``).
+
+Usable steps follow ``planner.capacity``: steps carrying a ``DEFAULT_EXCLUDE`` flag (too short,
+errors, generator saturated) are dropped, and so are closed-loop steps past the throughput knee
+(``flag_saturated``): their throughput is the plateau and their latency is waiting at the client,
+not a point of the latency-vs-load curve, so they are neither trained on nor scored. The knee is
+found on all of a configuration's steps before the split; it is a data-quality filter applied
+equally to every method. Throughput is per instance (divided by the run's instance count).
+
+Statistic: per-step p99 (``latency_p99_ms``) where at least 4 usable steps have one that is not
+flagged ``cumulative_percentiles``; otherwise the mean (``latency_mean_ms``).
+
+Synthetic configurations (origin "synthetic (M/G/c formulas)"): steps at utilisation 0.1 ... 0.9
+from the exact M/M/c mean and quantiles (``mmc_*``) when Cs^2 = 1 and from the M/G/c
+(Allen–Cunneen) formulas (``mgc_*``) when Cs^2 = 0.5, with seeded log-normal noise of 3 % on each
+latency. They come from the planner's own model family, so they favour it: they show the planner
+recovers what it assumes, not that the assumption holds; the measured rows are the evidence.
+
+A prediction of ``inf`` (the fitted queue saturated at that load) counts as an infinite error.
+Usage: python bench/accuracy.py [--store PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from planner import queueing as q  # noqa: E402
+from planner.capacity import DEFAULT_EXCLUDE, configurations, flag_saturated  # noqa: E402
+from planner.errors import FitError  # noqa: E402
+from planner.fit import LatencyModel  # noqa: E402
+from planner.steps import for_collection  # noqa: E402
+from planner.store import RunStore  # noqa: E402
+
+SAMPLE_STORE = REPO / "data" / "sample-store"
+SYNTHETIC_ORIGIN = "synthetic (M/G/c formulas)"
+SYNTHETIC_CASES = ((4, 50.0, 1.0), (8, 20.0, 1.0), (1, 10.0, 1.0), (1, 10.0, 0.5))  # servers, S ms, Cs^2
+UTILIZATIONS = np.round(np.arange(0.1, 0.95, 0.1), 2)
+SYNTHETIC_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+HOLDOUT_FRACTION = 0.3
+MIN_STEPS = 4
+METHODS = ("planner", "linear", "divide-rule")
+
+
+def synthetic_steps(servers: int, service_ms: float, service_scv: float = 1.0, *,
+                    utilizations=UTILIZATIONS, noise: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """Open-loop steps of one c-server queue at the given utilisations: throughput (rps), mean and
+    p50/p90/p95/p99 latency (ms) from the exact M/M/c formulas (Cs^2 = 1) or the M/G/c ones, each
+    latency times a seeded log-normal factor of spread ``noise``; concurrency is in-flight (Little)."""
+    service_s = service_ms / 1e3
+    lam = np.asarray(utilizations, dtype=float) * servers / service_s
+    exact = service_scv == 1.0
+    mean_s = (q.mmc_mean_response_s(lam, service_s, servers) if exact
+              else q.mgc_mean_response_s(lam, service_s, servers, service_scv))
+    stats = {"latency_mean_ms": np.asarray(mean_s) * 1e3}
+    for pct in SYNTHETIC_PERCENTILES:
+        value = (q.mmc_response_quantile_s(pct / 100, lam, service_s, servers) if exact
+                 else q.mgc_response_quantile_s(pct / 100, lam, service_s, servers, service_scv))
+        stats[f"latency_p{pct:g}_ms"] = np.asarray(value) * 1e3
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"step": np.arange(lam.size), "concurrency": lam * stats["latency_mean_ms"] / 1e3,
+                          "throughput_rps": lam})
+    for column, values in stats.items():
+        frame[column] = values * rng.lognormal(0.0, noise, lam.size)
+    for flag in ("too_short", "errors", "cumulative_percentiles", "generator_saturated"):
+        frame[flag] = False
+    return frame
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame:
+        return np.full(len(frame), np.nan)
+    return pd.to_numeric(frame[column], errors="coerce").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return frame[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def usable_steps(steps: pd.DataFrame) -> tuple[pd.DataFrame, str | None, str]:
+    """Per-instance steps that are neither flagged (``DEFAULT_EXCLUDE``) nor past the knee, and carry
+    the chosen statistic ('p99' or 'mean'); the statistic is None (with a reason) when < 4 do."""
+    data = steps.reset_index(drop=True).copy()
+    count = np.nan_to_num(_numbers(data, "instance_count"), nan=1.0).clip(min=1.0)
+    data["throughput_rps"] = _numbers(data, "throughput_rps") / count
+    if "concurrency" in data:
+        data["concurrency"] = _numbers(data, "concurrency") / count
+    flagged = np.any([_flag(data, f) for f in DEFAULT_EXCLUDE], axis=0)
+    data = data[~flagged & np.isfinite(data["throughput_rps"].to_numpy())]
+    data = data[~flag_saturated(data).to_numpy(dtype=bool)]
+    p99 = np.where(_flag(data, "cumulative_percentiles"), np.nan, _numbers(data, "latency_p99_ms"))
+    mean = _numbers(data, "latency_mean_ms")
+    for stat, values in (("p99", p99), ("mean", mean)):
+        ok = np.isfinite(values) & (values > 0)
+        if ok.sum() >= MIN_STEPS:
+            out = data[ok].copy()
+            out["observed_ms"] = values[ok]
+            return out, stat, ""
+    best = max(int((np.isfinite(p99) & (p99 > 0)).sum()), int((np.isfinite(mean) & (mean > 0)).sum()))
+    return data, None, (f"{len(steps)} steps, {len(data)} usable (unflagged, below the knee), "
+                        f"{best} with a per-step p99 or mean latency; needs {MIN_STEPS}")
+
+
+def split_by_throughput(steps: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lowest ~70 % of the load levels (distinct throughputs) to train, the rest held out."""
+    levels = np.unique(steps["throughput_rps"].to_numpy(dtype=float))
+    cut = levels[levels.size - max(1, round(HOLDOUT_FRACTION * levels.size))]
+    test = steps["throughput_rps"].to_numpy(dtype=float) >= cut
+    return steps[~test], steps[test]
+
+
+def predictions(train: pd.DataFrame, test_rps: np.ndarray, stat: str) -> dict[str, np.ndarray]:
+    """Held-out latency (ms) predicted by each method from the training steps alone."""
+    x, y = train["throughput_rps"].to_numpy(dtype=float), train["observed_ms"].to_numpy(dtype=float)
+    try:
+        model = LatencyModel().fit(train.drop(columns="observed_ms"))
+        planner = np.asarray(model.predict(test_rps, 99.0 if stat == "p99" else "mean"), dtype=float)
+    except FitError:
+        planner = np.full(test_rps.size, np.nan)
+    slope, intercept = np.polyfit(x, y, 1)
+    return {"planner": planner, "linear": slope * test_rps + intercept,
+            "divide-rule": np.full(test_rps.size, y[np.argmin(x)])}
+
+
+def mdape(predicted: np.ndarray, observed: np.ndarray) -> float:
+    """Median absolute percentage error (%); an infinite prediction is an infinite error."""
+    if np.isnan(predicted).any():
+        return math.nan
+    with np.errstate(invalid="ignore"):
+        errors = np.where(np.isinf(predicted), np.inf, np.abs(predicted - observed) / observed * 100.0)
+    return float(np.median(errors))
+
+
+def evaluate(label: str, origin: str, steps: pd.DataFrame) -> dict | str:
+    """One table row for a configuration, or the reason it is skipped."""
+    usable, stat, reason = usable_steps(steps)
+    if stat is None:
+        return reason
+    train, test = split_by_throughput(usable)
+    observed = test["observed_ms"].to_numpy(dtype=float)
+    predicted = predictions(train, test["throughput_rps"].to_numpy(dtype=float), stat)
+    return {"configuration": label, "origin": origin, "statistic": stat, "n_train": len(train),
+            "n_test": len(test), **{m: mdape(predicted[m], observed) for m in METHODS}}
+
+
+def cases(store: Path) -> list[tuple[str, str, pd.DataFrame]]:
+    """(label, origin, steps) of every configuration in ``store``, then the synthetic ones."""
+    out = []
+    for config, group in configurations(for_collection(RunStore(store))):
+        origins = sorted({str(v) for v in group.get("origin", pd.Series(dtype=str)).dropna()})
+        out.append((config.label, ", ".join(origins) or "unknown", group))
+    for seed, (servers, service_ms, scv) in enumerate(SYNTHETIC_CASES):
+        kind = "M/M" if scv == 1.0 else "M/G"
+        label = f"{kind}/{servers} S={service_ms:g}ms Cs2={scv:g}"
+        out.append((label, SYNTHETIC_ORIGIN, synthetic_steps(servers, service_ms, scv, noise=0.03, seed=seed)))
+    return out
+
+
+def _percent(value: float) -> str:
+    return "n/a" if math.isnan(value) else "inf" if math.isinf(value) else f"{value:.1f}%"
+
+
+def _median(rows: list[dict], method: str) -> float:
+    values = np.array([r[method] for r in rows], dtype=float)
+    values = values[~np.isnan(values)]
+    return float(np.median(values)) if values.size else math.nan
+
+
+def render(rows: list[dict]) -> str:
+    """The table as fixed-width text, with medians over configurations as the last rows."""
+    measured = [r for r in rows if r["origin"] != SYNTHETIC_ORIGIN]
+    summaries = [(f"median, measured ({len(measured)})", measured), (f"median, all ({len(rows)})", rows)]
+    body = [[r["configuration"], r["origin"], r["statistic"], str(r["n_train"]), str(r["n_test"]),
+             *(_percent(r[m]) for m in METHODS)] for r in rows]
+    foot = [[name, "", "", "", "", *(_percent(_median(part, m)) for m in METHODS)] for name, part in summaries
+            if part]
+    header = ["configuration", "origin", "statistic", "n_train", "n_test", "planner MdAPE", "linear MdAPE",
+              "divide-rule MdAPE"]
+    widths = [max(len(line[i]) for line in [header, *body, *foot]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths,
+                                                                                               strict=True)))
+
+    rule = "-" * len(line(header))
+    return "\n".join([line(header), rule, *map(line, body), rule, *map(line, foot)])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--store", type=Path, default=SAMPLE_STORE, help="run store (default: bundled sample)")
+    args = parser.parse_args()
+    rows, skipped = [], []
+    for label, origin, steps in cases(args.store):
+        result = evaluate(label, origin, steps)
+        if isinstance(result, dict):
+            rows.append(result)
+        else:
+            skipped.append(f"{label}: {result}")
+    print(f"held-out latency error (MdAPE over the top {HOLDOUT_FRACTION:.0%} of load levels); store: {args.store}")
+    print(render(rows))
+    if skipped:
+        print(f"\nskipped ({len(skipped)}):")
+        print("\n".join(f"  {s}" for s in skipped))
+
+
+if __name__ == "__main__":
+    main()

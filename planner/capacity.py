@@ -1,0 +1,228 @@
+"""Per-configuration curves over a collection's steps: group, fit, measure, and size at an SLA.
+
+A *configuration* is what a capacity answer is about: an instance type running a model with a
+framework (and, for serverless, a memory size). Runs of the same configuration are pooled on a
+per-instance basis (throughput and concurrency divided by the run's instance count).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import FitError
+from planner.fit import CapacityEstimate, LatencyModel, LatencySummary, USLFit, USLSummary
+
+# Steps not trusted for fitting unless asked: too short to be steady, with errors, or measured
+# while the load generator itself was saturated.
+DEFAULT_EXCLUDE = ("too_short", "errors", "generator_saturated")
+# Fraction of the highest measured throughput from which a closed-loop staircase is at its knee.
+KNEE_FRACTION = 0.95
+KEY_FIELDS = ("instance_type", "framework", "model", "endpoint", "memory_mb")
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """What was measured: instance type, framework, model, endpoint, serverless memory (MB)."""
+
+    instance_type: str | None = None
+    framework: str | None = None
+    model: str | None = None
+    endpoint: str | None = None
+    memory_mb: float | None = None
+    run_id: str | None = None  # only when nothing else tells this configuration apart
+
+    @property
+    def label(self) -> str:
+        if self.run_id:
+            return f"run {self.run_id[:8]} (unknown instance)"
+        parts = [self.instance_type or "unknown instance", self.framework, self.model or self.endpoint]
+        if self.memory_mb:
+            parts.append(f"{self.memory_mb:g} MB")
+        return " / ".join(p for p in parts if p)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in (*KEY_FIELDS, "run_id")}
+
+
+@dataclass(frozen=True)
+class ConfigurationFit:
+    """Everything fitted for one configuration; ``latency`` is the fitted estimator itself."""
+
+    config: Configuration
+    run_ids: tuple[str, ...]
+    origin: str
+    n_steps: int
+    n_steps_used: int
+    usl: USLSummary | None
+    latency_summary: LatencySummary | None
+    capacity: CapacityEstimate | None
+    recommender: dict[str, Any] | None
+    notes: tuple[str, ...]
+    latency: LatencyModel | None = field(default=None, repr=False, compare=False)
+    steps: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def heldout_error(self) -> float | None:
+        if self.latency_summary is None:
+            return None
+        value = self.latency_summary.heldout_error
+        return None if value is None or not math.isfinite(value) else float(value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``planner fit --json`` shape (keys documented in the README)."""
+        usl = None
+        if self.usl is not None:
+            u = self.usl.to_dict()
+            usl = {k: u[k] for k in ("sigma", "kappa", "sigma_ci_lower", "sigma_ci_upper", "kappa_ci_lower",
+                                     "kappa_ci_upper", "lambda_ci_lower", "lambda_ci_upper", "amdahl_ceiling_rps",
+                                     "residual_std_error_rps", "interval")}
+            usl["lambda"] = u["lambda_rps"]
+        return {
+            "config": self.config.to_dict(),
+            "label": self.config.label,
+            "run_ids": list(self.run_ids),
+            "origin": self.origin,
+            "n_steps": self.n_steps,
+            "n_steps_used": self.n_steps_used,
+            "usl": usl,
+            "peak_concurrency": self.usl.peak_concurrency if self.usl else None,
+            "peak_throughput_rps": self.usl.peak_throughput_rps if self.usl else None,
+            "latency_model": self.latency_summary.to_dict() if self.latency_summary else None,
+            "heldout_error": self.heldout_error,
+            "capacity_at_sla_rps": self.capacity.capacity_rps if self.capacity else None,
+            "capacity": self.capacity.to_dict() if self.capacity else None,
+            "recommender": self.recommender,
+            "notes": list(self.notes),
+        }
+
+
+def _config_of(row: pd.Series) -> Configuration:
+    def text(v):
+        return None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else str(v)
+
+    memory = row.get("memory_mb")
+    memory = None if memory is None or pd.isna(memory) else float(memory)
+    config = Configuration(text(row.get("instance_type")), text(row.get("framework")), text(row.get("model")),
+                           text(row.get("endpoint")), memory)
+    if not any(getattr(config, k) for k in KEY_FIELDS):
+        config = Configuration(run_id=text(row.get("run_id")))
+    return config
+
+
+def _origin(values: Sequence[str]) -> str:
+    found = sorted({v for v in values if v})
+    return found[0] if len(found) == 1 else "mixed (" + ", ".join(found) + ")"
+
+
+def _per_instance(steps: pd.DataFrame) -> pd.DataFrame:
+    """Throughput and concurrency of one instance (runs on N instances divided by N)."""
+    raw = steps["instance_count"] if "instance_count" in steps else pd.Series(1.0, index=steps.index)
+    count = pd.to_numeric(raw, errors="coerce").fillna(1).clip(lower=1).astype(float)
+    out = steps.copy()
+    out["throughput_rps"] = pd.to_numeric(steps["throughput_rps"], errors="coerce").astype(float) / count
+    if "concurrency" in out:
+        out["concurrency"] = pd.to_numeric(steps["concurrency"], errors="coerce").astype(float) / count
+    return out
+
+
+def flag_saturated(steps: pd.DataFrame) -> pd.Series:
+    """Closed-loop steps past the knee: more concurrency than the first step that reached
+    ``KNEE_FRACTION`` of the highest throughput. Their throughput is the plateau and their latency
+    is ``N/X − Z`` (waiting at the client), not a point on the latency-vs-offered-load curve, so they
+    inform the USL fit but not the latency model."""
+    if "concurrency" not in steps or steps["concurrency"].isna().all():
+        return pd.Series(False, index=steps.index)
+    ordered = steps.sort_values("concurrency")
+    reached = ordered["throughput_rps"] >= KNEE_FRACTION * ordered["throughput_rps"].max()
+    knee = ordered.loc[reached, "concurrency"].min()
+    return (steps["concurrency"] > knee).fillna(False)
+
+
+def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, latency_target_ms: float | None = None,
+                      max_utilization: float = 0.7, exclude: Sequence[str] = DEFAULT_EXCLUDE,
+                      bootstrap_resamples: int = 200, seed: int = 0) -> ConfigurationFit:
+    """Fit one configuration's steps (all rows share a :class:`Configuration`)."""
+    config = _config_of(steps.iloc[0])
+    notes: list[str] = []
+    origin = _origin(steps["origin"].dropna().astype(str).tolist() if "origin" in steps else [])
+    run_ids = tuple(sorted(steps["run_id"].astype(str).unique()))
+    if (steps.get("source") == "recommender").all():
+        return _recommender_fit(steps, config, run_ids, origin)
+    data = _per_instance(steps)
+    flagged = np.zeros(len(data), dtype=bool)
+    for flag in exclude:
+        if flag in data:
+            flagged |= data[flag].fillna(False).astype(bool).to_numpy()
+    used = data[~flagged & data["throughput_rps"].notna().to_numpy()].copy()
+    used["saturated"] = flag_saturated(used)
+    if flagged.any():
+        notes.append(f"{int(flagged.sum())} of {len(data)} steps excluded as " + ", ".join(
+            f"{f} ({int(data[f].fillna(False).astype(bool).sum())})" for f in exclude
+            if f in data and data[f].fillna(False).astype(bool).any()))
+    usl = None
+    if "concurrency" in used and used["concurrency"].notna().sum() >= 4:
+        try:
+            usl_fit = USLFit().fit(used["concurrency"].dropna(), used.loc[used["concurrency"].notna(), "throughput_rps"])
+            usl = usl_fit.bootstrap(n_resamples=bootstrap_resamples, seed=seed).summary()
+        except FitError as exc:
+            notes.append(f"USL not fitted: {exc}")
+    else:
+        notes.append("USL not fitted: fewer than 4 steady steps with a concurrency")
+    latency = summary = capacity = None
+    has_latency = any(c == "latency_mean_ms" or c.startswith("latency_p") for c in used.columns
+                      if used[c].notna().any())
+    if has_latency and used.loc[~used["saturated"], "throughput_rps"].nunique() >= 3:
+        try:
+            below_knee = used[~used["saturated"]]
+            if used["saturated"].any():
+                notes.append(f"{int(used['saturated'].sum())} steps past the throughput knee (closed loop: latency "
+                             "there is waiting at the client) inform the USL fit, not the latency model")
+            latency = LatencyModel().fit(below_knee).bootstrap(n_resamples=bootstrap_resamples, seed=seed)
+            summary = latency.summary()
+            if latency_target_ms is not None:
+                capacity = latency.capacity_at_sla(latency_target_ms, percentile, max_utilization)
+        except FitError as exc:
+            notes.append(f"latency model not fitted: {exc}")
+    else:
+        notes.append("latency model not fitted: fewer than 3 steady steps with latency below the throughput knee")
+    return ConfigurationFit(config, run_ids, origin, len(steps), len(used), usl, summary, capacity, None,
+                            tuple(notes), latency, used)
+
+
+def _recommender_fit(steps: pd.DataFrame, config: Configuration, run_ids: tuple[str, ...],
+                     origin: str) -> ConfigurationFit:
+    """Inference Recommender gives one point per instance type (its plateau), not a curve."""
+    count = pd.to_numeric(steps["instance_count"], errors="coerce").fillna(1).clip(lower=1)
+    per_instance = (steps["throughput_rps"] / count).astype(float)
+    best = int(np.nanargmax(per_instance.to_numpy()))
+    point = {"throughput_rps_per_instance": float(per_instance.iloc[best]),
+             "model_latency_ms": float(steps["latency_mean_ms"].iloc[best]),
+             "instance_count_tested": int(count.iloc[best])}
+    notes = ("Inference Recommender reports one point per instance type (where throughput first plateaus) "
+             "and its ModelLatency is not a percentile: no curve, no held-out error",)
+    return ConfigurationFit(config, run_ids, origin, len(steps), len(steps), None, None, None, point, notes,
+                            None, steps)
+
+
+def configurations(steps: pd.DataFrame) -> list[tuple[Configuration, pd.DataFrame]]:
+    """Split a collection's steps into configurations (stable order: by label)."""
+    if steps.empty:
+        return []
+    frame = steps.copy()
+    keys = frame.apply(lambda r: json.dumps(_config_of(r).to_dict(), sort_keys=True, default=str), axis=1)
+    if (frame.get("source") == "recommender").any():  # IR rows carry their own instance types
+        keys = keys + frame["source"].astype(str)
+    groups = [(_config_of(g.iloc[0]), g) for _, g in frame.groupby(keys, sort=False)]
+    return sorted(groups, key=lambda cg: cg[0].label)
+
+
+def fit_collection_steps(steps: pd.DataFrame, **kwargs: Any) -> list[ConfigurationFit]:
+    """Fit every configuration in ``steps``; see :func:`fit_configuration` for the options."""
+    return [fit_configuration(group, **kwargs) for _, group in configurations(steps)]

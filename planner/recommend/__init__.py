@@ -1,0 +1,1 @@
+"""Recommendations: pure functions over fits and the price catalog, returning frozen dataclasses."""

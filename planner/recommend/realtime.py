@@ -1,0 +1,320 @@
+"""Real-time endpoint sizing: instance type and count for a target throughput and latency percentile.
+
+For each fitted configuration, the instance count is the smallest n whose per-instance load
+``target / n`` keeps utilisation within the cap and the predicted percentile within the target.
+Routing changes the prediction: ``random`` splits traffic into n independent queues (the fitted
+per-instance curve as measured); ``least-outstanding`` behaves close to one pooled queue of n·c
+workers, so the prediction is scaled by the M/G/c ratio pooled / independent (≤ 1).
+
+With ``ha``, there are at least two instances and the SLA still holds, unsaturated, with one lost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from planner.capacity import ConfigurationFit
+from planner.catalog import PriceCatalog
+from planner.costs import realtime_cost
+from planner.errors import PriceError
+from planner.queueing import mgc_mean_response_s, mgc_response_quantile_s
+
+ROUTINGS = ("least-outstanding", "random")
+MAX_INSTANCES = 10_000
+HA_MAX_UTILIZATION = 0.95  # with one instance lost, the rest may run hot but not saturated
+
+
+@dataclass(frozen=True)
+class RealtimeOption:
+    """One feasible answer: ``instance_count`` × ``instance_type`` at the target, with its evidence."""
+
+    instance_type: str
+    instance_count: int
+    label: str
+    predicted_latency_ms: float
+    predicted_latency_ci_lower_ms: float | None
+    predicted_latency_ci_upper_ms: float | None
+    capacity_tps_per_instance: float
+    capacity_tps_per_instance_ci_lower: float | None
+    capacity_tps_per_instance_ci_upper: float | None
+    load_tps_per_instance: float
+    utilization: float
+    saturation_tps_per_instance: float
+    usd_per_hour: float
+    usd_per_month: float
+    usd_per_million_requests: float
+    heldout_error: float | None
+    origin: str
+    extrapolated: bool
+    model: str
+    run_ids: tuple[str, ...]
+    naive_instance_count: int
+    naive_predicted_latency_ms: float
+    one_lost_predicted_latency_ms: float | None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["run_ids"] = list(self.run_ids)
+        out["notes"] = list(self.notes)
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A configuration that cannot meet the target at any count, and why."""
+
+    label: str
+    instance_type: str | None
+    reason: str
+    best_latency_ms: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RealtimeRecommendation:
+    """Ranked options (cheapest first) and rejections for one target."""
+
+    target_tps: float
+    percentile: str
+    latency_target_ms: float
+    max_utilization: float
+    ha: bool
+    routing: str
+    price_catalog: dict[str, Any]
+    options: tuple[RealtimeOption, ...]
+    rejected: tuple[Rejection, ...]
+    hours_per_month: float = 730.0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def feasible(self) -> bool:
+        return bool(self.options)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``planner recommend --json`` shape (keys documented in the README)."""
+        return {"target_tps": self.target_tps, "percentile": self.percentile,
+                "latency_target_ms": self.latency_target_ms, "max_utilization": self.max_utilization,
+                "ha": self.ha, "routing": self.routing, "hours_per_month": self.hours_per_month,
+                "price_catalog": self.price_catalog, "feasible": self.feasible,
+                "options": [o.to_dict() for o in self.options], "rejected": [r.to_dict() for r in self.rejected],
+                "notes": list(self.notes)}
+
+
+def _percentile_label(percentile: float | str) -> str:
+    return "mean" if str(percentile) == "mean" else "p" + f"{float(str(percentile).lstrip('p')):g}"
+
+
+class _Curve:
+    """Predicted latency (ms) of one fitted configuration at n instances sharing a total load."""
+
+    def __init__(self, fit: ConfigurationFit, percentile: float | str, routing: str) -> None:
+        self.fit, self.model, self.routing = fit, fit.latency, routing
+        self.stat = percentile
+        self.queue = self.model.queue_
+        self.saturation_rps = float(self.model.summary().saturation_rps)
+
+    def _pooling_factor(self, total_rps: float, n: int) -> float:
+        """M/G/c latency of one pooled queue of n·c workers over n independent c-worker queues."""
+        if self.routing == "random" or n == 1:
+            return 1.0
+        q = self.queue
+        args = (q.service_time_s, q.service_scv, q.arrival_scv)
+        if self.stat == "mean":
+            pooled = mgc_mean_response_s(total_rps, q.service_time_s, n * q.servers, q.service_scv, q.arrival_scv)
+            alone = mgc_mean_response_s(total_rps / n, q.service_time_s, q.servers, q.service_scv, q.arrival_scv)
+        else:
+            p = float(self.stat) / 100.0
+            pooled = mgc_response_quantile_s(p, total_rps, args[0], n * q.servers, args[1], args[2])
+            alone = mgc_response_quantile_s(p, total_rps / n, args[0], q.servers, args[1], args[2])
+        ratio = float(np.asarray(pooled) / np.asarray(alone))
+        return min(1.0, ratio) if math.isfinite(ratio) and ratio > 0 else 1.0
+
+    def latency_ms(self, total_rps: float, n: int) -> float:
+        value = float(np.asarray(self.model.predict(total_rps / n, self.stat)))
+        return value * self._pooling_factor(total_rps, n) if math.isfinite(value) else math.inf
+
+    def interval_ms(self, total_rps: float, n: int) -> tuple[float | None, float | None]:
+        low, high = self.model.predict_interval(total_rps / n, self.stat)
+        factor = self._pooling_factor(total_rps, n)
+        low, high = float(np.asarray(low)) * factor, float(np.asarray(high)) * factor
+        return (low if math.isfinite(low) else None, high if math.isfinite(high) else None)
+
+    def ok(self, total_rps: float, n: int, target_ms: float, max_utilization: float) -> bool:
+        return total_rps / n <= max_utilization * self.saturation_rps and self.latency_ms(total_rps, n) <= target_ms
+
+    def smallest_count(self, total_rps: float, target_ms: float, max_utilization: float) -> int | None:
+        """Smallest n meeting both limits; None if none up to MAX_INSTANCES.
+
+        The per-instance capacity (independent queues) gives an upper bound; pooling under
+        least-outstanding routing can only lower the latency, so binary-search below it
+        (latency falls monotonically as n grows).
+        """
+        cap = self.model.capacity_at_sla(target_ms, self.stat, max_utilization)
+        if not cap.feasible or cap.capacity_rps <= 0:
+            return None
+        high = max(1, math.ceil(total_rps / cap.capacity_rps - 1e-9))
+        while high <= MAX_INSTANCES and not self.ok(total_rps, high, target_ms, max_utilization):
+            high += 1  # guards against rounding in the capacity search
+        if high > MAX_INSTANCES:
+            return None
+        low = max(1, math.ceil(total_rps / (max_utilization * self.saturation_rps) - 1e-9))
+        if self.routing == "random" or low >= high:
+            return high
+        while low < high:
+            mid = (low + high) // 2
+            if self.ok(total_rps, mid, target_ms, max_utilization):
+                high = mid
+            else:
+                low = mid + 1
+        return high
+
+
+def predicted_latency_ms(fit: ConfigurationFit, total_tps: float, instance_count: int,
+                         percentile: float | str = 99.0, routing: str = "least-outstanding") -> float:
+    """Predicted latency (ms) of ``percentile`` when ``instance_count`` instances share ``total_tps``."""
+    if fit.latency is None:
+        raise ValueError(f"{fit.config.label}: no fitted latency model")
+    return _Curve(fit, percentile, routing).latency_ms(total_tps, instance_count)
+
+
+def _rejection(fit: ConfigurationFit, reason: str, best: float | None = None) -> Rejection:
+    return Rejection(fit.config.label, fit.config.instance_type, reason, best)
+
+
+def _curve_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps: float, target_ms: float,
+                  percentile: float | str, max_utilization: float, ha: bool,
+                  routing: str) -> RealtimeOption | Rejection:
+    curve = _Curve(fit, percentile, routing)
+    label = _percentile_label(percentile)
+    n = curve.smallest_count(target_tps, target_ms, max_utilization)
+    if n is None:
+        best = float(np.asarray(fit.latency.predict(1e-6 * curve.saturation_rps, percentile)))
+        return _rejection(fit, f"predicted {label} at light load is {best:.0f} ms, above the {target_ms:g} ms "
+                               "target: no instance count meets it", best)
+    one_lost = None
+    if ha:
+        n = max(n, 2)
+        while n <= MAX_INSTANCES and not curve.ok(target_tps, n - 1, target_ms, HA_MAX_UTILIZATION):
+            n += 1
+        one_lost = curve.latency_ms(target_tps, n - 1)
+    cap = fit.latency.capacity_at_sla(target_ms, percentile, max_utilization)
+    cost = realtime_cost(catalog, fit.config.instance_type, n, target_tps)
+    low, high = curve.interval_ms(target_tps, n)
+    measured_peak = float(fit.latency.max_measured_rps_)
+    naive = max(1, math.ceil(target_tps / measured_peak - 1e-9))
+    per_instance = target_tps / n
+    notes = list(fit.notes)
+    if fit.latency_summary.percentile_source == "mean-only":
+        notes.append(f"no per-step {label} was measured: it is predicted from mean latency by the queueing model")
+    return RealtimeOption(
+        instance_type=fit.config.instance_type, instance_count=n, label=fit.config.label,
+        predicted_latency_ms=curve.latency_ms(target_tps, n), predicted_latency_ci_lower_ms=low,
+        predicted_latency_ci_upper_ms=high, capacity_tps_per_instance=cap.capacity_rps,
+        capacity_tps_per_instance_ci_lower=cap.capacity_rps_ci_lower,
+        capacity_tps_per_instance_ci_upper=cap.capacity_rps_ci_upper, load_tps_per_instance=per_instance,
+        utilization=per_instance / curve.saturation_rps, saturation_tps_per_instance=curve.saturation_rps,
+        usd_per_hour=cost.usd_per_hour, usd_per_month=cost.usd_per_month,
+        usd_per_million_requests=cost.usd_per_million_requests, heldout_error=fit.heldout_error,
+        origin=fit.origin, extrapolated=per_instance > measured_peak * 1.0001, model=fit.latency_summary.model,
+        run_ids=fit.run_ids, naive_instance_count=naive, naive_predicted_latency_ms=curve.latency_ms(target_tps, naive),
+        one_lost_predicted_latency_ms=one_lost, notes=tuple(notes))
+
+
+def _recommender_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps: float, target_ms: float,
+                        max_utilization: float, ha: bool) -> RealtimeOption | Rejection:
+    point = fit.recommender
+    latency = point["model_latency_ms"]
+    if latency > target_ms:
+        return _rejection(fit, f"Inference Recommender measured ModelLatency {latency:.0f} ms at its plateau, above "
+                               f"the {target_ms:g} ms target; with one point there is no curve to tell the latency "
+                               "at lower load", latency)
+    capacity = point["throughput_rps_per_instance"] * max_utilization
+    n = max(2 if ha else 1, math.ceil(target_tps / capacity - 1e-9))
+    if ha:
+        n = max(n, math.ceil(target_tps / (point["throughput_rps_per_instance"] * HA_MAX_UTILIZATION)) + 1)
+    cost = realtime_cost(catalog, fit.config.instance_type, n, target_tps)
+    per_instance = target_tps / n
+    return RealtimeOption(
+        instance_type=fit.config.instance_type, instance_count=n, label=fit.config.label,
+        predicted_latency_ms=latency, predicted_latency_ci_lower_ms=None, predicted_latency_ci_upper_ms=None,
+        capacity_tps_per_instance=capacity, capacity_tps_per_instance_ci_lower=None,
+        capacity_tps_per_instance_ci_upper=None, load_tps_per_instance=per_instance,
+        utilization=per_instance / point["throughput_rps_per_instance"],
+        saturation_tps_per_instance=point["throughput_rps_per_instance"], usd_per_hour=cost.usd_per_hour,
+        usd_per_month=cost.usd_per_month, usd_per_million_requests=cost.usd_per_million_requests,
+        heldout_error=None, origin=fit.origin, extrapolated=False, model="inference-recommender-point",
+        run_ids=fit.run_ids, naive_instance_count=max(1, math.ceil(target_tps / point["throughput_rps_per_instance"])),
+        naive_predicted_latency_ms=latency, one_lost_predicted_latency_ms=None,
+        notes=(*fit.notes, "predicted latency is Inference Recommender's ModelLatency at its plateau (an upper "
+                           "bound below it), not the requested percentile"))
+
+
+def recommend_realtime(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, *, target_tps: float,
+                       latency_target_ms: float, percentile: float | str = 99.0, max_utilization: float = 0.7,
+                       ha: bool = False, routing: str = "least-outstanding",
+                       top: int | None = None) -> RealtimeRecommendation:
+    """Rank every fitted configuration's cheapest count meeting the target (USD/month, 730 h)."""
+    if routing not in ROUTINGS:
+        raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
+    if not (target_tps > 0 and latency_target_ms > 0 and 0 < max_utilization <= 1):
+        raise ValueError("target_tps and latency_target_ms must be > 0 and max_utilization in (0, 1]")
+    options: list[RealtimeOption] = []
+    rejected: list[Rejection] = []
+    for fit in fits:
+        if not fit.config.instance_type:
+            rejected.append(_rejection(fit, "no instance type recorded for these runs (ingest with --instance-type)"))
+            continue
+        try:
+            if fit.recommender is not None:
+                result = _recommender_option(fit, catalog, target_tps, latency_target_ms, max_utilization, ha)
+            elif fit.latency is not None:
+                result = _curve_option(fit, catalog, target_tps, latency_target_ms, percentile, max_utilization, ha,
+                                       routing)
+            else:
+                result = _rejection(fit, "no latency curve: " + ("; ".join(fit.notes) or "not enough steady steps"))
+        except PriceError as exc:
+            result = _rejection(fit, f"no price: {exc}")
+        (options if isinstance(result, RealtimeOption) else rejected).append(result)
+    options.sort(key=lambda o: (o.usd_per_month, o.predicted_latency_ms))
+    catalog_info = {"source": catalog.source, "date": catalog.date, "region": catalog.region,
+                    "overrides": list(catalog.overrides), "provenance": catalog.provenance()}
+    return RealtimeRecommendation(
+        target_tps=float(target_tps), percentile=_percentile_label(percentile), latency_target_ms=float(latency_target_ms),
+        max_utilization=max_utilization, ha=ha, routing=routing, price_catalog=catalog_info,
+        options=tuple(options[:top] if top else options), rejected=tuple(rejected))
+
+
+def rationale(rec: RealtimeRecommendation) -> str:
+    """One paragraph: the best option, why its count, and what the divide-by-saturation rule gets wrong."""
+    if not rec.options:
+        closest = min((r for r in rec.rejected if r.best_latency_ms is not None), key=lambda r: r.best_latency_ms,
+                      default=None)
+        text = f"No measured configuration meets {rec.percentile} ≤ {rec.latency_target_ms:g} ms at {rec.target_tps:g} TPS."
+        if closest:
+            text += f" Closest: {closest.label}, {closest.best_latency_ms:.0f} ms at light load."
+        return text
+    best = rec.options[0]
+    err = f"{best.heldout_error:.0%}" if best.heldout_error is not None else "not measured"
+    band = (f" [{best.predicted_latency_ci_lower_ms:.0f}–{best.predicted_latency_ci_upper_ms:.0f}]"
+            if best.predicted_latency_ci_lower_ms is not None and best.predicted_latency_ci_upper_ms is not None else "")
+    text = (f"{best.instance_type} × {best.instance_count}: each instance takes {best.load_tps_per_instance:.0f} TPS "
+            f"({best.utilization:.0%} of its {best.saturation_tps_per_instance:.0f} TPS saturation), predicted "
+            f"{rec.percentile} {best.predicted_latency_ms:.0f} ms{band} against {rec.latency_target_ms:g} ms "
+            f"(model held-out error {err}; data {best.origin}), ${best.usd_per_month:,.0f}/month.")
+    if best.naive_instance_count < best.instance_count:
+        naive = best.naive_predicted_latency_ms
+        naive_text = "saturated (unbounded queue)" if not math.isfinite(naive) else f"{naive:.0f} ms"
+        text += (f" Dividing {rec.target_tps:g} TPS by the highest measured throughput per instance would give "
+                 f"{best.naive_instance_count} instances, each near saturation: predicted {rec.percentile} "
+                 f"{naive_text}.")
+    if best.extrapolated:
+        text += " The per-instance load lies beyond the highest measured load: extrapolated."
+    return text
