@@ -135,17 +135,26 @@ def split_by_throughput(steps: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     return steps[~test], steps[test]
 
 
-def predictions(train: pd.DataFrame, test_rps: np.ndarray, stat: str) -> dict[str, np.ndarray]:
-    """Held-out latency (ms) predicted by each method from the training steps alone."""
+def predictions(train: pd.DataFrame, test_rps: np.ndarray, stat: str) -> tuple[dict[str, np.ndarray], str]:
+    """Held-out latency (ms) predicted by each method from the training steps alone, and a note on
+    the planner's fit when it failed or predicted saturation."""
     x, y = train["throughput_rps"].to_numpy(dtype=float), train["observed_ms"].to_numpy(dtype=float)
+    note = ""
     try:
         model = LatencyModel().fit(train.drop(columns="observed_ms"))
         planner = np.asarray(model.predict(test_rps, 99.0 if stat == "p99" else "mean"), dtype=float)
-    except FitError:
+        if np.isinf(planner).any():
+            queue = model.queue_
+            note = (f"planner predicts inf at {int(np.isinf(planner).sum())} of {planner.size} held-out points: its "
+                    f"queue fitted on the training steps (c={queue.servers}, S={queue.service_time_s * 1e3:.1f} ms) "
+                    f"saturates at {queue.saturation_rps:.1f} rps; held-out loads "
+                    + ", ".join(f"{v:.1f}" for v in test_rps) + " rps")
+    except FitError as exc:
         planner = np.full(test_rps.size, np.nan)
+        note = f"planner not fitted: {exc}"
     slope, intercept = np.polyfit(x, y, 1)
     return {"planner": planner, "linear": slope * test_rps + intercept,
-            "divide-rule": np.full(test_rps.size, y[np.argmin(x)])}
+            "divide-rule": np.full(test_rps.size, y[np.argmin(x)])}, note
 
 
 def mdape(predicted: np.ndarray, observed: np.ndarray) -> float:
@@ -164,15 +173,18 @@ def evaluate(label: str, origin: str, steps: pd.DataFrame) -> dict | str:
         return reason
     train, test = split_by_throughput(usable)
     observed = test["observed_ms"].to_numpy(dtype=float)
-    predicted = predictions(train, test["throughput_rps"].to_numpy(dtype=float), stat)
+    predicted, note = predictions(train, test["throughput_rps"].to_numpy(dtype=float), stat)
     return {"configuration": label, "origin": origin, "statistic": stat, "n_train": len(train),
-            "n_test": len(test), **{m: mdape(predicted[m], observed) for m in METHODS}}
+            "n_test": len(test), **{m: mdape(predicted[m], observed) for m in METHODS}, "note": note}
 
 
 def cases(store: Path) -> list[tuple[str, str, pd.DataFrame]]:
     """(label, origin, steps) of every configuration in ``store``, then the synthetic ones."""
+    runs = RunStore(store)
+    if not runs.exists():
+        raise SystemExit(f"no run store at {store}")
     out = []
-    for config, group in configurations(for_collection(RunStore(store))):
+    for config, group in configurations(for_collection(runs)):
         origins = sorted({str(v) for v in group.get("origin", pd.Series(dtype=str)).dropna()})
         out.append((config.label, ", ".join(origins) or "unknown", group))
     for seed, (servers, service_ms, scv) in enumerate(SYNTHETIC_CASES):
@@ -225,6 +237,10 @@ def main() -> None:
             skipped.append(f"{label}: {result}")
     print(f"held-out latency error (MdAPE over the top {HOLDOUT_FRACTION:.0%} of load levels); store: {args.store}")
     print(render(rows))
+    notes = [f"{r['configuration']}: {r['note']}" for r in rows if r["note"]]
+    if notes:
+        print(f"\nnotes ({len(notes)}):")
+        print("\n".join(f"  {n}" for n in notes))
     if skipped:
         print(f"\nskipped ({len(skipped)}):")
         print("\n".join(f"  {s}" for s in skipped))

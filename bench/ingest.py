@@ -3,6 +3,8 @@
     planner            planner's streaming ingest (hash, raw copy, parse, validate, parquet, commit)
     pandas             pandas.read_csv -> DataFrame.to_parquet (the usual hand-rolled script)
     pyarrow read_csv   raw pyarrow.csv.read_csv, whole file in memory (reading only, nothing written)
+    pyarrow -> parquet pyarrow.csv.read_csv -> parquet (lz4): the same output work as planner, without
+                       streaming, hashing, the raw copy or validation
 
 Each contender runs in its own process; peak memory is that process's max RSS.
 Usage: python bench/ingest.py [--size-mb 1024] [--workdir /tmp/planner-bench]
@@ -36,6 +38,12 @@ rows = len(frame)
     "pyarrow read_csv": """
 import pyarrow.csv as pacsv
 rows = pacsv.read_csv(CSV).num_rows
+""",
+    "pyarrow -> parquet": """
+import pyarrow.csv as pacsv, pyarrow.parquet as pq
+table = pacsv.read_csv(CSV)
+pq.write_table(table, WORK / "pyarrow.parquet", compression="lz4")
+rows = table.num_rows
 """,
 }
 

@@ -108,17 +108,12 @@ def _commit(store: RunStore, run: ParsedRun, shas: Mapping[Path, str], options: 
     names = tuple(p.name for p in run.inputs)
     if store.has_run(run_id):
         return IngestOutcome(run_id, "present", run.source, run.format, names)
-    created = [shas[p] for p in run.inputs if store.add_raw(p, shas[p])]
     fields = _run_fields(run, options, shas)
     parse = {**options, "key": run.key, "parser_version": __version__}
     try:
-        record = store.commit(run_id, fields, _tables(run), parse)
+        record = store.commit(run_id, fields, _tables(run), parse, [(p, shas[p]) for p in run.inputs])
     except RunExistsError:
         return IngestOutcome(run_id, "present", run.source, run.format, names)
-    except BaseException:
-        for sha in created:
-            store.drop_raw_if_unreferenced(sha)
-        raise
     return IngestOutcome(run_id, "added", run.source, run.format, names,
                          {k: v["rows"] for k, v in record.tables.items()})
 

@@ -32,7 +32,8 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +53,7 @@ _MARKER = "planner-store.json"
 _RUN_ID = re.compile(r"^[0-9a-f]{16}$")
 _BLOCK_BYTES = 1 << 20
 GC_AGE_S = 3600.0
+ROW_GROUP_ROWS = 256_000
 
 
 def input_sha256(path: Path) -> str:
@@ -271,16 +273,25 @@ class RunStore:
         return True
 
     def commit(self, run_id: str, run: Mapping[str, Any], tables: Iterable[TableWrite],
-               parse: Mapping[str, Any]) -> RunRecord:
-        """Write a new run's tables, then commit its manifest exclusively.
+               parse: Mapping[str, Any], raw_inputs: Sequence[tuple[Path, str]] = ()) -> RunRecord:
+        """Keep the raw inputs and write a new run's tables, then commit its manifest exclusively.
 
-        Raises RunExistsError if the run id is already committed (checked first, and again at the
-        commit itself, so a concurrent ingest of the same bytes loses cleanly). Any error while
-        writing leaves nothing visible: the partial generation is removed.
+        ``raw_inputs`` are ``(path, sha256)`` pairs, copied under raw/ in a background thread while
+        the tables are written (the copy is I/O; the tables are CPU). Raises RunExistsError if the
+        run id is already committed (checked first, and again at the commit itself, so a concurrent
+        ingest of the same bytes loses cleanly). Any error leaves nothing visible: the partial
+        generation and the raw copies this call made are removed.
         """
         if self.has_run(run_id):
             raise RunExistsError(run_id)
-        return self._write_generation(run_id, run, tables, parse, exclusive=True)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            copying = pool.submit(lambda: [sha for path, sha in raw_inputs if self.add_raw(path, sha)])
+            try:
+                return self._write_generation(run_id, run, tables, parse, exclusive=True, before_commit=copying.result)
+            except BaseException:
+                for sha in copying.result() if copying.exception() is None else []:
+                    self.drop_raw_if_unreferenced(sha)
+                raise
 
     def replace_tables(self, run_id: str, run: Mapping[str, Any], tables: Iterable[TableWrite],
                        parse: Mapping[str, Any]) -> RunRecord:
@@ -291,12 +302,15 @@ class RunStore:
         return record
 
     def _write_generation(self, run_id: str, run: Mapping[str, Any], tables: Iterable[TableWrite],
-                          parse: Mapping[str, Any], *, exclusive: bool) -> RunRecord:
+                          parse: Mapping[str, Any], *, exclusive: bool,
+                          before_commit: Callable[[], Any] | None = None) -> RunRecord:
         generation = f"g{time.time_ns():x}-{uuid.uuid4().hex[:8]}"
         gen_dir = self._b.path("runs", run_id, generation)
         self._b.makedirs(gen_dir)
         try:
             written = {t.name: self._write_table(gen_dir, t, run_id) for t in tables}
+            if before_commit is not None:
+                before_commit()
             record = RunRecord(run_id=run_id, run={**run, "run_id": run_id}, tables=written, parse=dict(parse),
                                generation=generation, schema_version=SCHEMA_VERSION)
             data = json.dumps(record.to_dict(), indent=1, sort_keys=True, default=str).encode()
@@ -319,11 +333,20 @@ class RunStore:
             schema, batches = first.schema, _chain(first, batches)
         target = pa.schema([*schema, pa.field("run_id", pa.dictionary(pa.int32(), pa.string()))])
         path = f"{gen_dir}/{table.name}.parquet"
-        rows = 0
-        with self._b.fs.open_output_stream(path) as sink, pq.ParquetWriter(sink, target, compression="zstd") as out:
+        # lz4 and dictionaries only for text: ~1.5x faster to write than zstd everywhere, for
+        # files ~1.3x larger; row groups of >= ROW_GROUP_ROWS rows.
+        text = [f.name for f in target if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)]
+        rows, pending, pending_rows = 0, [], 0
+        with self._b.fs.open_output_stream(path) as sink, pq.ParquetWriter(
+                sink, target, compression="lz4", use_dictionary=text) as out:
             for batch in batches:
-                out.write_batch(_with_run_id(batch, run_id, target))
-                rows += batch.num_rows
+                pending.append(_with_run_id(batch, run_id, target))
+                pending_rows += batch.num_rows
+                if pending_rows >= ROW_GROUP_ROWS:
+                    out.write_table(pa.Table.from_batches(pending, target))
+                    rows, pending, pending_rows = rows + pending_rows, [], 0
+            out.write_table(pa.Table.from_batches(pending, target))
+            rows += pending_rows
         return {"file": f"{gen_dir.rsplit('/', 1)[-1]}/{table.name}.parquet", "rows": rows}
 
     def remove(self, run_id: str) -> RunRecord:
