@@ -15,6 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -22,10 +23,12 @@ from planner.capacity import ConfigurationFit
 from planner.catalog import PriceCatalog
 from planner.costs import realtime_cost
 from planner.errors import PriceError
-from planner.queueing import mgc_mean_response_s, mgc_response_quantile_s
+from planner.fit import CapacityEstimate
+from planner.queueing import allen_cunneen_factor, erlang_c, mgc_mean_response_s, service_quantile_s
 
 ROUTINGS = ("least-outstanding", "random")
 MAX_INSTANCES = 10_000
+_SERVICE_QUANTILES: WeakKeyDictionary = WeakKeyDictionary()
 HA_MAX_UTILIZATION = 0.95  # with one instance lost, the rest may run hot but not saturated
 
 
@@ -119,26 +122,38 @@ class _Curve:
         self.fit, self.model, self.routing = fit, fit.latency, routing
         self.stat = percentile
         self.queue = self.model.queue_
-        self.saturation_rps = float(self.model.summary().saturation_rps)
+        self.saturation_rps = float(self.model.queue_.saturation_rps)
+        self.p = None if percentile == "mean" else float(percentile) / 100
+
+    @property
+    def service_quantile_s(self) -> float:
+        """The fitted service-time p-quantile (s); a root-find, so cached per model."""
+        cache = _SERVICE_QUANTILES.setdefault(self.model, {})
+        if self.p not in cache:
+            cache[self.p] = float(service_quantile_s(self.p, self.queue.service_time_s, self.queue.service_scv))
+        return cache[self.p]
 
     def _pooling_factor(self, total_rps: float, n: int) -> float:
-        """M/G/c latency of one pooled queue of n·c workers over n independent c-worker queues."""
+        """Latency of one pooled queue of n·c workers over that of n independent c-worker queues.
+
+        Both sides use the same closed form (service quantile + Allen–Cunneen-scaled Erlang C wait
+        quantile ``ln(C/(1−p)) / (cμ − λ)``; the mean uses Allen–Cunneen), so the ratio is cheap
+        and ≤ 1; it scales the fitted per-instance curve.
+        """
         if self.routing == "random" or n == 1:
             return 1.0
         q = self.queue
-        args = (q.service_time_s, q.service_scv, q.arrival_scv)
         if self.stat == "mean":
             pooled = mgc_mean_response_s(total_rps, q.service_time_s, n * q.servers, q.service_scv, q.arrival_scv)
             alone = mgc_mean_response_s(total_rps / n, q.service_time_s, q.servers, q.service_scv, q.arrival_scv)
         else:
-            p = float(self.stat) / 100.0
-            pooled = mgc_response_quantile_s(p, total_rps, args[0], n * q.servers, args[1], args[2])
-            alone = mgc_response_quantile_s(p, total_rps / n, args[0], q.servers, args[1], args[2])
-        ratio = float(np.asarray(pooled) / np.asarray(alone))
+            pooled = _quantile_bound_s(self.p, total_rps, q, n * q.servers, self.service_quantile_s)
+            alone = _quantile_bound_s(self.p, total_rps / n, q, q.servers, self.service_quantile_s)
+        ratio = float(pooled) / float(alone)
         return min(1.0, ratio) if math.isfinite(ratio) and ratio > 0 else 1.0
 
     def latency_ms(self, total_rps: float, n: int) -> float:
-        value = float(np.asarray(self.model.predict(total_rps / n, self.stat)))
+        value = float(self.model.predict_table(total_rps / n, self.stat))
         return value * self._pooling_factor(total_rps, n) if math.isfinite(value) else math.inf
 
     def interval_ms(self, total_rps: float, n: int) -> tuple[float | None, float | None]:
@@ -150,14 +165,14 @@ class _Curve:
     def ok(self, total_rps: float, n: int, target_ms: float, max_utilization: float) -> bool:
         return total_rps / n <= max_utilization * self.saturation_rps and self.latency_ms(total_rps, n) <= target_ms
 
-    def smallest_count(self, total_rps: float, target_ms: float, max_utilization: float) -> int | None:
+    def smallest_count(self, total_rps: float, target_ms: float, max_utilization: float,
+                       cap: CapacityEstimate) -> int | None:
         """Smallest n meeting both limits; None if none up to MAX_INSTANCES.
 
-        The per-instance capacity (independent queues) gives an upper bound; pooling under
+        ``cap`` is the per-instance capacity at this target (independent queues): an upper bound; pooling under
         least-outstanding routing can only lower the latency, so binary-search below it
         (latency falls monotonically as n grows).
         """
-        cap = self.model.capacity_at_sla(target_ms, self.stat, max_utilization)
         if not cap.feasible or cap.capacity_rps <= 0:
             return None
         high = max(1, math.ceil(total_rps / cap.capacity_rps - 1e-9))
@@ -177,6 +192,17 @@ class _Curve:
         return high
 
 
+def _quantile_bound_s(p: float, arrival_rps: float, queue, servers: int, service_quantile: float) -> float:
+    """Service p-quantile plus the scaled M/M/c wait p-quantile (s): a closed-form upper estimate."""
+    rate = servers / queue.service_time_s - arrival_rps
+    if rate <= 0:
+        return math.inf
+    waiting = float(erlang_c(arrival_rps * queue.service_time_s, servers))
+    wait = max(0.0, math.log(waiting / (1 - p))) / rate if waiting > 0 else 0.0
+    wait *= float(allen_cunneen_factor(queue.arrival_scv, queue.service_scv))
+    return service_quantile + wait
+
+
 def predicted_latency_ms(fit: ConfigurationFit, total_tps: float, instance_count: int,
                          percentile: float | str = 99.0, routing: str = "least-outstanding") -> float:
     """Predicted latency (ms) of ``percentile`` when ``instance_count`` instances share ``total_tps``."""
@@ -194,9 +220,10 @@ def _curve_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps: floa
                   routing: str) -> RealtimeOption | Rejection:
     curve = _Curve(fit, percentile, routing)
     label = _percentile_label(percentile)
-    n = curve.smallest_count(target_tps, target_ms, max_utilization)
+    cap = fit.latency.capacity_at_sla(target_ms, percentile, max_utilization)
+    n = curve.smallest_count(target_tps, target_ms, max_utilization, cap)
     if n is None:
-        best = float(np.asarray(fit.latency.predict(1e-6 * curve.saturation_rps, percentile)))
+        best = cap.min_latency_ms
         return _rejection(fit, f"predicted {label} at light load is {best:.0f} ms, above the {target_ms:g} ms "
                                "target: no instance count meets it", best)
     one_lost = None
@@ -205,7 +232,6 @@ def _curve_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps: floa
         while n <= MAX_INSTANCES and not curve.ok(target_tps, n - 1, target_ms, HA_MAX_UTILIZATION):
             n += 1
         one_lost = curve.latency_ms(target_tps, n - 1)
-    cap = fit.latency.capacity_at_sla(target_ms, percentile, max_utilization)
     cost = realtime_cost(catalog, fit.config.instance_type, n, target_tps)
     low, high = curve.interval_ms(target_tps, n)
     measured_peak = float(fit.latency.max_measured_rps_)
