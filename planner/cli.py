@@ -110,7 +110,9 @@ def ingest(
         _emit_json({"store": target.root, "runs": [o.to_dict() for o in outcomes]})
         return
     for o in outcomes:
-        if o.status == "present":
+        if o.status == "skipped":
+            err.print(f"skipped {o.inputs[0]}: {o.reason}", style="dim")
+        elif o.status == "present":
             out.print(f"{o.run_id}  already present  ({o.format}: {', '.join(o.inputs)})")
         else:
             rows = ", ".join(f"{k} {v:,}" for k, v in o.tables.items())
@@ -383,8 +385,11 @@ def _print_recommendation(rec) -> None:
                       o.origin + (" (extrapolated)" if o.extrapolated else ""))
     out.print(table)
     out.print(rationale(rec))
+    by_reason: dict[str, list[str]] = {}
     for r in rec.rejected:
-        out.print(f"  not an option: {r.label}: {r.reason}", style="dim")
+        by_reason.setdefault(r.reason, []).append(r.label)
+    for reason, labels in by_reason.items():
+        out.print(f"  not an option: {', '.join(labels)}: {reason}", style="dim")
     out.print(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h.", style="dim")
 
 

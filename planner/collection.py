@@ -26,7 +26,8 @@ USER_FIELDS = ("endpoint", "variant", "instance_type", "instance_count", "memory
 
 @dataclass(frozen=True)
 class IngestOutcome:
-    """What happened to one run: ``added`` or ``present`` (same bytes ingested before)."""
+    """What happened to one run: ``added``, ``present`` (same bytes ingested before), or ``skipped``
+    (a file inside a directory that is no format planner reads; ``reason`` says what it was)."""
 
     run_id: str
     status: str
@@ -34,10 +35,12 @@ class IngestOutcome:
     format: str
     inputs: tuple[str, ...]
     tables: Mapping[str, int] = field(default_factory=dict)
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"run_id": self.run_id, "status": self.status, "source": self.source, "format": self.format,
-                "inputs": list(self.inputs), "tables": dict(self.tables)}
+        out = {"run_id": self.run_id, "status": self.status, "source": self.source, "format": self.format,
+               "inputs": list(self.inputs), "tables": dict(self.tables)}
+        return {**out, "reason": self.reason} if self.reason else out
 
 
 def ingest(store: RunStore, paths: Iterable[Path], *, fmt: str = "auto", meta: Mapping[str, Any] | None = None,
@@ -54,7 +57,11 @@ def ingest(store: RunStore, paths: Iterable[Path], *, fmt: str = "auto", meta: M
     unknown = sorted(set(overrides) - set(USER_FIELDS))
     if unknown:
         raise InputError("--meta", "field", "one of " + ", ".join(USER_FIELDS), ", ".join(unknown))
-    parsed = parse_paths([Path(p) for p in paths], fmt)
+    skipped: list[tuple[Path, str]] = []
+    parsed = parse_paths([Path(p) for p in paths], fmt, skipped)
+    if not parsed:
+        raise InputError(", ".join(str(p) for p in paths), "content", "at least one file in a format planner reads",
+                         "none (" + "; ".join(f"{p.name}: {why}" for p, why in skipped) + ")")
     store.create()
     shas: dict[Path, str] = {}
     outcomes: list[IngestOutcome] = []
@@ -76,7 +83,7 @@ def ingest(store: RunStore, paths: Iterable[Path], *, fmt: str = "auto", meta: M
         for run_id in committed:
             store.remove(run_id)
         raise
-    return outcomes
+    return outcomes + [IngestOutcome("", "skipped", "", "", (p.name,), reason=why) for p, why in skipped]
 
 
 def _run_fields(run: ParsedRun, options: Mapping[str, Any], shas: Mapping[Path, str]) -> dict[str, Any]:

@@ -393,6 +393,19 @@ def _fit_curves(obs: _Observations, weights: np.ndarray | None = None) -> dict:
     return curves
 
 
+def _interp_rows(x: np.ndarray, grid: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise ``np.interp(x[b], grid, y[b], right=inf)`` for one shared increasing ``grid``, vectorised."""
+    idx = np.clip(np.searchsorted(grid, x, side="right"), 1, grid.size - 1)
+    x0, x1 = grid[idx - 1], grid[idx]
+    y0, y1 = np.take_along_axis(y, idx - 1, axis=1), np.take_along_axis(y, idx, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.clip((x - x0) / (x1 - x0), 0.0, 1.0)
+        value = y0 + frac * (y1 - y0)
+    value = np.where(np.isinf(y0) | np.isinf(y1), np.where(frac >= 1.0, y1, np.where(frac <= 0, y0, np.inf)), value)
+    value = np.where(x < grid[0], y[:, :1], value)
+    return np.where(x > grid[-1], np.inf, value)
+
+
 def _load_axis(utilization) -> np.ndarray:
     """Tables are interpolated in (-ln(1-u), ln latency): near-linear for queues, so coarse grids stay accurate."""
     return -np.log1p(-np.asarray(utilization, dtype=float))
@@ -844,7 +857,7 @@ class LatencyModel:
         axis, log_lat = self._boot_table(stat)
         util = np.atleast_1d(np.asarray(throughput_rps, dtype=float))[None, :] * self._boot["service_s"][:, None]
         util = _load_axis(np.minimum(util / self.queue_.servers, 1.0))
-        band = np.exp([np.interp(util[b], axis[b], log_lat[b], right=np.inf) for b in range(log_lat.shape[0])])
+        band = np.exp(_interp_rows(util, axis[0], log_lat))
         lower, upper = _interval(band, self.level if level is None else level)
         if np.ndim(throughput_rps) == 0:
             return float(lower[0]), float(upper[0])

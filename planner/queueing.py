@@ -109,6 +109,11 @@ def erlang_b(offered_load, servers):
     c = _check_servers(servers)
     if np.any(a < 0):
         raise ValueError(f"offered_load must be >= 0, got {offered_load!r}")
+    if c.ndim == 0 and a.ndim == 0:  # scalars: the same recursion in plain floats, ~10x faster
+        load, block = float(a), 1.0
+        for k in range(1, int(c) + 1):
+            block = load * block / (k + load * block)
+        return block
     if c.ndim == 0:  # one server count: plain recursion over the loads
         b = np.ones_like(a)
         for k in range(1, int(c) + 1):

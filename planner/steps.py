@@ -126,6 +126,45 @@ def from_points(points: pd.DataFrame, notes: Mapping[str, Any]) -> pd.DataFrame:
     return _flags(frame)
 
 
+def from_metrics(metrics: pd.DataFrame, rules: StepRules = StepRules()) -> pd.DataFrame:
+    """One step per CloudWatch period with ``Invocations`` (Sum): the endpoint's offered load.
+
+    throughput = Invocations / period; mean latency = ModelLatency + OverheadLatency averages (ms,
+    converted at ingest); per-period ModelLatency percentiles (p50…p99) plus the mean overhead
+    when published; concurrency = in-flight requests by Little's law (X · R). Series of several
+    endpoints or variants in one run are summed (invocations) per period.
+    """
+    sagemaker = metrics[metrics["namespace"] == "AWS/SageMaker"]
+    stat = sagemaker["statistic"].astype(str)
+    name = sagemaker["metric_name"].astype(str)
+    invocations = sagemaker[(name == "Invocations") & (stat == "Sum")]
+    if invocations.empty:
+        return _flags(pd.DataFrame(columns=["step", "concurrency", "throughput_rps"]))
+    frame = invocations.groupby("timestamp").agg(request_count=("value", "sum"), duration_s=("period_s", "max"))
+    frame["throughput_rps"] = frame["request_count"] / frame["duration_s"]
+
+    def series(metric: str, statistic: str) -> pd.Series:
+        rows = sagemaker[(name == metric) & (stat == statistic)]
+        return rows.groupby("timestamp")["value"].mean().astype("float64")
+
+    overhead = series("OverheadLatency", "Average").reindex(frame.index)
+    frame["latency_mean_ms"] = series("ModelLatency", "Average").reindex(frame.index) + overhead.fillna(0.0)
+    for pct in STEP_PERCENTILES:
+        values = series("ModelLatency", f"p{pct:g}").reindex(frame.index)
+        if values.notna().any():
+            frame[f"latency_p{pct:g}_ms"] = values + overhead.fillna(0.0)
+    errors = sum((series(m, "Sum").reindex(frame.index).fillna(0.0)
+                  for m in ("Invocation5XXErrors", "Invocation4XXErrors")), pd.Series(0.0, index=frame.index))
+    frame["failure_count"] = errors
+    frame["error_rate"] = errors / frame["request_count"].where(frame["request_count"] > 0)
+    frame["errors"] = frame["error_rate"].fillna(0) > rules.max_error_rate
+    frame["too_short"] = frame["request_count"] < rules.min_requests
+    frame["concurrency"] = frame["throughput_rps"] * frame["latency_mean_ms"] / 1000.0
+    frame = frame.reset_index().rename(columns={"timestamp": "started_at"})
+    frame.insert(0, "step", np.arange(len(frame)))
+    return _flags(frame)
+
+
 def from_recommender(rows: pd.DataFrame) -> pd.DataFrame:
     """One step per Inference Recommender recommendation: its plateau throughput and model latency."""
     frame = pd.DataFrame({
@@ -146,6 +185,8 @@ def for_run(store: RunStore, run_id: str, rules: StepRules = StepRules()) -> pd.
         steps = from_points(store.table("points", [run_id]).drop(columns="run_id"), notes)
     elif "recommender" in rec.tables:
         steps = from_recommender(store.table("recommender", [run_id]))
+    elif "metrics" in rec.tables:
+        steps = from_metrics(store.table("metrics", [run_id]), rules)
     else:
         return pd.DataFrame()
     steps.insert(0, "run_id", rec.run_id)

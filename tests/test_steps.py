@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -117,3 +118,17 @@ def test_points_and_recommender_runs_become_steps(datasets, tmp_path):
     ir = steps[steps["source"] == "recommender"].set_index("instance_type")
     assert ir.loc["ml.c5.xlarge", "throughput_rps"] == pytest.approx(648 / 60)
     assert ir.loc["ml.c5.xlarge", "latency_mean_ms"] == pytest.approx(263.596)
+
+
+def test_cloudwatch_periods_become_steps(tmp_path):
+    fixtures = Path(__file__).parent / "fixtures" / "cloudwatch"
+    store = RunStore(tmp_path / "store")
+    ingest(store, [fixtures / "get_metric_data_page1.json", fixtures / "get_metric_data_page2.json",
+                   fixtures / "get_metric_data_queries.json"], meta={"instance_type": "ml.g5.2xlarge"})
+    steps = for_collection(store)
+    # Invocations per minute 3000, 3000, 6000, 9000, 12000 -> 50, 50, 100, 150, 200 rps
+    assert steps["throughput_rps"].tolist() == pytest.approx([50, 50, 100, 150, 200])
+    # ModelLatency p99 arrives in µs and is stored in ms
+    assert steps["latency_p99_ms"].tolist() == pytest.approx([52.48, 61.5, 98.12, 154.3, 187.25])
+    assert (steps["duration_s"] == 60).all() and (steps["instance_type"] == "ml.g5.2xlarge").all()
+    assert not steps["cumulative_percentiles"].any()

@@ -156,22 +156,29 @@ def test_runs_cli_list_show_rm_json(datasets, tmp_path, store_path):
     assert missing.returncode == 1 and "no run" in missing.stderr
 
 
+def _writing(store_path: Path, known: set[str]) -> bool:
+    """True once a new run's table generation directory exists (the ingest is writing tables)."""
+    return any(p.parent.name not in known for p in (store_path / "runs").glob("*/g*"))
+
+
 @pytest.mark.slow
 def test_kill_9_at_random_points_leaves_a_consistent_store(tmp_path, store_path):
-    big = write_history(tmp_path / "big_stats_history.csv", rows=400_000)
+    big = write_history(tmp_path / "big_stats_history.csv", rows=600_000)
     small = tmp_path / "other_stats_history.csv"
     write_history(small, rows=2_000, seed=7)
-    ingest(RunStore(store_path), [small])
-    start = time.perf_counter()
-    subprocess.run([*PLANNER, "ingest", str(big), "--store", str(tmp_path / "timing")], check=True,
-                   capture_output=True)
-    full_s = time.perf_counter() - start
+    (kept,) = ingest(RunStore(store_path), [small])
     rng = random.Random(20261123)
     killed_mid_ingest = 0
-    for _ in range(6):
+    for attempt in range(6):
         proc = subprocess.Popen([*PLANNER, "ingest", str(big), "--store", str(store_path)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.05, full_s * 0.95))
+        if attempt % 2 == 0:  # anywhere early: start-up, hashing, parsing, the raw copy
+            time.sleep(rng.uniform(0.05, 2.0))
+        else:  # while the tables are being written, at a random moment
+            deadline = time.monotonic() + 60
+            while not _writing(store_path, {kept.run_id}) and proc.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.3))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         killed_mid_ingest += proc.returncode == -signal.SIGKILL
@@ -179,14 +186,15 @@ def test_kill_9_at_random_points_leaves_a_consistent_store(tmp_path, store_path)
         count = _consistent(store)
         assert count in (1, 2)
         if count == 2:  # the kill came after the commit: the run is whole
-            store.remove([r for r in store.run_ids() if r != ingest(store, [small])[0].run_id][0])
+            store.remove([r for r in store.run_ids() if r != kept.run_id][0])
     assert killed_mid_ingest >= 3, "the kills should land while the ingest is running"
     (done,) = ingest(RunStore(store_path), [big])
-    assert done.status == "added" and done.tables["history"] == 400_000
+    assert done.status == "added" and done.tables["history"] == 600_000
     RunStore(store_path).gc(min_age_s=0)
     leftovers = [p for p in (store_path / "runs").glob("*/g*") if p.name != RunStore(store_path).get(
         p.parent.name).generation]
     assert leftovers == [] and _consistent(RunStore(store_path)) == 2
+    assert not list((store_path / "raw").glob(".tmp-*")), "no half-copied raw input survives gc"
 
 
 @pytest.mark.slow

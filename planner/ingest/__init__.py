@@ -32,17 +32,20 @@ def formats() -> dict[str, str]:
     return {fmt: mod.__name__.rsplit(".", 1)[-1] for mod in _modules() for fmt in mod.FORMATS}
 
 
-def expand_paths(paths: list[Path]) -> list[Path]:
+def expand_paths(paths: list[Path], from_dirs: set[Path] | None = None) -> list[Path]:
     """Directories -> their files (sorted, hidden files skipped); a Locust prefix -> its CSV set.
 
     ``results`` where ``results_stats.csv`` etc. exist expands to those files, as Locust's
-    ``--csv results`` names them.
+    ``--csv results`` names them. Files found inside a directory are added to ``from_dirs``.
     """
     out: list[Path] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            out.extend(sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")))
+            found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            out.extend(found)
+            if from_dirs is not None:
+                from_dirs.update(found)
         elif path.is_file():
             out.append(path)
         else:
@@ -75,21 +78,32 @@ def sniff(path: Path) -> tuple[ModuleType, str]:
                      "perf_analyzer CSV, serverless-toolkit CSV, MME benchmark log or points CSV", _describe(head))
 
 
-def parse_paths(paths: list[Path], fmt: str = "auto") -> list[ParsedRun]:
+def parse_paths(paths: list[Path], fmt: str = "auto",
+                skipped: list[tuple[Path, str]] | None = None) -> list[ParsedRun]:
     """Parse files (or directories, or Locust prefixes) into runs. Nothing is written anywhere.
 
     ``fmt`` is ``auto`` (sniff each file), a source name (``locust``, ``cloudwatch``...) which
     still sniffs but insists on that source, or a per-file format (``locust-stats``...) which
-    skips sniffing and lets that parser check the content.
+    skips sniffing and lets that parser check the content. A file named explicitly must be
+    recognised; one found inside a directory that matches no format (a README, a constants
+    table) is passed over, and listed in ``skipped`` with the reason when a list is given.
     """
-    files = expand_paths(paths)
+    from_dirs: set[Path] = set()
+    files = expand_paths(paths, from_dirs)
     by_format = formats()
     groups: dict[tuple[str, str], list[Path]] = defaultdict(list)
     for path in files:
         if fmt in by_format:
             groups[(by_format[fmt], fmt)].append(path)
             continue
-        mod, found = sniff(path)
+        try:
+            mod, found = sniff(path)
+        except InputError as exc:
+            if path not in from_dirs or exc.where != "content":
+                raise
+            if skipped is not None:
+                skipped.append((path, f"not a format planner reads ({exc.found})"))
+            continue
         source = mod.__name__.rsplit(".", 1)[-1]
         if fmt not in ("auto", source):
             raise InputError(path, "content", f"a {fmt} input (--format {fmt})", f"a {found} file")

@@ -4,7 +4,8 @@ For each fitted configuration, the instance count is the smallest n whose per-in
 ``target / n`` keeps utilisation within the cap and the predicted percentile within the target.
 Routing changes the prediction: ``random`` splits traffic into n independent queues (the fitted
 per-instance curve as measured); ``least-outstanding`` behaves close to one pooled queue of n·c
-workers, so the prediction is scaled by the M/G/c ratio pooled / independent (≤ 1).
+workers, predicted as the fitted light-load latency plus the closed-form pooled M/G/c wait, and
+never above the independent-queue prediction.
 
 With ``ha``, there are at least two instances and the SLA still holds, unsaturated, with one lost.
 """
@@ -15,7 +16,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from weakref import WeakKeyDictionary
 
 import numpy as np
 
@@ -24,11 +24,10 @@ from planner.catalog import PriceCatalog
 from planner.costs import realtime_cost
 from planner.errors import PriceError
 from planner.fit import CapacityEstimate
-from planner.queueing import allen_cunneen_factor, erlang_c, mgc_mean_response_s, service_quantile_s
+from planner.queueing import allen_cunneen_factor, erlang_c, mgc_mean_response_s
 
 ROUTINGS = ("least-outstanding", "random")
 MAX_INSTANCES = 10_000
-_SERVICE_QUANTILES: WeakKeyDictionary = WeakKeyDictionary()
 HA_MAX_UTILIZATION = 0.95  # with one instance lost, the rest may run hot but not saturated
 
 
@@ -124,41 +123,38 @@ class _Curve:
         self.queue = self.model.queue_
         self.saturation_rps = float(self.model.queue_.saturation_rps)
         self.p = None if percentile == "mean" else float(percentile) / 100
+        self.light_ms = float(self.model.predict_table(1e-9 * self.saturation_rps, percentile))
 
-    @property
-    def service_quantile_s(self) -> float:
-        """The fitted service-time p-quantile (s); a root-find, so cached per model."""
-        cache = _SERVICE_QUANTILES.setdefault(self.model, {})
-        if self.p not in cache:
-            cache[self.p] = float(service_quantile_s(self.p, self.queue.service_time_s, self.queue.service_scv))
-        return cache[self.p]
-
-    def _pooling_factor(self, total_rps: float, n: int) -> float:
-        """Latency of one pooled queue of n·c workers over that of n independent c-worker queues.
-
-        Both sides use the same closed form (service quantile + Allen–Cunneen-scaled Erlang C wait
-        quantile ``ln(C/(1−p)) / (cμ − λ)``; the mean uses Allen–Cunneen), so the ratio is cheap
-        and ≤ 1; it scales the fitted per-instance curve.
-        """
-        if self.routing == "random" or n == 1:
-            return 1.0
+    def _pooled_ms(self, total_rps: float, n: int) -> float:
+        """One pooled queue of n·c workers (least-outstanding): the fitted light-load latency plus
+        the closed-form pooled wait (Erlang C wait quantile ``ln(C/(1−p)) / (n·c/S − λ)``, or the
+        mean wait, scaled by Allen–Cunneen). Both terms fall as n grows."""
         q = self.queue
+        servers = n * q.servers
         if self.stat == "mean":
-            pooled = mgc_mean_response_s(total_rps, q.service_time_s, n * q.servers, q.service_scv, q.arrival_scv)
-            alone = mgc_mean_response_s(total_rps / n, q.service_time_s, q.servers, q.service_scv, q.arrival_scv)
+            wait_s = mgc_mean_response_s(total_rps, q.service_time_s, servers, q.service_scv,
+                                         q.arrival_scv) - q.service_time_s
         else:
-            pooled = _quantile_bound_s(self.p, total_rps, q, n * q.servers, self.service_quantile_s)
-            alone = _quantile_bound_s(self.p, total_rps / n, q, q.servers, self.service_quantile_s)
-        ratio = float(pooled) / float(alone)
-        return min(1.0, ratio) if math.isfinite(ratio) and ratio > 0 else 1.0
+            rate = servers / q.service_time_s - total_rps
+            if rate <= 0:
+                return math.inf
+            waiting = float(erlang_c(total_rps * q.service_time_s, servers))
+            wait_s = max(0.0, math.log(waiting / (1 - self.p))) / rate if waiting > 0 else 0.0
+            wait_s *= float(allen_cunneen_factor(q.arrival_scv, q.service_scv))
+        return self.light_ms + 1000.0 * max(0.0, float(wait_s))
 
     def latency_ms(self, total_rps: float, n: int) -> float:
-        value = float(self.model.predict_table(total_rps / n, self.stat))
-        return value * self._pooling_factor(total_rps, n) if math.isfinite(value) else math.inf
+        """Independent queues: the fitted curve at the per-instance load. Pooled: the smaller of that
+        and :meth:`_pooled_ms` (pooling never hurts), so the prediction falls monotonically in n."""
+        independent = float(self.model.predict_table(total_rps / n, self.stat))
+        if self.routing == "random" or n == 1:
+            return independent
+        return min(independent, self._pooled_ms(total_rps, n))
 
     def interval_ms(self, total_rps: float, n: int) -> tuple[float | None, float | None]:
         low, high = self.model.predict_interval(total_rps / n, self.stat)
-        factor = self._pooling_factor(total_rps, n)
+        independent = float(self.model.predict_table(total_rps / n, self.stat))
+        factor = self.latency_ms(total_rps, n) / independent if math.isfinite(independent) and independent > 0 else 1.0
         low, high = float(np.asarray(low)) * factor, float(np.asarray(high)) * factor
         return (low if math.isfinite(low) else None, high if math.isfinite(high) else None)
 
@@ -190,17 +186,6 @@ class _Curve:
             else:
                 low = mid + 1
         return high
-
-
-def _quantile_bound_s(p: float, arrival_rps: float, queue, servers: int, service_quantile: float) -> float:
-    """Service p-quantile plus the scaled M/M/c wait p-quantile (s): a closed-form upper estimate."""
-    rate = servers / queue.service_time_s - arrival_rps
-    if rate <= 0:
-        return math.inf
-    waiting = float(erlang_c(arrival_rps * queue.service_time_s, servers))
-    wait = max(0.0, math.log(waiting / (1 - p))) / rate if waiting > 0 else 0.0
-    wait *= float(allen_cunneen_factor(queue.arrival_scv, queue.service_scv))
-    return service_quantile + wait
 
 
 def predicted_latency_ms(fit: ConfigurationFit, total_tps: float, instance_count: int,
@@ -340,7 +325,9 @@ def rationale(rec: RealtimeRecommendation) -> str:
         naive_text = "saturated (unbounded queue)" if not math.isfinite(naive) else f"{naive:.0f} ms"
         text += (f" Dividing {rec.target_tps:g} TPS by the highest measured throughput per instance would give "
                  f"{best.naive_instance_count} instances, each near saturation: predicted {rec.percentile} "
-                 f"{naive_text}.")
+                 f"{naive_text}")
+        text += (f", over the {rec.latency_target_ms:g} ms target." if naive > rec.latency_target_ms else
+                 f", within the target only with no headroom: above the {rec.max_utilization:.0%} utilisation cap.")
     if best.extrapolated:
         text += " The per-instance load lies beyond the highest measured load: extrapolated."
     return text
