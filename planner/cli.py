@@ -438,6 +438,65 @@ def _bundled_snapshot(region: str) -> Path:
     return Path(__file__).resolve().parent / "data" / "prices" / f"{region}.json"
 
 
+@app.command("serve-local")
+def serve_local(
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port to listen on (0 = any free port).")] = 8080,
+    host: Annotated[str, typer.Option(help="Interface to bind (0.0.0.0 to serve other machines).")] = "127.0.0.1",
+    profile: Annotated[str | None, typer.Option(help="Preset emulating a published instance, e.g. "
+                                                     "g4dn.2xlarge-resnet50-pt, m5.xlarge-small-model "
+                                                     "(an unknown name lists them all).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Concurrent model workers per instance "
+                                                            "(default 1, or the profile's).")] = None,
+    service_ms: Annotated[float | None, typer.Option(min=0, help="Mean service time, ms "
+                                                                 "(default 20, or the profile's).")] = None,
+    service_dist: Annotated[str | None, typer.Option(help="exp | lognormal:SIGMA | const "
+                                                          "(default exp, or the profile's).")] = None,
+    queue_limit: Annotated[int, typer.Option(min=0, help="Requests allowed to wait per instance beyond the busy "
+                                                         "workers; more are answered 503 (0 = unbounded).")] = 0,
+    instances: Annotated[int, typer.Option(min=1, help="Instances behind one front.")] = 1,
+    routing: Annotated[str, typer.Option(help="round-robin | least-outstanding | random.")] = "round-robin",
+    seed: Annotated[int, typer.Option(help="Seed for service times and random routing.")] = 0,
+    duration_s: Annotated[float | None, typer.Option(min=0, help="Stop after this many seconds "
+                                                                 "(default: until Ctrl-C or SIGTERM).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON line when ready (url, settings) and one "
+                                                         "when stopped (stats).")] = False,
+) -> None:
+    """Serve an emulated SageMaker endpoint (GET /ping, POST /invocations): M/G/c queues behind one front."""
+    from planner.collect.endpoint import EndpointSettings, profile_settings, serve_forever
+    from planner.errors import InputError
+
+    given = {"workers": workers, "service_ms": service_ms, "service_dist": service_dist}
+    fields = {k: v for k, v in given.items() if v is not None}
+    fields |= {"queue_limit": queue_limit, "instances": instances, "routing": routing, "seed": seed}
+    try:
+        settings = profile_settings(profile, **fields) if profile else EndpointSettings(**fields)
+    except InputError as exc:
+        raise typer.BadParameter(f"expected {exc.expected}, found {exc.found}",
+                                 param_hint=f"--{exc.where.replace('_', '-')}") from None
+
+    def line(data: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(data, default=str) + "\n")
+        sys.stdout.flush()
+
+    def ready(url: str) -> None:
+        if as_json:
+            line({"event": "ready", "url": url, "settings": settings.to_dict()})
+            return
+        label = f"{settings.profile} ({settings.instance_type})" if settings.profile else "custom"
+        out.print(f"serving {url}  [{label}: {settings.instances} × {settings.workers} workers, "
+                  f"{settings.service_ms:g} ms {settings.service_dist}, capacity {settings.capacity_rps:,.0f} rps]")
+        out.print("POST /invocations, GET /ping; Ctrl-C stops", style="dim")
+        sys.stdout.flush()
+
+    stats = serve_forever(settings, host=host, port=port, duration_s=duration_s, on_ready=ready)
+    if as_json:
+        line({"event": "stopped", "stats": stats.to_dict()})
+        return
+    per_instance = ", ".join(str(n) for n in stats.served_per_instance)
+    out.print(f"stopped: served {stats.served:,} (per instance {per_instance}), rejected {stats.rejected:,}, "
+              f"max queue depth {stats.max_queue_depth}")
+
+
 class _progress:
     """A spinner/bar on stderr when it is a terminal; silent when piped."""
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from planner.cli import app
 
 COMMANDS = [["ingest"], ["formats"], ["runs", "list"], ["runs", "show"], ["runs", "rm"], ["runs", "reparse"],
-            ["runs", "gc"], ["fit"], ["recommend"], ["prices", "show"], ["prices", "refresh"]]
+            ["runs", "gc"], ["fit"], ["recommend"], ["prices", "show"], ["prices", "refresh"], ["serve-local"]]
 READ_COMMANDS = [["formats"], ["runs", "list"], ["runs", "show"], ["fit"], ["recommend"], ["prices", "show"]]
 
 
@@ -46,3 +46,19 @@ def test_formats_lists_every_source():
     data = json.loads(CliRunner().invoke(app, ["formats", "--json"]).output)
     assert {"locust", "cloudwatch", "recommender", "perf_analyzer", "serverless_toolkit", "mme_gpu",
             "points"} == set(data.values())
+
+
+def test_serve_local_cli_serves_and_stops_by_itself(tmp_path):
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "planner.cli", "serve-local", "--port", "0", "--profile",
+                             "m5.xlarge-small-model", "--duration-s", "5", "--json"], stdout=subprocess.PIPE, text=True)
+    ready = json.loads(proc.stdout.readline())
+    assert ready["event"] == "ready" and ready["settings"]["instance_type"] == "ml.m5.xlarge"
+    with urllib.request.urlopen(urllib.request.Request(ready["url"] + "/invocations", data=b"{}",
+                                                       method="POST"), timeout=5) as response:
+        assert response.status == 200 and json.loads(response.read())["instance"] == 0
+    stopped = json.loads(proc.stdout.readline())
+    assert proc.wait(timeout=15) == 0 and stopped["stats"]["served"] == 1

@@ -7,6 +7,11 @@ a FIFO wait queue; a request holds a worker for a service time drawn from ``serv
 mean ``service_ms``. One instance is therefore exactly an M/G/c queue with c = ``workers`` (M/M/c
 for ``exp``), which is what makes the emulator useful for checking the queueing models.
 
+``POST /invocations`` answers ``{"instance": i, "service_ms": drawn, "busy_ms": held, "wait_ms":
+queued}``. ``busy_ms`` exceeds the draw by the timer's lateness: asyncio on Linux sleeps in whole
+milliseconds of epoll timeout, so a worker is held about 0.5-1 ms longer than drawn (more on a
+loaded machine). Body bytes are read and ignored.
+
 Use :class:`LocalEndpoint` from synchronous code (the event loop runs in a background thread) and
 :func:`serve_forever` from the CLI. Data collected against it is labelled ``origin=emulated``.
 """
@@ -16,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import math
+import os
 import signal
 import socket
 import threading
@@ -60,7 +67,11 @@ class EndpointSettings:
     ``workers``: concurrent model workers per instance (c of the M/G/c queue); ``service_ms``: mean
     service time (ms); ``service_dist``: ``exp`` | ``const`` | ``lognormal:SIGMA`` (SIGMA of the
     underlying normal; the mean stays ``service_ms``); ``queue_limit``: requests allowed to wait per
-    instance beyond the busy workers (0 = unbounded); ``instances``: copies behind one front;
+    instance beyond the busy workers (0 = unbounded). An invocation that finds its instance's queue
+    full is answered ``503 Service Unavailable``, as the common SageMaker serving stacks do when
+    their job queue is full (TorchServe, Multi Model Server) and as InvokeEndpoint reports it
+    (ModelError with OriginalStatusCode 503): 503 says the server is overloaded, where 429 would
+    blame the client's request rate. ``instances``: copies behind one front;
     ``routing``: ``round-robin`` | ``least-outstanding`` | ``random`` (SageMaker's two routing
     strategies are RANDOM and LEAST_OUTSTANDING_REQUESTS); ``seed``: seeds service times and random
     routing; ``instance_type`` / ``profile``: labels for runs collected against it.
@@ -99,7 +110,9 @@ class EndpointSettings:
         return math.inf if self.service_ms == 0 else self.instances * self.workers * 1000.0 / self.service_ms
 
     def to_dict(self) -> dict[str, object]:
-        return {**dataclasses.asdict(self), "service_scv": self.service_scv, "capacity_rps": self.capacity_rps}
+        """Fields plus ``service_scv`` and ``capacity_rps`` (None when unbounded, i.e. ``service_ms`` = 0)."""
+        capacity = None if math.isinf(self.capacity_rps) else self.capacity_rps
+        return {**dataclasses.asdict(self), "service_scv": self.service_scv, "capacity_rps": capacity}
 
 
 # Presets emulating published instance behaviour; override any field with dataclasses.replace.
@@ -201,8 +214,8 @@ class _Instance:
         self.rejected = 0
         self.max_waiting = 0
 
-    async def invoke(self) -> tuple[float, float]:
-        """Wait for a worker, hold it for one service time; -> (wait_s, service_s)."""
+    async def invoke(self) -> tuple[float, float, float]:
+        """Wait for a worker, hold it for one drawn service time; -> (wait_s, drawn service_s, held_s)."""
         self.outstanding += 1
         self.max_waiting = max(self.max_waiting, self.outstanding - self.workers)
         arrived = time.perf_counter()
@@ -212,10 +225,11 @@ class _Instance:
                 service_s = self.service.next_s()
                 if service_s > 0:
                     await asyncio.sleep(service_s)
+                held_s = time.perf_counter() - started
         finally:
             self.outstanding -= 1
         self.served += 1
-        return started - arrived, service_s
+        return started - arrived, service_s, held_s
 
 
 class _HttpError(Exception):
@@ -248,7 +262,7 @@ def _response(status: int, body: bytes = b"", keep_alive: bool = True, extra: st
 
 
 def _error_body(detail: str) -> bytes:
-    return ('{"error": "' + detail.replace("\\", "\\\\").replace('"', '\\"') + '"}').encode()
+    return json.dumps({"error": detail}).encode()
 
 
 _PONG = _response(200)
@@ -319,7 +333,8 @@ class _Front:
             self._server = await asyncio.start_server(self._serve_connection, host, port, limit=MAX_HEAD_BYTES,
                                                       backlog=1024)
         except OSError as exc:
-            raise PlannerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise PlannerError(f"cannot listen on {host}:{port}: {reason}") from None
         return self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -354,8 +369,9 @@ class _Front:
         if instance.outstanding >= instance.capacity:
             instance.rejected += 1
             return _response(503, _error_body("instance queue full"), keep_alive)
-        wait_s, service_s = await instance.invoke()
-        body = f'{{"instance": {instance.index}, "service_ms": {service_s * 1e3:.3f}, "wait_ms": {wait_s * 1e3:.3f}}}'
+        wait_s, service_s, held_s = await instance.invoke()
+        body = (f'{{"instance": {instance.index}, "service_ms": {service_s * 1e3:.3f}, '
+                f'"busy_ms": {held_s * 1e3:.3f}, "wait_ms": {wait_s * 1e3:.3f}}}')
         return _response(200, body.encode(), keep_alive)
 
     async def _answer(self, request: _Request) -> bytes:
@@ -396,14 +412,7 @@ def _url(host: str, port: int) -> str:
 
 
 class LocalEndpoint:
-    """The emulated endpoint on a background thread: ``with LocalEndpoint(settings) as ep: ep.url``.
-
-    An invocation arriving at an instance whose wait queue is full (``queue_limit`` > 0) is
-    answered ``503 Service Unavailable``: that is what the common SageMaker serving stacks answer
-    when their job queue is full (TorchServe, the Multi Model Server), and what InvokeEndpoint
-    surfaces as ServiceUnavailable / ModelError(OriginalStatusCode=503); 503 means the server is
-    overloaded, whereas 429 would blame the client's request rate.
-    """
+    """The emulated endpoint on a background thread: ``with LocalEndpoint(settings) as ep: ep.url``."""
 
     def __init__(self, settings: EndpointSettings, host: str = "127.0.0.1", port: int = 0) -> None:
         self.settings = settings
