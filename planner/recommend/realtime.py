@@ -124,6 +124,7 @@ class _Curve:
         self.saturation_rps = float(self.model.queue_.saturation_rps)
         self.p = None if percentile == "mean" else float(percentile) / 100
         self.light_ms = float(self.model.predict_table(1e-9 * self.saturation_rps, percentile))
+        self._memo: dict[tuple[float, int], float] = {}
 
     def _pooled_ms(self, total_rps: float, n: int) -> float:
         """One pooled queue of n·c workers (least-outstanding): the fitted light-load latency plus
@@ -143,17 +144,23 @@ class _Curve:
             wait_s *= float(allen_cunneen_factor(q.arrival_scv, q.service_scv))
         return self.light_ms + 1000.0 * max(0.0, float(wait_s))
 
+    def _independent_ms(self, total_rps: float, n: int) -> float:
+        key = (total_rps, n)
+        if key not in self._memo:
+            self._memo[key] = float(self.model.predict_table(total_rps / n, self.stat))
+        return self._memo[key]
+
     def latency_ms(self, total_rps: float, n: int) -> float:
         """Independent queues: the fitted curve at the per-instance load. Pooled: the smaller of that
         and :meth:`_pooled_ms` (pooling never hurts), so the prediction falls monotonically in n."""
-        independent = float(self.model.predict_table(total_rps / n, self.stat))
+        independent = self._independent_ms(total_rps, n)
         if self.routing == "random" or n == 1:
             return independent
         return min(independent, self._pooled_ms(total_rps, n))
 
     def interval_ms(self, total_rps: float, n: int) -> tuple[float | None, float | None]:
         low, high = self.model.predict_interval(total_rps / n, self.stat)
-        independent = float(self.model.predict_table(total_rps / n, self.stat))
+        independent = self._independent_ms(total_rps, n)
         factor = self.latency_ms(total_rps, n) / independent if math.isfinite(independent) and independent > 0 else 1.0
         low, high = float(np.asarray(low)) * factor, float(np.asarray(high)) * factor
         return (low if math.isfinite(low) else None, high if math.isfinite(high) else None)
