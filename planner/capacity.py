@@ -147,8 +147,14 @@ def flag_saturated(steps: pd.DataFrame) -> pd.Series:
 
 def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, latency_target_ms: float | None = None,
                       max_utilization: float = 0.7, exclude: Sequence[str] = DEFAULT_EXCLUDE,
-                      bootstrap_resamples: int = 200, seed: int = 0) -> ConfigurationFit:
-    """Fit one configuration's steps (all rows share a :class:`Configuration`)."""
+                      bootstrap_resamples: int = 200, seed: int = 0, with_usl: bool = True,
+                      latency_only_with_instance_type: bool = False) -> ConfigurationFit:
+    """Fit one configuration's steps (all rows share a :class:`Configuration`).
+
+    ``with_usl=False`` skips the throughput-vs-concurrency fit and
+    ``latency_only_with_instance_type=True`` the latency model of configurations that name no
+    instance type: sizing needs neither, and both cost seconds of bootstrap.
+    """
     config = _config_of(steps.iloc[0])
     notes: list[str] = []
     origin = _origin(steps["origin"].dropna().astype(str).tolist() if "origin" in steps else [])
@@ -167,7 +173,9 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
             f"{f} ({int(data[f].fillna(False).astype(bool).sum())})" for f in exclude
             if f in data and data[f].fillna(False).astype(bool).any()))
     usl = None
-    if "concurrency" in used and used["concurrency"].notna().sum() >= 4:
+    if not with_usl:
+        pass
+    elif "concurrency" in used and used["concurrency"].notna().sum() >= 4:
         try:
             usl_fit = USLFit().fit(used["concurrency"].dropna(), used.loc[used["concurrency"].notna(), "throughput_rps"])
             usl = usl_fit.bootstrap(n_resamples=bootstrap_resamples, seed=seed).summary()
@@ -178,7 +186,9 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
     latency = summary = capacity = None
     has_latency = any(c == "latency_mean_ms" or c.startswith("latency_p") for c in used.columns
                       if used[c].notna().any())
-    if has_latency and used.loc[~used["saturated"], "throughput_rps"].nunique() >= 3:
+    if latency_only_with_instance_type and not config.instance_type:
+        notes.append("latency model not fitted: no instance type to size")
+    elif has_latency and used.loc[~used["saturated"], "throughput_rps"].nunique() >= 3:
         try:
             below_knee = used[~used["saturated"]]
             if used["saturated"].any():

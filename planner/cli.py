@@ -263,7 +263,7 @@ def _percentile(text: str) -> float:
 
 
 def _fits(store: str | None, run_ids: list[str] | None, percentile: float, sla_ms: float | None,
-          max_utilization: float):
+          max_utilization: float, for_sizing: bool = False):
     from planner.capacity import fit_collection_steps
     from planner.steps import for_collection
 
@@ -272,7 +272,8 @@ def _fits(store: str | None, run_ids: list[str] | None, percentile: float, sla_m
     with _progress("fitting", total=None):
         steps = for_collection(found, ids)
         return fit_collection_steps(steps, percentile=percentile, latency_target_ms=sla_ms,
-                                    max_utilization=max_utilization)
+                                    max_utilization=max_utilization, with_usl=not for_sizing,
+                                    latency_only_with_instance_type=for_sizing)
 
 
 @app.command()
@@ -355,7 +356,7 @@ def recommend(
     target_ms = _duration_ms(p99 or latency, "--p99" if p99 else "--latency")
     tps = _count(target_tps, "--target-tps")
     catalog = load_catalog(region, price_file=price_file, discount=discount)
-    fits = _fits(store, None, pct if pct != "mean" else 50.0, target_ms, max_utilization)
+    fits = _fits(store, None, pct if pct != "mean" else 50.0, target_ms, max_utilization, for_sizing=True)
     rec = recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms, percentile=pct,
                              max_utilization=max_utilization, ha=ha, routing=routing, top=top)
     if as_json:
