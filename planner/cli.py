@@ -229,28 +229,29 @@ PriceFileOpt = Annotated[Path | None, typer.Option("--price-file", help="Prices 
 DiscountOpt = Annotated[float, typer.Option(min=0, max=0.99, help="Fraction off compute prices (Savings Plans...).")]
 
 
-def _duration_ms(text: str, option: str) -> float:
-    from planner.units import UnitError, parse_duration_ms
+def _positive(parse, text: str, option: str, what: str) -> float:
+    """A positive quantity parsed by a :mod:`planner.units` parser, or a usage error naming ``option``."""
+    from planner.units import UnitError
 
     try:
-        value = parse_duration_ms(text)
+        value = parse(text)
     except UnitError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
     if value <= 0:
-        raise typer.BadParameter(f"expected a positive duration, found {text!r}", param_hint=option)
+        raise typer.BadParameter(f"expected a positive {what}, found {text!r}", param_hint=option)
     return value
+
+
+def _duration_ms(text: str, option: str) -> float:
+    from planner.units import parse_duration_ms
+
+    return _positive(parse_duration_ms, text, option, "duration")
 
 
 def _count(text: str, option: str) -> float:
-    from planner.units import UnitError, parse_count
+    from planner.units import parse_count
 
-    try:
-        value = parse_count(text)
-    except UnitError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
-    if value <= 0:
-        raise typer.BadParameter(f"expected a positive number, found {text!r}", param_hint=option)
-    return value
+    return _positive(parse_count, text, option, "number")
 
 
 def _percentile(text: str) -> float:
