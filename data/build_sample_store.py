@@ -1,7 +1,10 @@
-"""Rebuild data/sample-store, the bundled sample collection, with `planner ingest`.
+"""Rebuild data/sample-store, the bundled sample collection.
 
-Every run comes from a public file in ../shared/datasets and is labelled origin=published with
-its source. Usage: python data/build_sample_store.py [--datasets DIR] [--out DIR]
+Two parts: every public file in ../shared/datasets through `planner ingest` (origin=published,
+with its source), and emulated instance profiles: `planner serve-local --profile P` load-tested
+by `planner collect` (real Locust, loopback; origin=emulated, labelled with the profile). The
+emulated part takes ~10 minutes on 2 cores; `--published-only` skips it.
+Usage: python data/build_sample_store.py [--datasets DIR] [--out DIR] [--published-only]
 """
 
 from __future__ import annotations
@@ -55,13 +58,39 @@ PUBLISHED = [
 ]
 
 
-def build(datasets: Path, out: Path) -> None:
-    """Ingest every published file into a fresh store at ``out``."""
+# serve-local profile: stairs of users (closed loop, no think time) around its worker count; the
+# 30 s holds leave 20 s per level after the 10 s trim of `planner.steps`.
+EMULATED = {
+    "m5.xlarge-small-model": "stairs:users=1,2,3,4,6,8,hold=30s,spawn-rate=20",
+    "c5.2xlarge-small-model": "stairs:users=2,4,6,8,12,hold=30s,spawn-rate=20",
+    "g4dn.2xlarge-resnet50-pt": "stairs:users=3,6,9,12,14,20,hold=30s,spawn-rate=20",
+    "g4dn.2xlarge-resnet50-trt": "stairs:users=3,6,9,12,14,20,hold=30s,spawn-rate=20",
+}
+
+
+def build(datasets: Path, out: Path, emulated: bool = True) -> None:
+    """Ingest every published file, then (optionally) collect the emulated profiles, into ``out``."""
     if out.exists():
         shutil.rmtree(out)
     for files, options, source_ref in PUBLISHED:
         cmd = [sys.executable, "-m", "planner.cli", "ingest", *(str(datasets / f) for f in files), "--store", str(out),
                "--origin", "published", "--source-ref", source_ref, *options]
+        subprocess.run(cmd, check=True)
+    if emulated:
+        for profile, shape in EMULATED.items():
+            collect_profile(out, profile, shape)
+
+
+def collect_profile(out: Path, profile: str, shape: str) -> None:
+    """serve-local with ``profile`` on a free loopback port, load-tested by `planner collect`."""
+    from planner.collect.endpoint import LocalEndpoint, profile_settings
+
+    settings = profile_settings(profile)
+    with LocalEndpoint(settings) as endpoint:
+        cmd = [sys.executable, "-m", "planner.cli", "collect", endpoint.url, "--store", str(out), "--shape", shape,
+               "--max-duration-s", "400", "--origin", "emulated", "--instance-type", settings.instance_type,
+               "--endpoint", f"serve-local {profile}", "--label", f"profile={profile}",
+               "--label", f"emulated_capacity_rps={settings.capacity_rps:.1f}"]
         subprocess.run(cmd, check=True)
 
 
@@ -69,8 +98,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
     parser.add_argument("--out", type=Path, default=REPO / "data" / "sample-store")
+    parser.add_argument("--published-only", action="store_true", help="skip the emulated profiles")
     args = parser.parse_args()
-    build(args.datasets, args.out)
+    build(args.datasets, args.out, emulated=not args.published_only)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,6 +67,29 @@ class ConfigurationFit:
     notes: tuple[str, ...]
     latency: LatencyModel | None = field(default=None, repr=False, compare=False)
     steps: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    plateau_rps: float | None = None  # per-instance throughput plateau, when a knee was measured
+
+    @property
+    def saturation_rps(self) -> float:
+        """Per-instance saturation throughput: the latency model's, never above a measured plateau.
+
+        A closed-loop staircase at or below the worker count shows flat latency, so the queue fit
+        alone can put saturation far above what the instance delivered; the plateau is evidence.
+        """
+        model = float(self.latency.queue_.saturation_rps) if self.latency is not None else math.inf
+        return min(model, self.plateau_rps) if self.plateau_rps else model
+
+    def capacity_at_sla(self, latency_target_ms: float, percentile: float | str = 99.0,
+                        max_utilization: float = 0.7) -> CapacityEstimate:
+        """The latency model's capacity at the SLA, capped at ``max_utilization`` × the saturation."""
+        cap = self.latency.capacity_at_sla(latency_target_ms, percentile, max_utilization)
+        limit = max_utilization * self.saturation_rps
+        if not cap.feasible or cap.capacity_rps <= limit:
+            return cap
+        return replace(cap, capacity_rps=limit, binding="throughput plateau",
+                       capacity_rps_ci_lower=min(cap.capacity_rps_ci_lower or limit, limit),
+                       capacity_rps_ci_upper=min(cap.capacity_rps_ci_upper or limit, limit),
+                       saturation_rps=self.saturation_rps, extrapolated=limit > cap.max_measured_rps)
 
     @property
     def heldout_error(self) -> float | None:
@@ -183,7 +206,7 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
             notes.append(f"USL not fitted: {exc}")
     else:
         notes.append("USL not fitted: fewer than 4 steady steps with a concurrency")
-    latency = summary = capacity = None
+    latency = summary = None
     has_latency = any(c == "latency_mean_ms" or c.startswith("latency_p") for c in used.columns
                       if used[c].notna().any())
     if latency_only_with_instance_type and not config.instance_type:
@@ -196,14 +219,17 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
                              "there is waiting at the client) inform the USL fit, not the latency model")
             latency = LatencyModel().fit(below_knee).bootstrap(n_resamples=bootstrap_resamples, seed=seed)
             summary = latency.summary()
-            if latency_target_ms is not None:
-                capacity = latency.capacity_at_sla(latency_target_ms, percentile, max_utilization)
-        except FitError as exc:
+        except (FitError, ValueError) as exc:  # ValueError: scipy refusing degenerate data
+            latency = summary = None
             notes.append(f"latency model not fitted: {exc}")
     else:
         notes.append("latency model not fitted: fewer than 3 steady steps with latency below the throughput knee")
-    return ConfigurationFit(config, run_ids, origin, len(steps), len(used), usl, summary, capacity, None,
-                            tuple(notes), latency, used)
+    plateau = float(used["throughput_rps"].max()) if used["saturated"].any() else None
+    result = ConfigurationFit(config, run_ids, origin, len(steps), len(used), usl, summary, None, None,
+                              tuple(notes), latency, used, plateau)
+    if latency is not None and latency_target_ms is not None:
+        result = replace(result, capacity=result.capacity_at_sla(latency_target_ms, percentile, max_utilization))
+    return result
 
 
 def _recommender_fit(steps: pd.DataFrame, config: Configuration, run_ids: tuple[str, ...],

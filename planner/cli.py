@@ -499,6 +499,62 @@ def serve_local(
               f"max queue depth {stats.max_queue_depth}")
 
 
+@app.command()
+def collect(
+    target: Annotated[str, typer.Argument(help="HTTP(S) URL of the endpoint; POSTs go to its path "
+                                               "(default /invocations).")],
+    store: StoreOpt = None,
+    shape: Annotated[str, typer.Option(help="stairs:users=10,20,40..200,hold=60s,spawn-rate=2 "
+                                            "(a..b steps on by the previous difference) or a preset: seeds.")
+                     ] = "seeds",
+    max_duration_s: Annotated[float, typer.Option(min=1, help="Stop the load after this many seconds.")] = 300.0,
+    max_requests: Annotated[int | None, typer.Option(min=1, help="Stop after this many requests.")] = None,
+    payload: Annotated[Path | None, typer.Option(help='JSON-lines bodies: {"body": ..., "content_type": ...} '
+                                                      "per line (default: {} as application/json).")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Where Locust writes its CSVs and log "
+                                                      "[default: a new temporary directory].")] = None,
+    instance_type: Annotated[str | None, typer.Option(help="Instance type of the endpoint, e.g. ml.m5.xlarge.")] = None,
+    instance_count: Annotated[int | None, typer.Option(min=1, help="Instances behind the endpoint.")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Endpoint name.")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", help="key=value label (repeatable).")] = None,
+    origin: Annotated[str, typer.Option(help="measured | emulated (emulated against planner serve-local).")
+                      ] = "measured",
+    as_json: JsonOpt = False,
+) -> None:
+    """Load-test an HTTP endpoint with Locust (headless, stair-step shape) and ingest the run."""
+    import tempfile
+
+    from planner.collect.load import collect_and_ingest, parse_shape
+    from planner.errors import InputError
+
+    if not target.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"expected an http:// or https:// URL, found {target!r}", param_hint="TARGET")
+    if origin not in ("measured", "emulated"):
+        raise typer.BadParameter(f"expected measured or emulated, found {origin!r}", param_hint="--origin")
+    try:
+        stairs = parse_shape(shape)
+    except InputError as exc:
+        raise typer.BadParameter(f"expected {exc.expected}, found {exc.found}", param_hint="--shape") from None
+    directory = out_dir or Path(tempfile.mkdtemp(prefix="planner-collect-"))
+    meta = {"instance_type": instance_type, "instance_count": instance_count, "endpoint": endpoint}
+    target_store = _write_store(store)
+    with _progress(f"collecting ({stairs.duration_s:.0f} s planned, at most {max_duration_s:g} s)", total=None):
+        outcome, result = collect_and_ingest(target_store, target, stairs, out_dir=directory,
+                                             max_duration_s=max_duration_s, max_requests=max_requests,
+                                             payload=payload, meta=meta, labels=_parse_labels(label or []),
+                                             origin=origin)
+    if as_json:
+        _emit_json({"store": target_store.root, "run": outcome.to_dict(), "collect": result.to_dict()})
+        return
+    out.print(f"{outcome.run_id}  {outcome.status}  {result.request_count:,} requests "
+              f"({result.failure_count:,} failed) in {result.wall_s:.0f} s, stopped: {result.stop_reason}")
+    out.print(f"Locust files: {result.out_dir}", style="dim")
+    if result.generator_saturated_levels:
+        users = ", ".join(map(str, result.generator_saturated_levels))
+        err.print(f"warning: the load generator used > 90% of a core at {users} users: those levels measured "
+                  "Locust as much as the endpoint", style="yellow")
+
+
 class _progress:
     """A spinner/bar on stderr when it is a terminal; silent when piped."""
 

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.schema import percentile_columns
+from planner.schema import column_percentile, percentile_columns
 from planner.store import RunStore
 
 STEP_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
@@ -65,7 +65,9 @@ def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = Ste
     count = rows["total_request_count"].astype("float64").to_numpy()
     fails = rows["total_failure_count"].astype("float64").fillna(0).to_numpy()
     mean_total = rows["total_latency_mean_ms"].astype("float64").fillna(0).to_numpy()
-    pct_cols = percentile_columns(rows.columns)
+    # p50/p90/p95/p99 only: the rest of Locust's columns (66%, 99.99%, 100%...) are too few
+    # samples per window to be per-step values (100% is just the window's maximum).
+    pct_cols = [c for c in percentile_columns(rows.columns) if column_percentile(c) in STEP_PERCENTILES]
     bounds = np.flatnonzero(np.diff(level)) + 1
     out = []
     for step, idx in enumerate(np.split(np.arange(len(rows)), bounds)):
@@ -190,6 +192,10 @@ def for_run(store: RunStore, run_id: str, rules: StepRules = StepRules()) -> pd.
     else:
         return pd.DataFrame()
     steps.insert(0, "run_id", rec.run_id)
+    saturated = (rec.run.get("labels") or {}).get("generator_saturated_users")
+    if saturated and "concurrency" in steps:  # set by `planner collect` from Locust's own CPU
+        levels = {float(u) for u in str(saturated).split(",") if u.strip()}
+        steps["generator_saturated"] = steps["concurrency"].isin(levels) | steps["generator_saturated"]
     for field in (*CONFIG_FIELDS, "origin", "source"):
         if field not in steps or steps[field].isna().all():
             steps[field] = rec.run.get(field)

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from planner.cli import app
 
 COMMANDS = [["ingest"], ["formats"], ["runs", "list"], ["runs", "show"], ["runs", "rm"], ["runs", "reparse"],
-            ["runs", "gc"], ["fit"], ["recommend"], ["prices", "show"], ["prices", "refresh"], ["serve-local"]]
+            ["runs", "gc"], ["fit"], ["recommend"], ["prices", "show"], ["prices", "refresh"], ["serve-local"], ["collect"]]
 READ_COMMANDS = [["formats"], ["runs", "list"], ["runs", "show"], ["fit"], ["recommend"], ["prices", "show"]]
 
 

@@ -148,6 +148,17 @@ def test_cli_recommend_json_on_the_bundled_collection(tmp_path):
     assert data["rejected"] and all(r["reason"] for r in data["rejected"])
     costs = [o["usd_per_month"] for o in data["options"]]
     assert costs == sorted(costs)
+    # emulated profiles: the sizing never believes an instance beyond the plateau it was measured at
+    from planner.collect.endpoint import PROFILES
+
+    capacity = {}
+    for settings in PROFILES.values():
+        capacity[settings.instance_type] = max(capacity.get(settings.instance_type, 0), settings.capacity_rps)
+    emulated = [o for o in data["options"] if o["origin"] == "emulated"]
+    assert len(emulated) == 4
+    for option in emulated:
+        assert option["saturation_tps_per_instance"] <= 1.05 * capacity[option["instance_type"]]
+        assert option["load_tps_per_instance"] <= 0.7 * capacity[option["instance_type"]] * 1.05
 
 
 def test_cli_recommend_infeasible_exits_1_and_human_output(tmp_path):

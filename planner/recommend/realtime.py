@@ -121,7 +121,7 @@ class _Curve:
         self.fit, self.model, self.routing = fit, fit.latency, routing
         self.stat = percentile
         self.queue = self.model.queue_
-        self.saturation_rps = float(self.model.queue_.saturation_rps)
+        self.saturation_rps = fit.saturation_rps
         self.p = None if percentile == "mean" else float(percentile) / 100
         self.light_ms = float(self.model.predict_table(1e-9 * self.saturation_rps, percentile))
         self._memo: dict[tuple[float, int], float] = {}
@@ -212,7 +212,7 @@ def _curve_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps: floa
                   routing: str) -> RealtimeOption | Rejection:
     curve = _Curve(fit, percentile, routing)
     label = _percentile_label(percentile)
-    cap = fit.latency.capacity_at_sla(target_ms, percentile, max_utilization)
+    cap = fit.capacity_at_sla(target_ms, percentile, max_utilization)
     n = curve.smallest_count(target_tps, target_ms, max_utilization, cap)
     if n is None:
         best = cap.min_latency_ms

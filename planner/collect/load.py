@@ -1,0 +1,352 @@
+"""Drive a real Locust (headless, a subprocess) against an HTTP endpoint and ingest what it measured.
+
+The load is a staircase (:class:`StairsShape`): closed-loop users with zero think time, so users
+= concurrency. The run is bounded three ways: the shape ends by itself after its last hold;
+``max_duration_s`` and ``max_requests`` stop it early from inside Locust (which then writes its
+CSVs as on any graceful stop); a hard timeout (``kill_after_s``) sends SIGTERM to the process group
+(Locust's handler writes its CSVs) and SIGKILL 10 s later. Locust rewrites its CSVs every second,
+so even a killed run leaves what it measured up to its last second.
+
+Locust is one process on one core: while it runs, its CPU is sampled every second into
+``generator_cpu.csv``; a level whose mean CPU exceeds :data:`SATURATED_CPU_PERCENT` of one core
+measured the generator as much as the endpoint, and is reported in ``generator_saturated_levels``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import psutil
+
+from planner.collection import IngestOutcome, ingest
+from planner.errors import InputError, PlannerError
+from planner.store import RunStore
+
+LOCUSTFILE = Path(__file__).with_name("locustfile.py")
+SATURATED_CPU_PERCENT = 90.0  # of one core
+ABORT_AFTER_FAILURES = 200  # stop a run once this many requests failed and none succeeded
+CSV_PREFIX = "locust"
+CSV_SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
+SHUTDOWN_GRACE_S = 20.0  # startup plus graceful stop, beyond max_duration_s, before the hard timeout
+_SHAPE = "--shape"
+
+
+@dataclass(frozen=True)
+class StairsShape:
+    """Closed-loop load levels: ``users`` per level, each held ``hold_s`` seconds after a ramp at
+    ``spawn_rate`` users/s. :attr:`text` is the canonical ``stairs:...`` spelling."""
+
+    users: tuple[int, ...]
+    hold_s: float
+    spawn_rate: float
+
+    @property
+    def duration_s(self) -> float:
+        """Planned length of the whole staircase, ramps included (s)."""
+        steps = [abs(b - a) for a, b in zip((0, *self.users), self.users, strict=False)]
+        return sum(steps) / self.spawn_rate + self.hold_s * len(self.users)
+
+    @property
+    def text(self) -> str:
+        return f"stairs:users={','.join(map(str, self.users))},hold={self.hold_s:g}s,spawn-rate={self.spawn_rate:g}"
+
+    def env(self) -> dict[str, str]:
+        """The environment variables :mod:`planner.collect.locustfile` reads."""
+        return {"PLANNER_STAIRS_USERS": ",".join(map(str, self.users)), "PLANNER_STAIRS_HOLD_S": f"{self.hold_s:g}",
+                "PLANNER_STAIRS_SPAWN_RATE": f"{self.spawn_rate:g}"}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"users": list(self.users), "hold_s": self.hold_s, "spawn_rate": self.spawn_rate,
+                "duration_s": self.duration_s, "text": self.text}
+
+
+# The staircase of DESIGN.md §10: 10 users, then +2 users/s to 20, 40, 60 ... 200, each held 60 s.
+PRESETS = {"seeds": "stairs:users=10,20,40..200,hold=60s,spawn-rate=2"}
+
+
+def _users(text: str) -> tuple[int, ...]:
+    """``10,20..60`` -> 10,20,30,40,50,60: ``a..b`` continues by the difference of the two values
+    before ``b`` (the previous item and ``a``) up to ``b`` inclusive."""
+    users: list[int] = []
+    for item in text.split(","):
+        first, dots, last = item.strip().partition("..")
+        if not dots:
+            users.append(int(first))
+            continue
+        start, stop = int(first), int(last)
+        if not users or start - users[-1] <= 0 or stop < start or (stop - start) % (start - users[-1]):
+            raise ValueError(f"{item!r} needs a smaller value before it and an end reached in whole steps")
+        users += range(start, stop + 1, start - users[-1])
+    if not users or any(u < 1 for u in users):
+        raise ValueError("user counts must be integers >= 1")
+    return tuple(users)
+
+
+def _seconds(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(ms|s|m|min)?", text.strip())
+    if not match:
+        raise ValueError(f"duration {text!r}")
+    scale = {"ms": 0.001, "s": 1.0, None: 1.0, "m": 60.0, "min": 60.0}[match.group(2)]
+    return float(match.group(1)) * scale
+
+
+def parse_shape(text: str) -> StairsShape:
+    """``stairs:users=10,20,40..200,hold=60s,spawn-rate=2`` or a preset name (:data:`PRESETS`).
+
+    ``users`` lists the levels; ``a..b`` steps on by the previous difference (``10,20..60`` =
+    10,20,30,40,50,60); ``hold`` is seconds per level (``s``, ``ms`` or ``m`` suffix); ``spawn-rate``
+    users/s (default 1).
+    """
+    spelled = PRESETS.get(text.strip(), text.strip())
+    expected = "stairs:users=N,N..N,hold=DURATION[,spawn-rate=R] or " + " | ".join(PRESETS)
+    kind, colon, body = spelled.partition(":")
+    if kind != "stairs" or not colon:
+        raise InputError(_SHAPE, "kind", expected, repr(text))
+    parts = dict.fromkeys(("users", "hold", "spawn-rate"), "")
+    key = ""
+    for item in body.split(","):
+        name, eq, value = item.partition("=")
+        if eq:
+            key = name.strip()
+            if key not in parts or parts[key]:
+                raise InputError(_SHAPE, "key", "users, hold, spawn-rate (each once)", repr(key))
+            parts[key] = value
+        elif key == "users":
+            parts[key] += "," + item
+        else:
+            raise InputError(_SHAPE, "item", "key=value", repr(item))
+    try:
+        users = _users(parts["users"]) if parts["users"] else None
+        hold_s = _seconds(parts["hold"]) if parts["hold"] else None
+        spawn_rate = float(parts["spawn-rate"] or 1)
+    except ValueError as exc:
+        raise InputError(_SHAPE, "value", expected, str(exc)) from None
+    if users is None or hold_s is None or hold_s <= 0 or not spawn_rate > 0:
+        raise InputError(_SHAPE, "value", expected + " with hold > 0 and spawn-rate > 0", repr(text))
+    return StairsShape(users, hold_s, spawn_rate)
+
+
+def write_payload(path: Path, out: Path) -> Path:
+    """Check a JSON-lines payload file (``{"body": ..., "content_type": ...}`` per line; a non-string
+    body is sent as JSON; content type defaults to application/json) and write it to ``out`` with
+    every body as the exact text to send."""
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(path, f"line {number}", "a JSON object", f"invalid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or "body" not in row:
+            raise InputError(path, f"line {number}", 'an object with "body"', line[:60])
+        body = row["body"] if isinstance(row["body"], str) else json.dumps(row["body"])
+        content_type = row.get("content_type", "application/json")
+        if not isinstance(content_type, str) or not content_type:
+            raise InputError(path, f"line {number}: content_type", "a MIME type string", repr(content_type))
+        rows.append(json.dumps({"body": body, "content_type": content_type}))
+    if not rows:
+        raise InputError(path, "content", "at least one payload line", "none")
+    out.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return out
+
+
+@dataclass(frozen=True)
+class CollectResult:
+    """What one Locust run measured and where its files are.
+
+    ``stop_reason``: shape-complete | max-duration | max-requests | all-failed | killed;
+    ``generator_saturated_levels``: user counts of levels where Locust's mean CPU exceeded
+    :data:`SATURATED_CPU_PERCENT` of one core.
+    """
+
+    url: str
+    shape: StairsShape
+    out_dir: Path
+    csv_paths: tuple[Path, ...]
+    stop_reason: str
+    exit_code: int
+    wall_s: float
+    request_count: int
+    failure_count: int
+    generator_cpu_max_percent: float
+    generator_saturated_levels: tuple[int, ...]
+    log_path: Path = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"url": self.url, "shape": self.shape.to_dict(), "out_dir": str(self.out_dir),
+                "csv_paths": [str(p) for p in self.csv_paths], "stop_reason": self.stop_reason,
+                "exit_code": self.exit_code, "wall_s": self.wall_s, "request_count": self.request_count,
+                "failure_count": self.failure_count, "generator_cpu_max_percent": self.generator_cpu_max_percent,
+                "generator_saturated_levels": list(self.generator_saturated_levels), "log_path": str(self.log_path)}
+
+
+def _check_reachable(url: str) -> tuple[str, str]:
+    """-> (``scheme://host:port``, path); PlannerError when the URL is not http(s) or nothing listens."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError("TARGET", "url", "http://HOST[:PORT][/PATH] or https://...", repr(url))
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=5).close()
+    except OSError as exc:
+        raise PlannerError(f"{url}: cannot connect to {parts.hostname}:{port} ({exc.strerror or exc})") from None
+    path = parts.path if parts.path not in ("", "/") else "/invocations"
+    return f"{parts.scheme}://{parts.netloc}", path + (f"?{parts.query}" if parts.query else "")
+
+
+def _locust_env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "PLANNER_STAIRS_", "PLANNER_MAX_"))}
+    return {**env, **extra}
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the process group (Locust writes its CSVs), SIGKILL it 10 s later if still alive."""
+    for sig, wait_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _run_sampling(proc: subprocess.Popen, cpu_path: Path, kill_after_s: float) -> bool:
+    """Wait for ``proc``, sampling its CPU (% of one core) each second into ``cpu_path``;
+    -> True when the hard timeout stopped it."""
+    sampler = psutil.Process(proc.pid)
+    started = time.monotonic()
+    with cpu_path.open("w", encoding="utf-8") as out:
+        out.write("timestamp,cpu_percent\n")
+        with contextlib.suppress(psutil.Error):
+            sampler.cpu_percent(None)
+        while proc.poll() is None:
+            if time.monotonic() - started > kill_after_s:
+                _stop_group(proc)
+                return True
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=1.0)
+            with contextlib.suppress(psutil.Error):
+                out.write(f"{time.time():.3f},{sampler.cpu_percent(None):.1f}\n")
+    return False
+
+
+def saturated_levels(history_csv: Path, cpu_csv: Path, threshold_percent: float = SATURATED_CPU_PERCENT,
+                     ) -> tuple[float, tuple[int, ...]]:
+    """-> (max CPU %, user counts of levels whose mean generator CPU exceeded ``threshold_percent``).
+
+    Each CPU sample is assigned the user count of the last history row at or before it.
+    """
+    cpu = pd.read_csv(cpu_csv)
+    if cpu.empty:
+        return 0.0, ()
+    history = pd.read_csv(history_csv, usecols=["Timestamp", "User Count", "Name"])
+    history = history[history["Name"] == "Aggregated"].astype({"Timestamp": "float64"}).sort_values("Timestamp")
+    cpu = cpu.sort_values("timestamp")
+    joined = pd.merge_asof(cpu, history, left_on="timestamp", right_on="Timestamp", direction="backward")
+    joined = joined[joined["User Count"].fillna(0) > 0]
+    means = joined.groupby("User Count")["cpu_percent"].mean()
+    return float(cpu["cpu_percent"].max()), tuple(int(u) for u, m in means.items() if m > threshold_percent)
+
+
+def _totals(stats_csv: Path) -> tuple[int, int]:
+    stats = pd.read_csv(stats_csv)
+    total = stats[stats["Name"] == "Aggregated"]
+    if total.empty:
+        return 0, 0
+    return int(total["Request Count"].iloc[0]), int(total["Failure Count"].iloc[0])
+
+
+def _log_tail(log_path: Path) -> str:
+    lines = [ln.strip() for ln in log_path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def collect_http(url: str, shape: StairsShape, *, out_dir: Path, max_duration_s: float,
+                 max_requests: int | None = None, payload: Path | None = None,
+                 kill_after_s: float | None = None) -> CollectResult:
+    """Run Locust headless against ``url`` (POST to its path, default ``/invocations``) with ``shape``.
+
+    Stops at the end of the shape, after ``max_duration_s`` seconds of load or ``max_requests``
+    requests; ``kill_after_s`` (default ``max_duration_s`` + 20 s) is the hard wall-clock limit.
+    Raises PlannerError when nothing listens at ``url``, when Locust wrote no CSVs, or when every
+    request failed (such a run says nothing about capacity; its files stay in ``out_dir``).
+    """
+    if max_duration_s <= 0:
+        raise InputError("--max-duration-s", "value", "a number of seconds > 0", repr(max_duration_s))
+    if max_requests is not None and max_requests < 1:
+        raise InputError("--max-requests", "value", "an integer >= 1", repr(max_requests))
+    host, path = _check_reachable(url)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prefix = out_dir / CSV_PREFIX
+    reason_path, log_path, cpu_path = out_dir / "stop_reason.txt", out_dir / "locust.log", out_dir / "generator_cpu.csv"
+    reason_path.unlink(missing_ok=True)
+    env = {**shape.env(), "PLANNER_MAX_DURATION_S": f"{max_duration_s:g}", "PLANNER_TARGET_PATH": path,
+           "PLANNER_STOP_REASON_FILE": str(reason_path), "PLANNER_ABORT_AFTER_FAILURES": str(ABORT_AFTER_FAILURES),
+           "PLANNER_MAX_REQUESTS": str(max_requests or ""),
+           "PLANNER_PAYLOAD": str(write_payload(payload, out_dir / "payload.jsonl")) if payload else ""}
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
+               "--csv", str(prefix), "--csv-full-history", "--only-summary", "--loglevel", "WARNING",
+               "--stop-timeout", "2", "--exit-code-on-error", "0"]
+    started = time.monotonic()
+    with log_path.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(command, cwd=out_dir, env=_locust_env(env), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            killed = _run_sampling(proc, cpu_path, kill_after_s or max_duration_s + SHUTDOWN_GRACE_S)
+        finally:
+            if proc.poll() is None:
+                _stop_group(proc)
+    wall_s = time.monotonic() - started
+    csv_paths = tuple(Path(f"{prefix}{suffix}") for suffix in CSV_SUFFIXES)
+    if not all(p.exists() and p.stat().st_size > 0 for p in csv_paths[:2]):
+        raise PlannerError(f"{url}: Locust wrote no CSVs (exit code {proc.returncode}; {log_path}: "
+                           f"{_log_tail(log_path)})")
+    requests, failures = _totals(csv_paths[0])
+    if requests == 0 or failures == requests:
+        raise PlannerError(f"{url}: no request succeeded ({failures} of {requests} failed; "
+                           f"see {csv_paths[2]} and {log_path})")
+    cpu_max, saturated = saturated_levels(csv_paths[1], cpu_path)
+    reason = "killed" if killed else (reason_path.read_text(encoding="utf-8").strip()
+                                      if reason_path.exists() else "unknown")
+    return CollectResult(url, shape, out_dir, tuple(p for p in csv_paths if p.exists()), reason, proc.returncode,
+                         wall_s, requests, failures, cpu_max, saturated, log_path)
+
+
+def collect_and_ingest(store: RunStore, url: str, shape: StairsShape, *, out_dir: Path, max_duration_s: float,
+                       max_requests: int | None = None, payload: Path | None = None,
+                       meta: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None,
+                       origin: str = "measured", kill_after_s: float | None = None,
+                       ) -> tuple[IngestOutcome, CollectResult]:
+    """:func:`collect_http`, then ingest its CSV set as one run labelled with the target, shape,
+    stop reason and saturated generator levels. ``origin`` is ``emulated`` against ``planner
+    serve-local`` (the caller knows)."""
+    result = collect_http(url, shape, out_dir=out_dir, max_duration_s=max_duration_s, max_requests=max_requests,
+                          payload=payload, kill_after_s=kill_after_s)
+    run_labels = {**dict(labels or {}), "target_url": url, "shape": shape.text, "stop_reason": result.stop_reason,
+                  "collector": "planner collect (locust)"}
+    if result.generator_saturated_levels:
+        run_labels["generator_saturated_users"] = ",".join(map(str, result.generator_saturated_levels))
+    outcomes = ingest(store, result.csv_paths, fmt="auto", meta=meta, labels=run_labels, origin=origin)
+    runs = [o for o in outcomes if o.status != "skipped"]
+    if len(runs) != 1:
+        raise PlannerError(f"{result.out_dir}: expected the Locust CSV set to ingest as one run, got {len(runs)}")
+    return runs[0], result

@@ -1,0 +1,144 @@
+"""planner collect for HTTP targets: real Locust (subprocess) against the real emulated endpoint on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from planner.collect.endpoint import EndpointSettings, LocalEndpoint
+from planner.collect.load import PRESETS, StairsShape, collect_and_ingest, collect_http, parse_shape
+from planner.errors import InputError, PlannerError
+from planner.steps import StepRules, for_run
+from planner.store import RunStore
+
+SERVICE_MS = 20.0
+SETTINGS = EndpointSettings(workers=4, service_ms=SERVICE_MS, service_dist="const")  # capacity 200 rps
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with LocalEndpoint(SETTINGS) as ep:
+        yield ep
+
+
+def test_stairs_measure_the_closed_loop_law_and_ingest_as_one_run(endpoint, tmp_path):
+    shape = parse_shape("stairs:users=2,4,8,hold=6s,spawn-rate=50")
+    store = RunStore(tmp_path / "store")
+    outcome, result = collect_and_ingest(store, endpoint.url, shape, out_dir=tmp_path / "out", max_duration_s=60,
+                                         meta={"instance_type": "local", "instance_count": 1},
+                                         labels={"purpose": "test"}, origin="emulated")
+    assert (outcome.status, result.stop_reason, result.failure_count) == ("added", "shape-complete", 0)
+    assert outcome.tables["history"] > 0 and (tmp_path / "out" / "generator_cpu.csv").read_text().count("\n") > 5
+    run = store.get(outcome.run_id).run
+    assert run["origin"] == "emulated" and run["notes"]["history_percentiles"] == "window"
+    assert run["labels"]["target_url"] == endpoint.url and run["labels"]["shape"] == shape.text
+    assert run["labels"]["purpose"] == "test"
+    steps = for_run(store, outcome.run_id, StepRules(trim_s=2, min_duration_s=3))
+    assert steps["concurrency"].tolist() == [2.0, 4.0, 8.0]
+    assert not steps["cumulative_percentiles"].any()
+    # Zero think time: X = N / R (Little), and X = min(N / S, capacity) up to Locust's overhead.
+    little = steps["concurrency"] / (steps["latency_mean_ms"] / 1000.0)
+    assert ((steps["throughput_rps"] - little).abs() / little).max() < 0.25
+    ideal = (steps["concurrency"] * 1000.0 / SERVICE_MS).clip(upper=SETTINGS.capacity_rps)
+    assert ((steps["throughput_rps"] - ideal).abs() / ideal).max() < 0.25
+    assert steps["latency_mean_ms"].iloc[0] >= SERVICE_MS
+    assert steps["latency_mean_ms"].iloc[2] > 1.5 * steps["latency_mean_ms"].iloc[0]  # 8 users queue for 4 workers
+
+
+def test_max_duration_stops_a_long_hold_and_what_it_measured_ingests(endpoint, tmp_path):
+    shape = parse_shape("stairs:users=2,hold=10m")
+    started = time.monotonic()
+    outcome, result = collect_and_ingest(RunStore(tmp_path / "store"), endpoint.url, shape,
+                                         out_dir=tmp_path / "out", max_duration_s=6)
+    assert time.monotonic() - started < 15
+    assert result.stop_reason == "max-duration" and outcome.status == "added"
+    assert all(p.exists() for p in result.csv_paths) and result.request_count > 100
+
+
+def test_max_requests_stops_the_run_early(endpoint, tmp_path):
+    result = collect_http(endpoint.url, parse_shape("stairs:users=4,hold=10m"), out_dir=tmp_path, max_duration_s=60,
+                          max_requests=200)
+    assert result.stop_reason == "max-requests"
+    assert 150 <= result.request_count <= 400 and result.wall_s < 15
+
+
+def test_hard_timeout_terminates_locust_and_keeps_its_csvs(endpoint, tmp_path):
+    outcome, result = collect_and_ingest(RunStore(tmp_path / "store"), endpoint.url,
+                                         parse_shape("stairs:users=2,hold=10m"), out_dir=tmp_path / "out",
+                                         max_duration_s=600, kill_after_s=5)
+    assert result.stop_reason == "killed" and result.wall_s < 15
+    assert outcome.status == "added" and result.request_count > 0
+
+
+def test_payload_bodies_are_sent_and_a_bad_payload_names_its_line(endpoint, tmp_path):
+    payload = tmp_path / "payload.jsonl"
+    payload.write_text(json.dumps({"body": {"inputs": [1, 2]}}) + "\n"
+                       + json.dumps({"body": "a,b", "content_type": "text/csv"}) + "\n")
+    result = collect_http(endpoint.url + "/invocations", StairsShape((1,), 1.0, 10.0), out_dir=tmp_path / "out",
+                          max_duration_s=30, max_requests=20, payload=payload)
+    assert result.request_count >= 20 and result.failure_count == 0
+    sent = (tmp_path / "out" / "payload.jsonl").read_text().splitlines()
+    assert [json.loads(x)["content_type"] for x in sent] == ["application/json", "text/csv"]
+    payload.write_text('{"body": 1}\n{oops\n')
+    with pytest.raises(InputError, match=r"payload.jsonl: line 2: expected a JSON object"):
+        collect_http(endpoint.url, StairsShape((1,), 1.0, 1.0), out_dir=tmp_path / "bad", max_duration_s=5,
+                     payload=payload)
+
+
+def test_nothing_listening_is_one_clear_error(tmp_path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed on exit: nothing listens there
+    started = time.monotonic()
+    with pytest.raises(PlannerError, match=rf"^http://127.0.0.1:{port}: cannot connect to 127.0.0.1:{port}") as err:
+        collect_http(f"http://127.0.0.1:{port}", StairsShape((2,), 5.0, 10.0), out_dir=tmp_path, max_duration_s=10)
+    assert "\n" not in str(err.value) and time.monotonic() - started < 5
+
+
+def test_every_request_failing_is_an_error_not_a_run(endpoint, tmp_path):
+    # The endpoint answers 404 off its contract's paths: every request fails, and the run aborts early.
+    started = time.monotonic()
+    with pytest.raises(PlannerError, match=r"no request succeeded \(\d+ of \d+ failed") as err:
+        collect_http(endpoint.url + "/nowhere", parse_shape("stairs:users=2,hold=10m"), out_dir=tmp_path,
+                     max_duration_s=60)
+    assert "\n" not in str(err.value) and time.monotonic() - started < 15
+    assert (tmp_path / "stop_reason.txt").read_text() == "all-failed"
+
+
+@pytest.mark.parametrize(("text", "users", "hold_s", "spawn_rate"), [
+    ("stairs:users=2,4,8,hold=6s,spawn-rate=50", (2, 4, 8), 6.0, 50.0),
+    ("stairs:users=10,20..60,hold=1m", (10, 20, 30, 40, 50, 60), 60.0, 1.0),
+    ("stairs:users=1,2,4..10,hold=500ms,spawn-rate=0.5", (1, 2, 4, 6, 8, 10), 0.5, 0.5),
+    ("seeds", (10, *range(20, 201, 20)), 60.0, 2.0),
+])
+def test_parse_shape(text, users, hold_s, spawn_rate):
+    shape = parse_shape(text)
+    assert (shape.users, shape.hold_s, shape.spawn_rate) == (users, hold_s, spawn_rate)
+    assert parse_shape(shape.text) == shape
+
+
+def test_seeds_preset_is_the_design_staircase():
+    shape = parse_shape("seeds")
+    assert shape.text == "stairs:users=10,20,40,60,80,100,120,140,160,180,200,hold=60s,spawn-rate=2"
+    assert shape.duration_s == pytest.approx(200 / 2 + 11 * 60)
+    assert PRESETS["seeds"].startswith("stairs:")
+
+
+@pytest.mark.parametrize("text", [
+    "ramp:users=1", "stairs:users=2,4", "stairs:hold=5s", "stairs:users=0,2,hold=5s", "stairs:users=a,hold=5s",
+    "stairs:users=10..20,hold=5s", "stairs:users=10,20..25,hold=5s", "stairs:users=2,hold=5h",
+    "stairs:users=2,hold=0s", "stairs:users=2,hold=5s,spawn-rate=0", "stairs:users=2,hold=5s,hold=6s",
+    "stairs:users=2,hold=5s,burst=3",
+])
+def test_parse_shape_rejects_bad_text_in_one_line(text):
+    with pytest.raises(InputError, match=r"^--shape: \w[\w-]*: expected ") as err:
+        parse_shape(text)
+    assert "\n" not in str(err.value)
+
+
+def test_shape_duration_counts_ramps_and_holds():
+    assert StairsShape((2, 6, 4), 10.0, 2.0).duration_s == pytest.approx((2 + 4 + 2) / 2 + 30)
+
