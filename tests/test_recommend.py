@@ -152,8 +152,8 @@ def test_cli_recommend_json_on_the_bundled_collection(tmp_path):
     from planner.collect.endpoint import PROFILES
 
     capacity = {}
-    for settings in PROFILES.values():
-        capacity[settings.instance_type] = max(capacity.get(settings.instance_type, 0), settings.capacity_rps)
+    for profile in PROFILES.values():
+        capacity[profile.instance_type] = max(capacity.get(profile.instance_type, 0), profile.capacity_rps)
     emulated = [o for o in data["options"] if o["origin"] == "emulated"]
     assert len(emulated) == 4
     for option in emulated:
