@@ -13,12 +13,6 @@ from planner.capacity import ConfigurationFit
 from planner.errors import PlannerError
 
 
-def _statistic(fit: ConfigurationFit, percentile: float) -> float | str:
-    measured = fit.latency_summary.statistics
-    return percentile if f"p{percentile:g}" in measured or fit.latency_summary.percentile_source == "mean-only" \
-        or not measured else percentile
-
-
 def curve_frame(fits: Sequence[ConfigurationFit], percentile: float, points: int = 80) -> pd.DataFrame:
     """Predicted latency (ms) with its bootstrap band over per-instance throughput (rps), per configuration."""
     rows = []

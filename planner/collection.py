@@ -16,7 +16,7 @@ from typing import Any
 from planner import __version__
 from planner.errors import InputError, RunExistsError, StoreError
 from planner.ingest import ParsedRun, parse_paths
-from planner.schema import ORIGINS, RUN_FIELDS
+from planner.schema import ORIGINS, RUN_FIELDS, SCHEMA_VERSION
 from planner.store import RunStore, TableWrite, input_sha256, run_id_for, utc_now
 
 # Metadata a user may set on the command line (``--instance-type`` ...), overriding the parser.
@@ -98,7 +98,7 @@ def _run_fields(run: ParsedRun, options: Mapping[str, Any], shas: Mapping[Path, 
         # consumes its tables; the store serialises the manifest only after that.
         notes=run.notes,
         inputs=[{"name": p.name, "sha256": shas[p], "bytes": p.stat().st_size} for p in run.inputs],
-        ingested_at=utc_now(), schema_version=None,
+        ingested_at=utc_now(), schema_version=SCHEMA_VERSION,
     )
     for key in ("started_at", "ended_at"):
         if fields.get(key) is not None:

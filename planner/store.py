@@ -34,7 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -102,7 +102,6 @@ class _Backend:
     fs: pafs.FileSystem
     root: str
     local: bool
-    created: list[str] = field(default_factory=list)
 
     def path(self, *parts: str) -> str:
         return "/".join([self.root.rstrip("/"), *parts]) if self.root else "/".join(parts)
@@ -251,7 +250,7 @@ class RunStore:
         """Create the store if needed (idempotent, safe to race)."""
         self._b.makedirs(self._b.path("runs"))
         self._b.makedirs(self._b.path("raw"))
-        marker = {"schema_version": SCHEMA_VERSION, "created_at": _now()}
+        marker = {"schema_version": SCHEMA_VERSION, "created_at": utc_now()}
         self._b.write_bytes(self._b.path(_MARKER), json.dumps(marker).encode(), exclusive=True)
         self.schema_version()
         return self
@@ -473,10 +472,6 @@ def _chain(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[pa
     yield from rest
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def utc_now() -> str:
     """Now, UTC, ISO-8601 to the second."""
-    return _now()
+    return datetime.now(UTC).isoformat(timespec="seconds")
