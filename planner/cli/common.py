@@ -1,0 +1,172 @@
+"""Shared parts of the ``planner`` command: the app, consoles, options, argument parsers, progress.
+
+Errors the library raises on purpose (:class:`PlannerError`) become one line on stderr and exit
+code 1; usage errors exit 2. Every read command takes ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from planner import __version__
+from planner.errors import PlannerError
+
+app = typer.Typer(help="Capacity planning and cost modelling for ML inference endpoints.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+
+out = Console(soft_wrap=True, markup=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
+
+REPO_DATA = Path(__file__).resolve().parents[2] / "data"
+SAMPLE_STORE = Path(os.environ.get("PLANNER_SAMPLE_STORE", REPO_DATA / "sample-store"))
+
+StoreOpt = Annotated[str | None, typer.Option("--store", envvar="PLANNER_STORE", show_envvar=True,
+                                              help="Run collection: a directory or s3://bucket/prefix "
+                                                   "[default: ./planner-store]")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable keys, see README) instead of tables.")]
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_store(store: str | None):
+    from planner.store import DEFAULT_STORE, RunStore
+
+    return RunStore(store or DEFAULT_STORE)
+
+
+def read_store(store: str | None):
+    """The store to read; with no --store and no ./planner-store, the bundled sample collection."""
+    from planner.store import DEFAULT_STORE, RunStore
+
+    if store:
+        found = RunStore(store)
+        if not found.exists():
+            raise PlannerError(f"{store}: no run collection here (create one with `planner ingest --store {store}`)")
+        return found
+    default = RunStore(DEFAULT_STORE)
+    if default.exists():
+        return default
+    sample = RunStore(SAMPLE_STORE)
+    if not sample.exists():
+        raise PlannerError(f"no run collection at {DEFAULT_STORE} and no bundled sample at {SAMPLE_STORE}; "
+                           "ingest some runs first (`planner ingest PATH`)")
+    err.print(f"no ./planner-store: using the bundled sample collection ({SAMPLE_STORE})", style="dim")
+    return sample
+
+
+def parse_labels(labels: list[str]) -> dict[str, str]:
+    parsed = {}
+    for item in labels:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"expected key=value, found {item!r}", param_hint="--label")
+        parsed[key.strip()] = value.strip()
+    return parsed
+
+
+RegionOpt = Annotated[str, typer.Option(help="AWS region of the prices.")]
+PriceFileOpt = Annotated[Path | None, typer.Option("--price-file", help="Prices to use instead (JSON catalog or "
+                                                   "CSV instance_type,usd_per_hour), e.g. negotiated rates.")]
+DiscountOpt = Annotated[float, typer.Option(min=0, max=0.99, help="Fraction off compute prices (Savings Plans...).")]
+
+
+def positive_arg(parse, text: str, option: str, what: str) -> float:
+    """A positive quantity parsed by a :mod:`planner.units` parser, or a usage error naming ``option``."""
+    from planner.units import UnitError
+
+    try:
+        value = parse(text)
+    except UnitError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+    if value <= 0:
+        raise typer.BadParameter(f"expected a positive {what}, found {text!r}", param_hint=option)
+    return value
+
+
+def duration_ms_arg(text: str, option: str) -> float:
+    from planner.units import parse_duration_ms
+
+    return positive_arg(parse_duration_ms, text, option, "duration")
+
+
+def count_arg(text: str, option: str) -> float:
+    from planner.units import parse_count
+
+    return positive_arg(parse_count, text, option, "number")
+
+
+def percentile_arg(text: str) -> float:
+    from planner.units import UnitError, parse_percentile
+
+    try:
+        return parse_percentile(text)
+    except UnitError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--percentile") from None
+
+
+def collection_fits(store: str | None, run_ids: list[str] | None, percentile: float, sla_ms: float | None,
+          max_utilization: float, for_sizing: bool = False):
+    from planner.capacity import fit_collection_steps
+    from planner.steps import for_collection
+
+    found = read_store(store)
+    ids = [found.resolve(r) for r in run_ids] if run_ids else None
+    with progress("fitting", total=None):
+        steps = for_collection(found, ids)
+        return fit_collection_steps(steps, percentile=percentile, latency_target_ms=sla_ms,
+                                    max_utilization=max_utilization, with_usl=not for_sizing,
+                                    latency_only_with_instance_type=for_sizing)
+
+
+class progress:
+    """A spinner/bar on stderr when it is a terminal; silent when piped."""
+
+    def __init__(self, what: str, total: int | None) -> None:
+        self.what, self.total = what, total
+        self.progress = None
+
+    def __enter__(self):
+        if not sys.stderr.isatty():
+            return lambda *a: None
+        from rich.progress import Progress
+
+        self.progress = Progress(console=err, transient=True)
+        self.progress.start()
+        task = self.progress.add_task(self.what, total=self.total)
+        return lambda advance=1: self.progress.advance(task, advance)
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"planner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Show the version and exit.")] = False) -> None:
+    """planner: how much inference capacity you need, and what it costs."""
+
+
+def main() -> None:
+    """Entry point: run the app, turning PlannerError into one line on stderr and exit code 1."""
+    try:
+        app()
+    except PlannerError as exc:
+        sys.stderr.write(f"planner: error: {exc}\n")
+        sys.exit(1)
+
+

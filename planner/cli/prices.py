@@ -1,0 +1,59 @@
+"""`planner prices show|refresh`: the dated price and instance-spec catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from planner.cli.common import DiscountOpt, JsonOpt, PriceFileOpt, RegionOpt, app, emit_json, out, progress
+
+prices_app = typer.Typer(help="Show or refresh the dated price and instance-spec catalog.", no_args_is_help=True)
+app.add_typer(prices_app, name="prices")
+
+@prices_app.command("show")
+def prices_show(region: RegionOpt = "us-east-1", price_file: PriceFileOpt = None, discount: DiscountOpt = 0.0,
+                instance: Annotated[list[str] | None, typer.Option("--instance", help="Only these types.")] = None,
+                as_json: JsonOpt = False) -> None:
+    """The prices and specs planner uses, with their source and date."""
+    from planner.catalog import load_catalog
+
+    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    if as_json:
+        emit_json(catalog.to_dict())
+        return
+    table = Table("instance type", "vCPU", "memory GiB", "accelerators", "USD/hour", "USD/month (730 h)",
+                  title=catalog.provenance())
+    for name in sorted(instance or catalog.instances):
+        spec = catalog.spec(name)
+        acc = (f"{spec.accelerator_count} × {spec.accelerator_type} {spec.accelerator_memory_gib:g} GiB"
+               if spec.accelerator_count else "")
+        table.add_row(name, str(spec.vcpu or ""), f"{spec.memory_gib:g}" if spec.memory_gib else "", acc,
+                      f"{spec.usd_per_hour:.4g}", f"{spec.usd_per_hour * 730:,.2f}")
+    out.print(table)
+    out.print(f"serverless on-demand USD/s by memory MB: {dict(catalog.serverless_usd_per_second_by_memory_mb)}; "
+              f"data processing {catalog.data_processing_usd_per_gb} USD/GB")
+
+
+@prices_app.command("refresh")
+def prices_refresh(region: RegionOpt = "us-east-1",
+                   out_file: Annotated[Path | None, typer.Option("--out", help="Write the snapshot here "
+                                                                 "[default: the bundled snapshot].")] = None,
+                   as_json: JsonOpt = False) -> None:
+    """Rebuild the snapshot from the AWS Price List API (needs AWS credentials)."""
+    from planner.catalog import refresh_catalog, write_snapshot
+
+    with progress("querying the AWS Price List API", total=None):
+        catalog = refresh_catalog(region)
+    path = write_snapshot(catalog, out_file) if out_file else write_snapshot(catalog, _bundled_snapshot(region))
+    if as_json:
+        emit_json({"path": str(path), "instances": len(catalog.instances), "date": catalog.date})
+        return
+    out.print(f"wrote {path}: {len(catalog.instances)} instance types, prices as of {catalog.date}")
+
+
+def _bundled_snapshot(region: str) -> Path:
+    return Path(__file__).resolve().parents[1] / "data" / "prices" / f"{region}.json"
+

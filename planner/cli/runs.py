@@ -1,0 +1,170 @@
+"""`planner ingest`, `planner formats` and `planner runs ...`: the run collection."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from planner.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    app,
+    emit_json,
+    err,
+    out,
+    parse_labels,
+    progress,
+    read_store,
+    write_store,
+)
+
+runs_app = typer.Typer(help="List, show, remove and re-derive runs in the collection.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files, directories or Locust --csv prefixes.")],
+    store: StoreOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto, a source (locust, cloudwatch, recommender, "
+                                                      "perf_analyzer, serverless_toolkit, mme_gpu, points) or "
+                                                      "a per-file format (see `planner formats`).")] = "auto",
+    instance_type: Annotated[str | None, typer.Option(help="Instance type of the endpoint, e.g. ml.m5.xlarge.")] = None,
+    instance_count: Annotated[int | None, typer.Option(min=1, help="Instances behind the endpoint.")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Endpoint name.")] = None,
+    variant: Annotated[str | None, typer.Option(help="Production variant name.")] = None,
+    memory_mb: Annotated[int | None, typer.Option(help="Serverless memory size, MB.")] = None,
+    max_concurrency: Annotated[int | None, typer.Option(help="Serverless MaxConcurrency.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    framework: Annotated[str | None, typer.Option(help="Framework or engine (pytorch, tensorrt...).")] = None,
+    label: Annotated[list[str] | None, typer.Option("--label", help="key=value label (repeatable).")] = None,
+    origin: Annotated[str, typer.Option(help="measured | emulated | published.")] = "measured",
+    source_ref: Annotated[str | None, typer.Option(help="Where the data came from (for published data).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest load-test results into the run collection (atomic, idempotent, lossless)."""
+    from planner.collection import ingest as do_ingest
+
+    meta = {"instance_type": instance_type, "instance_count": instance_count, "endpoint": endpoint,
+            "variant": variant, "memory_mb": memory_mb, "max_concurrency": max_concurrency, "model": model,
+            "framework": framework}
+    target = write_store(store)
+    with progress("ingesting", total=None) as tick:
+        outcomes = do_ingest(target, paths, fmt=fmt, meta=meta, labels=parse_labels(label or []), origin=origin,
+                             source_ref=source_ref, on_run=lambda _o: tick())
+    if as_json:
+        emit_json({"store": target.root, "runs": [o.to_dict() for o in outcomes]})
+        return
+    for o in outcomes:
+        if o.status == "skipped":
+            err.print(f"skipped {o.inputs[0]}: {o.reason}", style="dim")
+        elif o.status == "present":
+            out.print(f"{o.run_id}  already present  ({o.format}: {', '.join(o.inputs)})")
+        else:
+            rows = ", ".join(f"{k} {v:,}" for k, v in o.tables.items())
+            out.print(f"{o.run_id}  added  {o.format}: {', '.join(o.inputs)}  [{rows} rows]")
+
+
+@app.command("formats")
+def formats_cmd(as_json: JsonOpt = False) -> None:
+    """List the input formats planner can ingest (per-file format -> source)."""
+    from planner.ingest import formats
+
+    found = formats()
+    if as_json:
+        emit_json(found)
+        return
+    for fmt, source in found.items():
+        out.print(f"{fmt:40s} {source}")
+
+
+_RUN_COLUMNS = ("run_id", "format", "origin", "instance", "endpoint / model", "started", "rows")
+
+
+@runs_app.command("list")
+def runs_list(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """One line per run in the collection."""
+    found = read_store(store)
+    records = found.records()
+    if as_json:
+        emit_json({"store": found.root, "runs": [{**_run_summary(r)} for r in records]})
+        return
+    table = Table(*_RUN_COLUMNS, title=f"{len(records)} runs in {found.root}")
+    for r in records:
+        run = r.run
+        instance = f"{run.get('instance_type') or ''}" + (f" ×{run['instance_count']}" if run.get("instance_count") else "")
+        table.add_row(r.run_id, run.get("format") or "", run.get("origin") or "", instance,
+                      run.get("endpoint") or run.get("model") or "", (run.get("started_at") or "")[:16],
+                      ", ".join(f"{k} {v['rows']:,}" for k, v in r.tables.items()))
+    out.print(table)
+
+
+def _run_summary(record) -> dict[str, Any]:
+    run = {k: v for k, v in record.run.items() if k != "inputs"}
+    run["inputs"] = [i["name"] for i in record.run.get("inputs", [])]
+    run["tables"] = {k: v["rows"] for k, v in record.tables.items()}
+    return run
+
+
+@runs_app.command("show")
+def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Everything the collection knows about one run (id or unique prefix)."""
+    found = read_store(store)
+    record = found.get(run_id)
+    if as_json:
+        emit_json(record.to_dict())
+        return
+    for key, value in record.run.items():
+        if key == "inputs":
+            for item in value:
+                out.print(f"{'input':16s} {item['name']}  sha256 {item['sha256'][:16]}…  {item['bytes']:,} bytes",
+                          highlight=False)
+        elif value not in (None, {}, []):
+            out.print(f"{key:16s} {json.dumps(value) if isinstance(value, dict) else value}")
+    for name, entry in record.tables.items():
+        out.print(f"{'table':16s} {name}: {entry['rows']:,} rows")
+
+
+@runs_app.command("rm")
+def runs_rm(run_ids: list[str], store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Remove runs (their raw inputs stay until `planner runs gc`)."""
+    target = write_store(store)
+    removed = [target.remove(r).run_id for r in run_ids]
+    if as_json:
+        emit_json({"removed": removed})
+        return
+    for r in removed:
+        out.print(f"{r}  removed")
+
+
+@runs_app.command("reparse")
+def runs_reparse(run_ids: Annotated[list[str] | None, typer.Argument(help="Runs to rebuild [default: all].")] = None,
+                 store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Rebuild runs' tables from their kept raw inputs with the current parsers."""
+    from planner.collection import reparse
+
+    target = write_store(store)
+    ids = [target.resolve(r) for r in run_ids] if run_ids else None
+    with progress("reparsing", total=None):
+        outcomes = reparse(target, ids)
+    if as_json:
+        emit_json({"runs": [o.to_dict() for o in outcomes]})
+        return
+    for o in outcomes:
+        out.print(f"{o.run_id}  reparsed  {o.format}  [{', '.join(f'{k} {v:,}' for k, v in o.tables.items())}]",
+                  highlight=False)
+
+
+@runs_app.command("gc")
+def runs_gc(store: StoreOpt = None, min_age_s: Annotated[float, typer.Option(help="Only older leftovers.")] = 3600,
+            as_json: JsonOpt = False) -> None:
+    """Remove leftovers of interrupted ingests and raw inputs no run references."""
+    removed = write_store(store).gc(min_age_s)
+    if as_json:
+        emit_json(removed)
+        return
+    out.print(f"removed {removed['generations']} uncommitted generations, {removed['raw']} unreferenced raw inputs")
+

@@ -1,0 +1,144 @@
+"""`planner fit` and `planner recommend`: curves, capacity and real-time sizing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from planner.cli.common import (
+    DiscountOpt,
+    JsonOpt,
+    PriceFileOpt,
+    RegionOpt,
+    StoreOpt,
+    app,
+    collection_fits,
+    count_arg,
+    duration_ms_arg,
+    emit_json,
+    err,
+    out,
+    percentile_arg,
+)
+
+
+@app.command()
+def fit(
+    store: StoreOpt = None,
+    run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs (repeatable).")] = None,
+    percentile: Annotated[str, typer.Option(help="Latency percentile for capacity, e.g. p99, p95.")] = "p99",
+    sla: Annotated[str | None, typer.Option(help="Latency target for capacity, e.g. 200ms.")] = None,
+    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap.")] = 0.7,
+    plot: Annotated[Path | None, typer.Option(help="Write the curves to FILE.html or FILE.png.")] = None,
+    all_configs: Annotated[bool, typer.Option("--all", help="Also list configurations that could not be fitted.")]
+    = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fit throughput (USL) and latency curves per configuration, with held-out error and intervals."""
+    pct = percentile_arg(percentile)
+    sla_ms = duration_ms_arg(sla, "--sla") if sla else None
+    fits = collection_fits(store, run, pct, sla_ms, max_utilization)
+    shown = [f for f in fits if all_configs or f.usl or f.latency_summary or f.recommender]
+    if plot:
+        from planner.charts import fit_chart, save_chart
+
+        save_chart(fit_chart(shown, pct, sla_ms), plot)
+    if as_json:
+        emit_json({"percentile": f"p{pct:g}", "sla_ms": sla_ms, "max_utilization": max_utilization,
+                    "configs": [f.to_dict() for f in shown]})
+        return
+    table = Table("configuration", "origin", "steps", "USL σ / κ / λ", "peak (users @ rps)", "latency model",
+                  "held-out err", f"capacity @ {sla or 'SLA'} (rps)", title=f"{len(shown)} configurations")
+    for f in shown:
+        usl = (f"{f.usl.sigma:.3g} / {f.usl.kappa:.3g} / {f.usl.lambda_rps:.3g}" if f.usl else "-")
+        peak = (f"{f.usl.peak_concurrency:.0f} @ {f.usl.peak_throughput_rps:.0f}" if f.usl else "-")
+        model = (f"{f.latency_summary.model} (c={f.latency_summary.servers}, S={f.latency_summary.service_time_ms:.0f} ms)"
+                 if f.latency_summary else ("IR point" if f.recommender else "-"))
+        err = _heldout_text(f)
+        cap = "-"
+        if f.capacity is not None:
+            c = f.capacity
+            band = (f" [{c.capacity_rps_ci_lower:.0f}–{c.capacity_rps_ci_upper:.0f}]"
+                    if c.capacity_rps_ci_lower is not None and c.capacity_rps_ci_upper is not None else "")
+            cap = (f"{c.capacity_rps:.1f}{band} ({c.binding})" if c.feasible else "infeasible") + (
+                " extrapolated" if c.extrapolated else "")
+        table.add_row(f.config.label, f.origin, f"{f.n_steps_used}/{f.n_steps}", usl, peak, model, err, cap)
+    out.print(table)
+
+
+def _heldout_text(fit) -> str:
+    if fit.heldout_error is not None:
+        return f"{fit.heldout_error:.0%}"
+    raw = fit.latency_summary.heldout_error if fit.latency_summary else None
+    return "∞ (saturates early)" if raw is not None and raw == float("inf") else "n/a"
+
+
+@app.command()
+def recommend(
+    target_tps: Annotated[str, typer.Option("--target-tps", help="Peak throughput to serve, e.g. 1000 or 1.5k.")],
+    p99: Annotated[str | None, typer.Option("--p99", help="Latency target at p99, e.g. 200ms.")] = None,
+    latency: Annotated[str | None, typer.Option("--latency", help="Latency target at --percentile.")] = None,
+    percentile: Annotated[str, typer.Option(help="Percentile of --latency (p50..p99.9, or mean).")] = "p99",
+    store: StoreOpt = None,
+    region: RegionOpt = "us-east-1",
+    price_file: PriceFileOpt = None,
+    discount: DiscountOpt = 0.0,
+    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")] = 0.7,
+    ha: Annotated[bool, typer.Option("--ha", help="At least 2 instances, SLA kept with one lost.")] = False,
+    routing: Annotated[str, typer.Option(help="least-outstanding (pooled) or random (independent queues).")]
+    = "least-outstanding",
+    top: Annotated[int, typer.Option(min=1, help="How many options to show.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Instance type and count for a target TPS and latency percentile, ranked by monthly cost."""
+    from planner.catalog import load_catalog
+    from planner.recommend.realtime import ROUTINGS, rationale, recommend_realtime
+
+    if routing not in ROUTINGS:
+        raise typer.BadParameter(f"expected one of {', '.join(ROUTINGS)}, found {routing!r}", param_hint="--routing")
+    if (p99 is None) == (latency is None):
+        raise typer.BadParameter("give exactly one of --p99 or --latency (with --percentile)", param_hint="--p99")
+    pct: float | str = 99.0 if p99 is not None else ("mean" if percentile == "mean" else percentile_arg(percentile))
+    target_ms = duration_ms_arg(p99 or latency, "--p99" if p99 else "--latency")
+    tps = count_arg(target_tps, "--target-tps")
+    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    fits = collection_fits(store, None, pct if pct != "mean" else 50.0, target_ms, max_utilization, for_sizing=True)
+    rec = recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms, percentile=pct,
+                             max_utilization=max_utilization, ha=ha, routing=routing, top=top)
+    if as_json:
+        emit_json(rec.to_dict())
+    else:
+        _print_recommendation(rec)
+    if not rec.feasible:
+        if not as_json:
+            err.print(rationale(rec))
+        raise typer.Exit(1)
+
+
+def _print_recommendation(rec) -> None:
+    from planner.recommend.realtime import rationale
+
+    title = (f"{rec.target_tps:g} TPS at {rec.percentile} ≤ {rec.latency_target_ms:g} ms "
+             f"(≤ {rec.max_utilization:.0%} utilisation{', HA' if rec.ha else ''}, {rec.routing} routing)")
+    table = Table("#", "instance", "count", f"{rec.percentile} ms [95% CI]", "TPS/inst (cap)", "util", "$/hour",
+                  "$/month", "$/1M req", "held-out err", "data", title=title)
+    for i, o in enumerate(rec.options, 1):
+        band = (f" [{o.predicted_latency_ci_lower_ms:.0f}–{o.predicted_latency_ci_upper_ms:.0f}]"
+                if o.predicted_latency_ci_lower_ms is not None and o.predicted_latency_ci_upper_ms is not None else "")
+        table.add_row(str(i), o.label, str(o.instance_count), f"{o.predicted_latency_ms:.0f}{band}",
+                      f"{o.load_tps_per_instance:.0f} ({o.capacity_tps_per_instance:.0f})", f"{o.utilization:.0%}",
+                      f"{o.usd_per_hour:,.2f}", f"{o.usd_per_month:,.0f}", f"{o.usd_per_million_requests:.3f}",
+                      f"{o.heldout_error:.0%}" if o.heldout_error is not None else "n/a",
+                      o.origin + (" (extrapolated)" if o.extrapolated else ""))
+    out.print(table)
+    out.print(rationale(rec))
+    by_reason: dict[str, list[str]] = {}
+    for r in rec.rejected:
+        by_reason.setdefault(r.reason, []).append(r.label)
+    for reason, labels in by_reason.items():
+        out.print(f"  not an option: {', '.join(labels)}: {reason}", style="dim")
+    out.print(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h.", style="dim")
+
