@@ -11,13 +11,16 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from planner.errors import FitError
 from planner.fit import CapacityEstimate, LatencyModel, LatencySummary, USLFit, USLSummary
+
+if TYPE_CHECKING:
+    from planner.store import RunStore
 
 # Steps not trusted for fitting unless asked: too short to be steady, with errors, or measured
 # while the load generator itself was saturated.
@@ -262,3 +265,18 @@ def configurations(steps: pd.DataFrame) -> list[tuple[Configuration, pd.DataFram
 def fit_collection_steps(steps: pd.DataFrame, **kwargs: Any) -> list[ConfigurationFit]:
     """Fit every configuration in ``steps``; see :func:`fit_configuration` for the options."""
     return [fit_configuration(group, **kwargs) for _, group in configurations(steps)]
+
+
+def fit_store(store: RunStore, run_ids: Sequence[str] | None = None, *, percentile: float = 99.0,
+              latency_target_ms: float | None = None, max_utilization: float = 0.7,
+              for_sizing: bool = False) -> list[ConfigurationFit]:
+    """Fit every configuration of the runs in ``store`` (all runs by default).
+
+    ``for_sizing`` skips the USL fit and keeps latency models only for configurations whose instance
+    type is known: what the recommenders need, at a fraction of the cost.
+    """
+    from planner.steps import for_collection
+
+    return fit_collection_steps(for_collection(store, list(run_ids) if run_ids else None), percentile=percentile,
+                                latency_target_ms=latency_target_ms, max_utilization=max_utilization,
+                                with_usl=not for_sizing, latency_only_with_instance_type=for_sizing)

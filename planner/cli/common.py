@@ -114,17 +114,15 @@ def percentile_arg(text: str) -> float:
 
 
 def collection_fits(store: str | None, run_ids: list[str] | None, percentile: float, sla_ms: float | None,
-          max_utilization: float, for_sizing: bool = False):
-    from planner.capacity import fit_collection_steps
-    from planner.steps import for_collection
+                    max_utilization: float, for_sizing: bool = False):
+    """Fits of the store's configurations (see :func:`planner.capacity.fit_store`), with a spinner."""
+    from planner.capacity import fit_store
 
     found = read_store(store)
     ids = [found.resolve(r) for r in run_ids] if run_ids else None
     with progress("fitting", total=None):
-        steps = for_collection(found, ids)
-        return fit_collection_steps(steps, percentile=percentile, latency_target_ms=sla_ms,
-                                    max_utilization=max_utilization, with_usl=not for_sizing,
-                                    latency_only_with_instance_type=for_sizing)
+        return fit_store(found, ids, percentile=percentile, latency_target_ms=sla_ms,
+                         max_utilization=max_utilization, for_sizing=for_sizing)
 
 
 class progress:

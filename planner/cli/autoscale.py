@@ -1,0 +1,3 @@
+"""`planner autoscale`: (being built)."""
+
+from planner.cli.common import app  # noqa: F401

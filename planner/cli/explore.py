@@ -1,0 +1,3 @@
+"""`planner explore`: (being built)."""
+
+from planner.cli.common import app  # noqa: F401

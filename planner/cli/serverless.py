@@ -1,0 +1,3 @@
+"""`planner serverless`: (being built)."""
+
+from planner.cli.common import app  # noqa: F401
