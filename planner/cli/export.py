@@ -1,0 +1,79 @@
+"""`planner export costs`: the finance cost comparison as XLSX, CSV or parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from planner.cli.common import (
+    DiscountOpt,
+    JsonOpt,
+    PriceFileOpt,
+    RegionOpt,
+    StoreOpt,
+    app,
+    collection_fits,
+    count_arg,
+    duration_ms_arg,
+    emit_json,
+    out,
+)
+
+export_app = typer.Typer(help="Export cost comparisons for finance (XLSX, CSV, parquet).", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+
+
+@export_app.command("costs")
+def export_costs(
+    target_tps: Annotated[str, typer.Option("--target-tps", help="Peak throughput to serve, e.g. 1000 or 1.5k.")],
+    p99: Annotated[str, typer.Option("--p99", help="Latency target at p99, e.g. 200ms.")],
+    out_file: Annotated[Path, typer.Option("--out", help="File to write (.xlsx, .csv or .parquet).")],
+    fmt: Annotated[str | None, typer.Option("--format", help="xlsx | csv | parquet [default: from --out].")] = None,
+    monthly_invocations: Annotated[str | None, typer.Option(help="Requests per month, e.g. 3M [default: the peak "
+                                                                 "every second of the month, an upper bound].")]
+    = None,
+    request_kb: Annotated[float, typer.Option(min=0, help="Request payload, KB (for data processing).")] = 0.0,
+    response_kb: Annotated[float, typer.Option(min=0, help="Response payload, KB (for data processing).")] = 0.0,
+    scenario: Annotated[str | None, typer.Option(help="A name for this scenario (shown on the Assumptions sheet).")]
+    = None,
+    store: StoreOpt = None,
+    region: RegionOpt = "us-east-1",
+    price_file: PriceFileOpt = None,
+    discount: DiscountOpt = 0.0,
+    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")] = 0.7,
+    as_json: JsonOpt = False,
+) -> None:
+    """Every deployment option side by side with monthly and annual cost, and an Assumptions sheet."""
+    from planner.catalog import load_catalog
+    from planner.export import Assumption, Traffic, cost_comparison, price_assumptions, write_comparison
+    from planner.recommend.realtime import recommend_realtime
+
+    tps = count_arg(target_tps, "--target-tps")
+    target_ms = duration_ms_arg(p99, "--p99")
+    request_bytes, response_bytes = request_kb * 1024, response_kb * 1024
+    traffic = (Traffic(tps, count_arg(monthly_invocations, "--monthly-invocations"), request_bytes, response_bytes)
+               if monthly_invocations else Traffic.at_peak_all_month(tps, request_bytes, response_bytes))
+    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    fits = collection_fits(store, None, 99.0, target_ms, max_utilization, for_sizing=True)
+    recs = [recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms, max_utilization=max_utilization,
+                               ha=ha) for ha in (False, True)]
+    types = [o.instance_type for rec in recs for o in rec.options[:3]]
+    named = [Assumption("scenario", scenario, "", "given")] if scenario else []
+    comparison = cost_comparison(recs, traffic, catalog,
+                                 extra_assumptions=[*named, *price_assumptions(catalog, types)])
+    path = write_comparison(comparison, out_file, fmt)
+    if as_json:
+        emit_json({"path": str(path), **comparison.to_dict()})
+        return
+    table = Table("option", "deployment", "compute $/mo", "data $/mo", "total $/mo", "total $/yr", "$/1M req",
+                  "SLA met", title=f"wrote {path}")
+    for line in comparison.lines:
+        table.add_row(line.option, line.deployment, f"{line.compute_usd_per_month:,.0f}",
+                      f"{line.data_processing_usd_per_month:,.2f}", f"{line.usd_per_month:,.0f}",
+                      f"{line.usd_per_year:,.0f}", f"{line.usd_per_million_requests:.3f}",
+                      "yes" if line.sla_met else "no")
+    out.print(table)
+    out.print(f"Prices: {catalog.provenance()}; months of 730 h.", style="dim")

@@ -1,0 +1,276 @@
+"""Finance cost comparison: every deployment option side by side, with the assumptions behind it.
+
+A :class:`CostComparison` holds one :class:`CostLine` per option (real-time with and without HA,
+serverless on demand and with provisioned concurrency, multi-model consolidation) and the
+assumptions (traffic, SLA, prices with source and date). It is written as XLSX (an Options and an
+Assumptions sheet, number formats, frozen headers), CSV (options, then assumptions after a blank
+row) or parquet (options; assumptions in the file's metadata). Text that came from users (endpoint
+names, labels) is escaped against spreadsheet formula injection.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from planner.catalog import HOURS_PER_MONTH, PriceCatalog
+from planner.costs import GIB_BYTES, data_processing_usd
+from planner.errors import InputError
+from planner.recommend.realtime import RealtimeOption, RealtimeRecommendation
+
+FORMATS = ("xlsx", "csv", "parquet")
+MONTHS_PER_YEAR = 12
+SECONDS_PER_MONTH = HOURS_PER_MONTH * 3600
+_FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class CostLine:
+    """One deployment option's monthly bill, split as finance reads it (USD, 730-hour months)."""
+
+    option: str
+    deployment: str
+    instance_type: str | None
+    instance_count: int | None
+    memory_mb: int | None
+    provisioned_concurrency: int | None
+    compute_usd_per_month: float
+    provisioned_concurrency_usd_per_month: float
+    data_processing_usd_per_month: float
+    usd_per_month: float
+    usd_per_year: float
+    usd_per_million_requests: float
+    predicted_latency_ms: float | None
+    sla_met: bool
+    origin: str
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """One input behind the numbers: what, its value and unit, where it came from and as of when."""
+
+    item: str
+    value: str | float | int
+    unit: str
+    source: str
+    date: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class CostComparison:
+    """The options, cheapest SLA-meeting first, and the assumptions they rest on."""
+
+    lines: tuple[CostLine, ...]
+    assumptions: tuple[Assumption, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"options": [line.to_dict() for line in self.lines],
+                "assumptions": [a.to_dict() for a in self.assumptions]}
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What the bill is for: peak rate, monthly volume and payload sizes (bytes per request/response)."""
+
+    peak_tps: float
+    monthly_invocations: float
+    request_bytes: float = 0.0
+    response_bytes: float = 0.0
+    monthly_invocations_given: bool = True
+
+    @classmethod
+    def at_peak_all_month(cls, peak_tps: float, request_bytes: float = 0.0, response_bytes: float = 0.0) -> Traffic:
+        """The upper bound when no monthly volume is known: the peak, every second of the month."""
+        return cls(peak_tps, peak_tps * SECONDS_PER_MONTH, request_bytes, response_bytes, False)
+
+
+def realtime_line(option: RealtimeOption, rec: RealtimeRecommendation, traffic: Traffic,
+                  catalog: PriceCatalog) -> CostLine:
+    """A real-time option as a cost line: instances all month plus data processed."""
+    data = _data_usd_per_month(traffic, catalog)
+    total = option.usd_per_month + data
+    deployment = "real-time, HA" if rec.ha else "real-time"
+    notes = "; ".join(n for n in (("extrapolated beyond measured load" if option.extrapolated else ""),
+                                  *option.notes) if n)
+    return CostLine(option=f"{option.label} × {option.instance_count}", deployment=deployment,
+                    instance_type=option.instance_type, instance_count=option.instance_count, memory_mb=None,
+                    provisioned_concurrency=None, compute_usd_per_month=option.usd_per_month,
+                    provisioned_concurrency_usd_per_month=0.0, data_processing_usd_per_month=data,
+                    usd_per_month=total, usd_per_year=total * MONTHS_PER_YEAR,
+                    usd_per_million_requests=_per_million(total, traffic),
+                    predicted_latency_ms=option.predicted_latency_ms,
+                    sla_met=option.predicted_latency_ms <= rec.latency_target_ms, origin=option.origin, notes=notes)
+
+
+def cost_comparison(realtime: Sequence[RealtimeRecommendation], traffic: Traffic, catalog: PriceCatalog, *,
+                    extra_lines: Sequence[CostLine] = (), extra_assumptions: Sequence[Assumption] = (),
+                    per_recommendation: int = 3) -> CostComparison:
+    """Side-by-side cost lines: the cheapest ``per_recommendation`` options of each real-time answer
+    (e.g. without and with HA; a fleet in both is listed once), plus ``extra_lines`` (serverless,
+    multi-model); SLA-meeting lines first, each group cheapest first."""
+    lines: list[CostLine] = []
+    seen: dict[tuple, int] = {}
+    for rec in realtime:
+        for option in rec.options[:per_recommendation]:
+            key = (option.label, option.instance_count)
+            if key in seen:  # the same fleet already keeps the SLA with one instance lost
+                lines[seen[key]] = replace(lines[seen[key]], deployment="real-time (also HA)")
+                continue
+            seen[key] = len(lines)
+            lines.append(realtime_line(option, rec, traffic, catalog))
+    lines += extra_lines
+    lines.sort(key=lambda line: (not line.sla_met, line.usd_per_month))
+    first = realtime[0] if realtime else None
+    return CostComparison(tuple(lines), (*_assumptions(first, traffic, catalog), *extra_assumptions))
+
+
+def _assumptions(rec: RealtimeRecommendation | None, traffic: Traffic, catalog: PriceCatalog) -> list[Assumption]:
+    volume_source = ("given" if traffic.monthly_invocations_given
+                     else "not given: the peak rate every second of the month (an upper bound)")
+    rows = [Assumption("peak throughput", traffic.peak_tps, "requests/s", "given"),
+            Assumption("monthly invocations", traffic.monthly_invocations, "requests/month", volume_source),
+            Assumption("request payload", traffic.request_bytes, "bytes", "given"),
+            Assumption("response payload", traffic.response_bytes, "bytes", "given"),
+            Assumption("hours per month", HOURS_PER_MONTH, "h", "8760 h / 12, as AWS and infracost bill"),
+            Assumption("region", catalog.region, "", catalog.source, catalog.date)]
+    if rec is not None:
+        rows += [Assumption(f"latency target ({rec.percentile})", rec.latency_target_ms, "ms", "given"),
+                 Assumption("utilisation cap", rec.max_utilization, "fraction of capacity", "given"),
+                 Assumption("routing", rec.routing, "", "given")]
+    rows += [Assumption(f"discount: {o}", "", "", "given") for o in catalog.overrides]
+    rows.append(Assumption("data processing", catalog.data_processing_usd_per_gb, "USD/GB (GiB of bytes)",
+                           catalog.source, catalog.date))
+    return rows
+
+
+def price_assumptions(catalog: PriceCatalog, instance_types: Sequence[str] = (),
+                      memory_sizes_mb: Sequence[int] = ()) -> list[Assumption]:
+    """Every price a comparison used, with the catalog's source and date."""
+    rows = [Assumption(f"{t} hosting", catalog.price(t), "USD/hour", catalog.source, catalog.date)
+            for t in sorted(set(instance_types))]
+    for mb in sorted(set(memory_sizes_mb)):
+        rows += [Assumption(f"serverless {mb} MB on demand", catalog.serverless_usd_per_second(mb), "USD/s",
+                            catalog.source, catalog.date),
+                 Assumption(f"serverless {mb} MB provisioned standby",
+                            catalog.provisioned_standby_usd_per_second(mb), "USD/s", catalog.source, catalog.date),
+                 Assumption(f"serverless {mb} MB provisioned inference",
+                            catalog.provisioned_inference_usd_per_second(mb), "USD/s", catalog.source, catalog.date)]
+    return rows
+
+
+def _data_usd_per_month(traffic: Traffic, catalog: PriceCatalog) -> float:
+    return data_processing_usd(traffic.request_bytes * traffic.monthly_invocations,
+                               traffic.response_bytes * traffic.monthly_invocations, catalog, GIB_BYTES)
+
+
+def _per_million(usd_per_month: float, traffic: Traffic) -> float:
+    return usd_per_month / traffic.monthly_invocations * 1e6 if traffic.monthly_invocations > 0 else math.inf
+
+
+# ------------------------------------------------------------------------------------------- writers
+
+def escape_cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (starts with = + - @, tab or CR) gets a leading '."""
+    if isinstance(value, str) and value.startswith(_FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
+def write_comparison(comparison: CostComparison, path: Path | str, fmt: str | None = None) -> Path:
+    """Write ``comparison`` as xlsx, csv or parquet (from ``fmt`` or the file's suffix); atomic."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".")).lower()
+    if fmt not in FORMATS:
+        raise InputError(path, "format", f"one of {', '.join(FORMATS)}", fmt or "no suffix")
+    tmp = path.with_name(f".{path.name}.tmp")
+    {"xlsx": _write_xlsx, "csv": _write_csv, "parquet": _write_parquet}[fmt](comparison, tmp)
+    tmp.replace(path)
+    return path
+
+
+_COLUMNS = [f.name for f in fields(CostLine)]
+_HEADERS = {"option": "option", "deployment": "deployment", "instance_type": "instance type",
+            "instance_count": "instances", "memory_mb": "memory (MB)",
+            "provisioned_concurrency": "provisioned concurrency",
+            "compute_usd_per_month": "compute (USD/month)",
+            "provisioned_concurrency_usd_per_month": "provisioned concurrency (USD/month)",
+            "data_processing_usd_per_month": "data processing (USD/month)", "usd_per_month": "total (USD/month)",
+            "usd_per_year": "total (USD/year)", "usd_per_million_requests": "USD per 1M requests",
+            "predicted_latency_ms": "predicted latency (ms)", "sla_met": "SLA met", "origin": "data",
+            "notes": "notes"}
+_USD_FORMAT = "#,##0.00"
+_FORMATS = {"compute_usd_per_month": _USD_FORMAT, "provisioned_concurrency_usd_per_month": _USD_FORMAT,
+            "data_processing_usd_per_month": _USD_FORMAT, "usd_per_month": _USD_FORMAT, "usd_per_year": _USD_FORMAT,
+            "usd_per_million_requests": "#,##0.0000", "predicted_latency_ms": "#,##0.0"}
+
+
+def _row(line: CostLine) -> list[Any]:
+    return [escape_cell(v) for v in line.to_dict().values()]
+
+
+def _write_xlsx(comparison: CostComparison, path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+
+    book = Workbook()
+    options = book.active
+    options.title = "Options"
+    options.append([_HEADERS[c] for c in _COLUMNS])
+    for line in comparison.lines:
+        options.append(_row(line))
+    for col, name in enumerate(_COLUMNS, 1):
+        for cell in options.iter_rows(min_row=2, min_col=col, max_col=col):
+            cell[0].number_format = _FORMATS.get(name, "General")
+    assumptions = book.create_sheet("Assumptions")
+    assumptions.append(["item", "value", "unit", "source", "date"])
+    for a in comparison.assumptions:
+        assumptions.append([escape_cell(a.item), escape_cell(a.value), a.unit, escape_cell(a.source), a.date])
+    for sheet in (options, assumptions):
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.freeze_panes = "A2"
+        for column in sheet.columns:
+            width = max(len(str(c.value)) if c.value is not None else 0 for c in column)
+            sheet.column_dimensions[column[0].column_letter].width = min(60, max(10, width + 2))
+    book.save(path)
+
+
+def _write_csv(comparison: CostComparison, path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(_COLUMNS)
+        for line in comparison.lines:
+            writer.writerow(_row(line))
+        writer.writerow([])
+        writer.writerow(["assumption", "value", "unit", "source", "date"])
+        for a in comparison.assumptions:
+            writer.writerow([escape_cell(a.item), escape_cell(a.value), a.unit, escape_cell(a.source), a.date])
+
+
+def _write_parquet(comparison: CostComparison, path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist([line.to_dict() for line in comparison.lines],
+                                 schema=_arrow_schema()).replace_schema_metadata(
+        {"planner.assumptions": json.dumps([a.to_dict() for a in comparison.assumptions])})
+    pq.write_table(table, path)
+
+
+def _arrow_schema():
+    import pyarrow as pa
+
+    kinds = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+    return pa.schema([(f.name, kinds[f.type.split(" | ")[0]]) for f in fields(CostLine)])

@@ -1,0 +1,169 @@
+"""Finance export: numbers equal the recommender's, infracost's published line items, formula injection."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from functools import cache
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from planner.capacity import fit_configuration
+from planner.catalog import load_catalog
+from planner.costs import GIB_BYTES
+from planner.errors import InputError
+from planner.export import (
+    Assumption,
+    Traffic,
+    cost_comparison,
+    escape_cell,
+    price_assumptions,
+    realtime_line,
+    write_comparison,
+)
+from planner.recommend.realtime import recommend_realtime
+from tests.test_recommend import _mmc_steps
+
+PLANNER = [sys.executable, "-m", "planner.cli"]
+
+
+@cache
+def _fits():
+    return (fit_configuration(_mmc_steps("ml.m5.12xlarge", np.linspace(20, 200, 10)), latency_target_ms=200),
+            fit_configuration(_mmc_steps("ml.c5.2xlarge", np.linspace(10, 100, 10)), latency_target_ms=200))
+
+
+def _recs(target_tps=1000.0):
+    catalog = load_catalog()
+    return [recommend_realtime(_fits(), catalog, target_tps=target_tps, latency_target_ms=200.0, ha=ha)
+            for ha in (False, True)], catalog
+
+
+def test_xlsx_has_options_and_assumptions_with_the_recommenders_numbers(tmp_path):
+    recs, catalog = _recs()
+    traffic = Traffic(1000, 2.6e9, 10 * 1024, 1024)
+    comparison = cost_comparison(recs, traffic, catalog,
+                                 extra_assumptions=price_assumptions(catalog, ["ml.m5.12xlarge", "ml.c5.2xlarge"]))
+    path = write_comparison(comparison, tmp_path / "costs.xlsx")
+    book = load_workbook(path)
+    assert book.sheetnames == ["Options", "Assumptions"]
+    options = book["Options"]
+    assert options.freeze_panes == "A2"
+    header = [c.value for c in options[1]]
+    assert "total (USD/month)" in header and "data processing (USD/month)" in header
+    rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in options.iter_rows(min_row=2)]
+    expected = {(o.instance_type, o.instance_count): o.usd_per_month for rec in recs for o in rec.options[:3]}
+    assert {(r["instance type"], r["instances"]) for r in rows} == set(expected)
+    data_usd = (10 * 1024 + 1024) * 2.6e9 / GIB_BYTES * catalog.data_processing_usd_per_gb
+    for r in rows:
+        assert r["compute (USD/month)"] == pytest.approx(expected[(r["instance type"], r["instances"])], abs=0.005)
+        assert r["data processing (USD/month)"] == pytest.approx(data_usd)
+        assert r["total (USD/year)"] == pytest.approx(12 * r["total (USD/month)"])
+        assert r["USD per 1M requests"] == pytest.approx(r["total (USD/month)"] / 2600)
+    assert options.cell(2, header.index("total (USD/month)") + 1).number_format == "#,##0.00"
+    items = {row[0].value: row for row in book["Assumptions"].iter_rows(min_row=2)}
+    assert items["hours per month"][1].value == 730
+    assert items["ml.m5.12xlarge hosting"][1].value == catalog.price("ml.m5.12xlarge")
+    assert items["ml.m5.12xlarge hosting"][4].value == catalog.date
+    assert items["monthly invocations"][1].value == 2.6e9
+
+
+def test_ha_fleet_already_in_the_plain_answer_is_listed_once():
+    recs, catalog = _recs()
+    comparison = cost_comparison(recs, Traffic.at_peak_all_month(1000), catalog)
+    keys = [(line.instance_type, line.instance_count) for line in comparison.lines]
+    assert len(keys) == len(set(keys))
+    ha_counts = {(o.instance_type, o.instance_count) for o in recs[1].options[:3]}
+    plain = {(o.instance_type, o.instance_count) for o in recs[0].options[:3]}
+    for line in comparison.lines:
+        key = (line.instance_type, line.instance_count)
+        if key in ha_counts and key in plain:
+            assert line.deployment == "real-time (also HA)"
+    totals = [line.usd_per_month for line in comparison.lines if line.sla_met]
+    assert totals == sorted(totals)
+
+
+def test_infracost_line_items(tmp_path):
+    """infracost's SageMaker figures: ml.m5.large 730 h -> 83.95 USD; 20 GB processed -> 0.32 USD."""
+    catalog = load_catalog()
+    fit = fit_configuration(_mmc_steps("ml.m5.large", np.linspace(20, 200, 10)), latency_target_ms=200)
+    rec = recommend_realtime([fit], catalog, target_tps=50, latency_target_ms=200.0)
+    invocations = 20 * GIB_BYTES / 1000  # 1000 bytes per request: 20 GB a month
+    line = realtime_line(rec.options[0], rec, Traffic(50, invocations, 1000, 0), catalog)
+    assert line.instance_count == 1
+    assert line.compute_usd_per_month == pytest.approx(83.95, abs=0.005)
+    assert line.data_processing_usd_per_month == pytest.approx(0.32, abs=0.005)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
+def test_user_text_never_becomes_a_formula(tmp_path, fmt):
+    recs, catalog = _recs()
+    evil = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+    comparison = cost_comparison(recs, Traffic.at_peak_all_month(1000), catalog,
+                                 extra_assumptions=[Assumption(text, text, "", text) for text in evil])
+    path = write_comparison(comparison, tmp_path / f"costs.{fmt}")
+    if fmt == "xlsx":
+        cells = [c for sheet in load_workbook(path) for row in sheet.iter_rows() for c in row]
+        assert not [c.coordinate for c in cells if c.data_type == "f"]
+        written = {c.value.replace("\n", "\r") if isinstance(c.value, str) else c.value for c in cells}
+    elif fmt == "csv":
+        with open(path, newline="", encoding="utf-8") as handle:
+            written = {cell for row in csv.reader(handle) for cell in row}
+    else:
+        written = {a["item"] for a in json.loads(pq.read_schema(path).metadata[b"planner.assumptions"])}
+        assert written >= set(evil), "parquet is typed data, not a spreadsheet: stored as given"
+        return
+    for text in evil:
+        assert "'" + text in written and text not in written
+
+
+@given(st.text(max_size=20))
+def test_escape_cell_only_touches_formula_starts(text):
+    escaped = escape_cell(text)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        assert escaped == "'" + text
+    else:
+        assert escaped == text
+    assert escape_cell(-5.0) == -5.0, "numbers stay numbers"
+
+
+def test_parquet_and_csv_carry_the_same_lines(tmp_path):
+    recs, catalog = _recs()
+    comparison = cost_comparison(recs, Traffic(1000, 1e9), catalog)
+    table = pq.read_table(write_comparison(comparison, tmp_path / "c.parquet")).to_pylist()
+    with open(write_comparison(comparison, tmp_path / "c.csv"), newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [t["usd_per_month"] for t in table] == pytest.approx([line.usd_per_month for line in comparison.lines])
+    assert [float(r["usd_per_month"]) for r in rows[:len(table)]] == pytest.approx([t["usd_per_month"] for t in table])
+
+
+def test_unknown_format_is_one_clear_error(tmp_path):
+    recs, catalog = _recs()
+    with pytest.raises(InputError, match="expected one of xlsx, csv, parquet, found ods"):
+        write_comparison(cost_comparison(recs, Traffic(1000, 1e9), catalog), tmp_path / "costs.ods")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_export_equals_recommend_json(tmp_path):
+    env_store = ["--store", "data/sample-store"]
+    rec = json.loads(subprocess.run([*PLANNER, "recommend", "--target-tps", "1000", "--p99", "200ms", "--json",
+                                     *env_store], capture_output=True, text=True, check=True).stdout)
+    out = tmp_path / "costs.xlsx"
+    result = subprocess.run([*PLANNER, "export", "costs", "--target-tps", "1000", "--p99", "200ms", "--out", str(out),
+                             "--scenario", "=cmd|' /C calc'!A0", "--json", *env_store],
+                            capture_output=True, text=True, check=True)
+    exported = json.loads(result.stdout)
+    by_fleet = {(o["instance_type"], o["instance_count"]): o["usd_per_month"] for o in rec["options"]}
+    plain = [o for o in exported["options"] if o["deployment"] != "real-time, HA"]
+    assert plain and all(o["compute_usd_per_month"] == pytest.approx(by_fleet[(o["instance_type"],
+                                                                               o["instance_count"])]) for o in plain)
+    book = load_workbook(out)
+    scenario = next(r for r in book["Assumptions"].iter_rows(min_row=2) if r[0].value == "scenario")
+    assert scenario[1].value == "'=cmd|' /C calc'!A0" and scenario[1].data_type == "s"
