@@ -120,6 +120,8 @@ class ConfigurationFit:
             "usl": usl,
             "peak_concurrency": self.usl.peak_concurrency if self.usl else None,
             "peak_throughput_rps": self.usl.peak_throughput_rps if self.usl else None,
+            **{f"{name}_ci_{end}": getattr(self.usl, f"{name}_ci_{end}") if self.usl else None
+               for name in ("peak_concurrency", "peak_throughput_rps") for end in ("lower", "upper")},
             "latency_model": self.latency_summary.to_dict() if self.latency_summary else None,
             "heldout_error": self.heldout_error,
             "capacity_at_sla_rps": self.capacity.capacity_rps if self.capacity else None,

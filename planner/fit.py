@@ -111,6 +111,9 @@ class USLSummary:
         return asdict(self)
 
 
+_AT_ZERO = 1e-12
+
+
 class USLFit:
     """Universal Scalability Law by bounded non-linear least squares (``scipy.optimize.least_squares``).
 
@@ -149,7 +152,9 @@ class USLFit:
     def _solve(self, n, y, x0, tol):
         res = least_squares(self._residuals, x0, jac=self._jacobian, bounds=self.bounds, args=(n, y),
                             method="trf", x_scale="jac", xtol=tol, ftol=tol, gtol=tol, max_nfev=2000)
-        return res.x
+        x = res.x.copy()
+        x[1:][x[1:] < _AT_ZERO] = 0.0  # solver dust at the sigma/kappa >= 0 bound: report the bound itself
+        return x
 
     def fit(self, concurrency, throughput_rps) -> USLFit:
         """Fit to arrays of concurrency (users) and throughput (rps); needs >= 3 distinct levels."""

@@ -324,3 +324,16 @@ def test_predict_is_monotone_in_throughput(models, which, percentile, loads):
     lam = np.sort(np.asarray(loads))
     predicted = model.predict(lam, percentile)
     assert np.all(predicted[1:] >= predicted[:-1] * (1 - 1e-9))  # inf beyond saturation compares fine
+
+
+def test_usl_parameters_at_their_bound_are_reported_as_the_bound_with_intervals_around_them():
+    """Linear scaling (no contention, no coherency): sigma and kappa sit at 0, not at solver dust."""
+    n = np.arange(1, 11, dtype=float)
+    rng = np.random.default_rng(3)
+    fit = USLFit().fit(n, 50 * n * (1 + rng.normal(0, 0.01, n.size))).bootstrap(100, seed=1)
+    s = fit.summary()
+    assert s.sigma == 0.0 or s.kappa == 0.0
+    for name in ("sigma", "kappa", "lambda_rps"):
+        lower = getattr(s, f"{name.removesuffix('_rps')}_ci_lower")
+        upper = getattr(s, f"{name.removesuffix('_rps')}_ci_upper")
+        assert lower <= getattr(s, name) <= upper, name

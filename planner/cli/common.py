@@ -7,6 +7,7 @@ code 1; usage errors exit 2. Every read command takes ``--json``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -34,7 +35,18 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable keys, 
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    """Strict JSON on stdout: infinities and NaN (unbounded, undefined) become null."""
+    sys.stdout.write(json.dumps(_finite(data), indent=2, sort_keys=False, default=str, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def write_store(store: str | None):
