@@ -22,6 +22,7 @@ from planner.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.costs import GIB_BYTES, data_processing_usd
 from planner.errors import InputError
 from planner.recommend.realtime import RealtimeOption, RealtimeRecommendation
+from planner.recommend.serverless import ServerlessRecommendation
 
 FORMATS = ("xlsx", "csv", "parquet")
 MONTHS_PER_YEAR = 12
@@ -112,6 +113,31 @@ def realtime_line(option: RealtimeOption, rec: RealtimeRecommendation, traffic: 
                     usd_per_million_requests=_per_million(total, traffic),
                     predicted_latency_ms=option.predicted_latency_ms,
                     sla_met=option.predicted_latency_ms <= rec.latency_target_ms, origin=option.origin, notes=notes)
+
+
+def serverless_lines(rec: ServerlessRecommendation) -> list[CostLine]:
+    """The serverless answer as two cost lines: on demand, and with its provisioned concurrency."""
+    chosen = rec.recommended
+    sla_met = chosen.meets_sla and rec.throttle_probability <= rec.throttle_target
+    notes = (f"MaxConcurrency {rec.max_concurrency} (throttled at peak {rec.throttle_probability:.2%}); "
+             f"p99 {chosen.latency_percentiles_source}")
+    lines = []
+    for cost, deployment in ((rec.on_demand_cost, "serverless"),
+                             (rec.provisioned_cost, "serverless, provisioned concurrency")):
+        provisioned = cost.provisioned_standby_usd + cost.provisioned_inference_usd
+        extra = (f"; {cost.provisioned_concurrency} provisioned (spill-over {rec.spillover_probability:.2%}, "
+                 f"≤ {rec.cold_starts_per_day:.0f} cold starts/day)" if cost.provisioned_concurrency else "")
+        lines.append(CostLine(
+            option=f"serverless {cost.memory_mb} MB" + (f" + {cost.provisioned_concurrency} provisioned"
+                                                         if cost.provisioned_concurrency else ""),
+            deployment=deployment, instance_type=None, instance_count=None, memory_mb=cost.memory_mb,
+            provisioned_concurrency=cost.provisioned_concurrency or None,
+            compute_usd_per_month=cost.on_demand_compute_usd, provisioned_concurrency_usd_per_month=provisioned,
+            data_processing_usd_per_month=cost.data_processing_usd, usd_per_month=cost.usd_per_month,
+            usd_per_year=cost.usd_per_month * MONTHS_PER_YEAR,
+            usd_per_million_requests=cost.usd_per_million_invocations, predicted_latency_ms=chosen.latency_p99_ms,
+            sla_met=sla_met, origin=chosen.origin, notes=notes + extra))
+    return lines
 
 
 def cost_comparison(realtime: Sequence[RealtimeRecommendation], traffic: Traffic, catalog: PriceCatalog, *,

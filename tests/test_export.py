@@ -100,6 +100,8 @@ def test_infracost_line_items(tmp_path):
     assert line.instance_count == 1
     assert line.compute_usd_per_month == pytest.approx(83.95, abs=0.005)
     assert line.data_processing_usd_per_month == pytest.approx(0.32, abs=0.005)
+    serverless_2048 = {a.item: a.value for a in price_assumptions(catalog, [], [2048])}
+    assert serverless_2048["serverless 2048 MB on demand"] * 500_000 == pytest.approx(20.00, abs=0.005)
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "parquet"])
@@ -161,9 +163,27 @@ def test_cli_export_equals_recommend_json(tmp_path):
                             capture_output=True, text=True, check=True)
     exported = json.loads(result.stdout)
     by_fleet = {(o["instance_type"], o["instance_count"]): o["usd_per_month"] for o in rec["options"]}
-    plain = [o for o in exported["options"] if o["deployment"] != "real-time, HA"]
+    plain = [o for o in exported["options"] if o["deployment"] in ("real-time", "real-time (also HA)")]
     assert plain and all(o["compute_usd_per_month"] == pytest.approx(by_fleet[(o["instance_type"],
                                                                                o["instance_count"])]) for o in plain)
     book = load_workbook(out)
     scenario = next(r for r in book["Assumptions"].iter_rows(min_row=2) if r[0].value == "scenario")
     assert scenario[1].value == "'=cmd|' /C calc'!A0" and scenario[1].data_type == "s"
+
+
+def test_cli_serverless_lines_equal_planner_serverless(tmp_path):
+    common = ["--p99", "300ms", "--monthly-invocations", "3M", "--store", "data/sample-store", "--json"]
+    serverless = json.loads(subprocess.run([*PLANNER, "serverless", "--peak-tps", "40", *common],
+                                           capture_output=True, text=True, check=True).stdout)
+    exported = json.loads(subprocess.run([*PLANNER, "export", "costs", "--target-tps", "40", "--out",
+                                          str(tmp_path / "c.csv"), *common], capture_output=True, text=True,
+                                         check=True).stdout)
+    lines = {o["deployment"]: o for o in exported["options"] if o["deployment"].startswith("serverless")}
+    assert lines["serverless"]["usd_per_month"] == pytest.approx(serverless["usd_per_month"]["on_demand"])
+    provisioned = lines["serverless, provisioned concurrency"]
+    assert provisioned["usd_per_month"] == pytest.approx(serverless["usd_per_month"]["with_provisioned"])
+    assert provisioned["provisioned_concurrency"] == serverless["provisioned_concurrency"]
+    assert provisioned["memory_mb"] == serverless["recommended_memory_mb"]
+    parts = ("compute_usd_per_month", "provisioned_concurrency_usd_per_month", "data_processing_usd_per_month")
+    for line in exported["options"]:
+        assert sum(line[k] for k in parts) == pytest.approx(line["usd_per_month"])

@@ -116,6 +116,19 @@ def count_arg(text: str, option: str) -> float:
     return positive_arg(parse_count, text, option, "number")
 
 
+def bytes_arg(text: str, option: str) -> float:
+    """A payload size in bytes (``40k`` = 40,000), >= 0, or a usage error naming ``option``."""
+    from planner.units import UnitError, parse_count
+
+    try:
+        value = parse_count(text)
+    except UnitError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+    if value < 0:
+        raise typer.BadParameter(f"expected a number of bytes >= 0, found {text!r}", param_hint=option)
+    return value
+
+
 def percentile_arg(text: str) -> float:
     from planner.units import UnitError, parse_percentile
 

@@ -15,11 +15,13 @@ from planner.cli.common import (
     RegionOpt,
     StoreOpt,
     app,
+    bytes_arg,
     collection_fits,
     count_arg,
     duration_ms_arg,
     emit_json,
     out,
+    read_store,
 )
 
 export_app = typer.Typer(help="Export cost comparisons for finance (XLSX, CSV, parquet).", no_args_is_help=True)
@@ -35,8 +37,8 @@ def export_costs(
     monthly_invocations: Annotated[str | None, typer.Option(help="Requests per month, e.g. 3M [default: the peak "
                                                                  "every second of the month, an upper bound].")]
     = None,
-    request_kb: Annotated[float, typer.Option(min=0, help="Request payload, KB (for data processing).")] = 0.0,
-    response_kb: Annotated[float, typer.Option(min=0, help="Response payload, KB (for data processing).")] = 0.0,
+    request_bytes: Annotated[str, typer.Option(help="Request payload per invocation, bytes (e.g. 40k).")] = "0",
+    response_bytes: Annotated[str, typer.Option(help="Response payload per invocation, bytes.")] = "0",
     scenario: Annotated[str | None, typer.Option(help="A name for this scenario (shown on the Assumptions sheet).")]
     = None,
     store: StoreOpt = None,
@@ -46,34 +48,57 @@ def export_costs(
     max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")] = 0.7,
     as_json: JsonOpt = False,
 ) -> None:
-    """Every deployment option side by side with monthly and annual cost, and an Assumptions sheet."""
+    """Every deployment option side by side with monthly and annual cost, and an Assumptions sheet.
+
+    Real-time fleets (without and with HA) come from the collection's fits; serverless on demand and
+    with provisioned concurrency appear when the collection has serverless latencies per memory size.
+    """
     from planner.catalog import load_catalog
-    from planner.export import Assumption, Traffic, cost_comparison, price_assumptions, write_comparison
+    from planner.export import (
+        Assumption,
+        Traffic,
+        cost_comparison,
+        price_assumptions,
+        serverless_lines,
+        write_comparison,
+    )
     from planner.recommend.realtime import recommend_realtime
+    from planner.recommend.serverless import RealtimeBaseline, memory_latencies, recommend_serverless
+    from planner.steps import for_collection
 
     tps = count_arg(target_tps, "--target-tps")
     target_ms = duration_ms_arg(p99, "--p99")
-    request_bytes, response_bytes = request_kb * 1024, response_kb * 1024
-    traffic = (Traffic(tps, count_arg(monthly_invocations, "--monthly-invocations"), request_bytes, response_bytes)
-               if monthly_invocations else Traffic.at_peak_all_month(tps, request_bytes, response_bytes))
+    payload = (bytes_arg(request_bytes, "--request-bytes"), bytes_arg(response_bytes, "--response-bytes"))
+    traffic = (Traffic(tps, count_arg(monthly_invocations, "--monthly-invocations"), *payload)
+               if monthly_invocations else Traffic.at_peak_all_month(tps, *payload))
     catalog = load_catalog(region, price_file=price_file, discount=discount)
     fits = collection_fits(store, None, 99.0, target_ms, max_utilization, for_sizing=True)
-    recs = [recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms, max_utilization=max_utilization,
-                               ha=ha) for ha in (False, True)]
+    recs = [recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms,
+                               max_utilization=max_utilization, ha=ha) for ha in (False, True)]
+    latencies, _ = memory_latencies(for_collection(read_store(store)))
+    extra, sizes = [], []
+    if latencies:
+        serverless = recommend_serverless(latencies, catalog, monthly_invocations=traffic.monthly_invocations,
+                                          peak_tps=tps, latency_target_ms=target_ms, request_bytes=payload[0],
+                                          response_bytes=payload[1],
+                                          realtime=RealtimeBaseline.from_recommendation(recs[0]))
+        extra, sizes = serverless_lines(serverless), [serverless.recommended_memory_mb]
     types = [o.instance_type for rec in recs for o in rec.options[:3]]
     named = [Assumption("scenario", scenario, "", "given")] if scenario else []
-    comparison = cost_comparison(recs, traffic, catalog,
-                                 extra_assumptions=[*named, *price_assumptions(catalog, types)])
+    comparison = cost_comparison(recs, traffic, catalog, extra_lines=extra,
+                                 extra_assumptions=[*named, *price_assumptions(catalog, types, sizes)])
     path = write_comparison(comparison, out_file, fmt)
     if as_json:
         emit_json({"path": str(path), **comparison.to_dict()})
         return
-    table = Table("option", "deployment", "compute $/mo", "data $/mo", "total $/mo", "total $/yr", "$/1M req",
-                  "SLA met", title=f"wrote {path}")
+    table = Table("option", "deployment", "compute $/mo", "provisioned $/mo", "data $/mo", "total $/mo",
+                  "total $/yr", "$/1M req", "p99 ms", "SLA met", title=f"wrote {path}")
     for line in comparison.lines:
         table.add_row(line.option, line.deployment, f"{line.compute_usd_per_month:,.0f}",
+                      f"{line.provisioned_concurrency_usd_per_month:,.0f}",
                       f"{line.data_processing_usd_per_month:,.2f}", f"{line.usd_per_month:,.0f}",
                       f"{line.usd_per_year:,.0f}", f"{line.usd_per_million_requests:.3f}",
+                      f"{line.predicted_latency_ms:.0f}" if line.predicted_latency_ms is not None else "-",
                       "yes" if line.sla_met else "no")
     out.print(table)
     out.print(f"Prices: {catalog.provenance()}; months of 730 h.", style="dim")

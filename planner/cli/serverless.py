@@ -1,3 +1,154 @@
-"""`planner serverless`: (being built)."""
+"""`planner serverless`: memory size, MaxConcurrency, provisioned concurrency and break-even for serverless."""
 
-from planner.cli.common import app  # noqa: F401
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from planner.cli.common import (
+    DiscountOpt,
+    JsonOpt,
+    PriceFileOpt,
+    RegionOpt,
+    StoreOpt,
+    app,
+    bytes_arg,
+    collection_fits,
+    count_arg,
+    duration_ms_arg,
+    emit_json,
+    err,
+    out,
+    read_store,
+)
+
+
+@app.command()
+def serverless(
+    monthly_invocations: Annotated[str, typer.Option("--monthly-invocations", help="Invocations per month, e.g. 3M.")],
+    peak_tps: Annotated[str, typer.Option("--peak-tps", help="Peak requests per second, e.g. 40.")],
+    p99: Annotated[str, typer.Option("--p99", help="Latency target at p99, e.g. 300ms.")],
+    store: StoreOpt = None,
+    run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs' latencies (repeatable).")] = None,
+    strategy: Annotated[str, typer.Option(help="Memory choice among sizes meeting the SLA: cost, speed or balanced "
+                                               "(as AWS Lambda Power Tuning).")] = "cost",
+    balanced_weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="balanced: weight of cost (0 = speed "
+                                                                          "only, 1 = cost only).")] = 0.5,
+    request_bytes: Annotated[str, typer.Option(help="Request payload per invocation, bytes (e.g. 40k).")] = "0",
+    response_bytes: Annotated[str, typer.Option(help="Response payload per invocation, bytes.")] = "0",
+    throttle_target: Annotated[float, typer.Option(min=1e-9, max=0.5, help="Largest acceptable share of requests "
+                                                                           "throttled at the peak.")] = 0.001,
+    spillover_target: Annotated[float, typer.Option(min=1e-9, max=0.5, help="Largest acceptable share of requests "
+                                                                            "spilling past provisioned slots.")]
+    = 0.01,
+    latency_scv: Annotated[float, typer.Option(min=1e-4, max=4.0, help="Assumed latency Cs² where only the mean was "
+                                                                       "measured (p99 estimated from it).")] = 0.1,
+    compare_instance: Annotated[str | None, typer.Option(help="Compare with this real-time instance type instead of "
+                                                              "sizing one from the collection.")] = None,
+    compare_count: Annotated[int, typer.Option(min=1, help="Instances of --compare-instance.")] = 1,
+    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap of the real-time "
+                                                                           "option sized from the collection.")] = 0.7,
+    region: RegionOpt = "us-east-1",
+    price_file: PriceFileOpt = None,
+    discount: DiscountOpt = 0.0,
+    plot: Annotated[Path | None, typer.Option(help="Write monthly cost vs invocations to FILE.html or FILE.png.")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Serverless memory size, MaxConcurrency and provisioned concurrency for a traffic profile, with costs."""
+    from planner.catalog import load_catalog
+    from planner.recommend.serverless import STRATEGIES, memory_latencies, rationale, recommend_serverless
+    from planner.steps import for_collection
+
+    if strategy not in STRATEGIES:
+        raise typer.BadParameter(f"expected one of {', '.join(STRATEGIES)}, found {strategy!r}",
+                                 param_hint="--strategy")
+    invocations = count_arg(monthly_invocations, "--monthly-invocations")
+    tps = count_arg(peak_tps, "--peak-tps")
+    target_ms = duration_ms_arg(p99, "--p99")
+    payload = (bytes_arg(request_bytes, "--request-bytes"), bytes_arg(response_bytes, "--response-bytes"))
+    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    found = read_store(store)
+    steps = for_collection(found, [found.resolve(r) for r in run] if run else None)
+    latencies, skipped = memory_latencies(steps)
+    if compare_instance:
+        from planner.costs import realtime_cost
+        from planner.recommend.serverless import RealtimeBaseline
+
+        cost = realtime_cost(catalog, compare_instance, compare_count, tps)
+        baseline, extra = RealtimeBaseline(compare_instance, compare_count, cost.usd_per_month), []
+    else:
+        baseline, extra = _sized_realtime(found.root, latencies, steps, catalog, tps, target_ms, max_utilization)
+    rec = recommend_serverless(latencies, catalog, monthly_invocations=invocations, peak_tps=tps,
+                               latency_target_ms=target_ms, strategy=strategy, balanced_weight=balanced_weight,
+                               request_bytes=payload[0], response_bytes=payload[1], throttle_target=throttle_target,
+                               spillover_target=spillover_target, realtime=baseline, latency_scv=latency_scv)
+    rec = replace(rec, notes=(*skipped, *extra, *rec.notes))
+    if plot:
+        from planner.charts import save_chart, serverless_cost_chart
+
+        save_chart(serverless_cost_chart(rec), plot)
+    if as_json:
+        emit_json(rec.to_dict())
+    else:
+        _print(rec, rationale(rec))
+    if not rec.feasible:
+        if not as_json:
+            err.print("infeasible: " + rationale(rec))
+        raise typer.Exit(1)
+
+
+def _sized_realtime(store, latencies, steps, catalog, tps: float, target_ms: float, max_utilization: float):
+    """The cheapest real-time option for the same peak and p99 target, preferring the serverless runs' model."""
+    from planner.recommend.realtime import recommend_realtime
+    from planner.recommend.serverless import RealtimeBaseline
+
+    fits = [f for f in collection_fits(store, None, 99.0, target_ms, max_utilization, for_sizing=True)
+            if f.config.instance_type]
+    run_ids = {r for m in latencies for r in m.run_ids}
+    models = set(steps.loc[steps["run_id"].isin(run_ids), "model"].dropna()) if run_ids else set()
+    same_model = [f for f in fits if f.config.model in models]
+    rec = recommend_realtime(same_model or fits, catalog, target_tps=tps, latency_target_ms=target_ms,
+                             max_utilization=max_utilization)
+    baseline = RealtimeBaseline.from_recommendation(rec)
+    notes = []
+    if baseline and not same_model and models:
+        notes.append(f"no real-time runs of {', '.join(sorted(models))}: the real-time option ({baseline.label}) "
+                     "was measured with another model")
+    return baseline, notes
+
+
+def _print(rec, text: str) -> None:
+    title = (f"{rec.monthly_invocations:,.0f} invocations/month, {rec.peak_tps:g} TPS peak, p99 ≤ "
+             f"{rec.latency_target_ms:g} ms (strategy {rec.strategy})")
+    table = Table("memory MB", "mean ms", "p50 ms", "p99 ms", "p99 from", "$/invocation", "$/1M", "$/month",
+                  "meets SLA", "Pareto", title=title)
+    for o in rec.memory_options:
+        mark = " ◀" if o.memory_mb == rec.recommended_memory_mb else ""
+        table.add_row(f"{o.memory_mb}{mark}", f"{o.latency_mean_ms:.0f}",
+                      f"{o.latency_p50_ms:.0f}" if o.latency_p50_ms is not None else "-", f"{o.latency_p99_ms:.0f}",
+                      "measured" if o.latency_percentiles_source == "measured" else "mean (est.)",
+                      f"{o.usd_per_invocation:.3g}", f"{o.usd_per_million_invocations:.2f}", f"{o.usd_per_month:,.2f}",
+                      "yes" if o.meets_sla else "no", "yes" if o.pareto else "")
+    out.print(table)
+    sizing = Table("setting", "value", "probability at peak", "$/month", title=f"{rec.recommended_memory_mb} MB, "
+                   f"offered load {rec.offered_load_erlang:.2f} erlang")
+    sizing.add_row("MaxConcurrency", str(rec.max_concurrency), f"throttle {rec.throttle_probability:.2g}",
+                   f"{rec.on_demand_cost.usd_per_month:,.2f} (on demand)")
+    sizing.add_row("provisioned concurrency", str(rec.provisioned_concurrency),
+                   f"spill-over {rec.spillover_probability:.2g}", f"{rec.provisioned_cost.usd_per_month:,.2f}")
+    if rec.realtime_option:
+        rt = rec.realtime_option
+        even = rec.break_even_monthly_invocations
+        sizing.add_row(f"real-time {rt.instance_type} × {rt.instance_count}", "", "",
+                       f"{rt.usd_per_month:,.2f} (break-even "
+                       + (f"{even:,.0f} invocations/month)" if even is not None else "n/a)"))
+    out.print(sizing)
+    out.print(text)
+    for note in rec.notes:
+        out.print(f"  note: {note}", style="dim")
+    out.print(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h.", style="dim")
