@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,7 +12,23 @@ import numpy as np
 import pandas as pd
 
 from planner.capacity import ConfigurationFit
+from planner.costs import usd_per_month
 from planner.errors import PlannerError
+from planner.fit import USLFit
+from planner.queueing import usl_throughput
+from planner.recommend.autoscale import AutoscalePlan
+from planner.recommend.realtime import RealtimeOption, RealtimeRecommendation, predicted_latency_ms
+from planner.recommend.serverless import ServerlessRecommendation
+
+# Roles of a measured step in the latency fit (see :func:`measured_frame`).
+FITTED, HELD_OUT, PAST_KNEE = "fitted", "held out (validation)", "past the knee (USL only)"
+# Whether an instance count meets the recommender's limits (see :func:`cost_frame`).
+MEETS, OVER_LATENCY, OVER_CAP, HA_LOST = ("meets the SLA and cap", "over the latency target",
+                                          "over the utilisation cap", "breaks the SLA with one instance lost")
+_STATUS_COLORS = alt.Scale(domain=[MEETS, OVER_LATENCY, OVER_CAP, HA_LOST],
+                           range=["#2ca02c", "#d62728", "#ff7f0e", "#9467bd"])
+_REFERENCE_COLORS = alt.Scale(domain=["SLA", "target", "utilisation cap"], range=["red", "black", "gray"])
+_REFERENCE_DASHES = alt.Scale(domain=["SLA", "target", "utilisation cap"], range=[[6, 3], [1, 0], [4, 4]])
 
 
 def curve_frame(fits: Sequence[ConfigurationFit], percentile: float, points: int = 80) -> pd.DataFrame:
@@ -39,32 +57,279 @@ def measured_frame(fits: Sequence[ConfigurationFit], percentile: float) -> pd.Da
             continue
         steps = fit.steps
         stat = col if col in steps and steps[col].notna().any() else "latency_mean_ms"
+        past_knee = steps.get("saturated", pd.Series(False, index=steps.index)).fillna(False).astype(bool)
         rows.append(pd.DataFrame({"configuration": fit.config.label, "throughput_rps": steps["throughput_rps"],
                                   "latency_ms": steps[stat], "statistic": "p" + f"{percentile:g}" if stat == col
-                                  else "mean", "past_knee": steps.get("saturated", False)}))
+                                  else "mean", "past_knee": past_knee,
+                                  "role": _roles(fit, steps["throughput_rps"], past_knee)}))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["configuration", "throughput_rps", "latency_ms", "statistic", "past_knee"])
+        columns=["configuration", "throughput_rps", "latency_ms", "statistic", "past_knee", "role"])
+
+
+def _roles(fit: ConfigurationFit, throughput_rps: pd.Series, past_knee: pd.Series) -> np.ndarray:
+    """Each step's part in the latency fit: past the knee (not used), held out (the top load levels the
+    chosen model was validated on), or fitted."""
+    points = fit.latency.heldout_points_
+    held = points.loc[points["model"] == fit.latency.model_, "throughput_rps"]
+    cut = float(held.min()) if len(held) else np.inf
+    rps = pd.to_numeric(throughput_rps, errors="coerce").to_numpy(dtype=float)
+    return np.where(past_knee.to_numpy(), PAST_KNEE, np.where(rps >= cut, HELD_OUT, FITTED))
 
 
 def fit_chart(fits: Sequence[ConfigurationFit], percentile: float, sla_ms: float | None = None) -> alt.LayerChart:
-    """Latency vs per-instance throughput: measured steps, fitted curve, 95% band, SLA line."""
+    """Latency vs per-instance throughput: measured steps (fitted, held out, past the knee), fitted curve,
+    95% band, SLA line."""
     label = f"p{percentile:g}"
     curves, measured = curve_frame(fits, percentile), measured_frame(fits, percentile)
     x = alt.X("throughput_rps:Q", title="throughput per instance (requests/s)")
     color = alt.Color("configuration:N", title="configuration")
-    band = alt.Chart(curves).mark_area(opacity=0.2).encode(x=x, y=alt.Y("lower_ms:Q", title=f"{label} latency (ms)"),
-                                                           y2="upper_ms:Q", color=color)
-    line = alt.Chart(curves).mark_line().encode(x=x, y="latency_ms:Q", color=color)
-    dots = alt.Chart(measured).mark_point(filled=True, size=50).encode(
-        x=x, y="latency_ms:Q", color=color, shape=alt.Shape("statistic:N", title="measured"),
-        tooltip=["configuration", "throughput_rps", "latency_ms", "statistic", "past_knee"])
+    band = alt.Chart(curves).mark_area(opacity=0.2).encode(
+        x=x, y=alt.Y("lower_ms:Q", title=f"{label} latency (ms)"), y2=alt.Y2("upper_ms"), color=color)
+    line = alt.Chart(curves).mark_line().encode(x=x, y=alt.Y("latency_ms:Q"), color=color)
+    dots = alt.Chart(measured).mark_point(filled=True, size=70).encode(
+        x=x, y=alt.Y("latency_ms:Q"), color=color, shape=alt.Shape("role:N", title="measured steps"),
+        tooltip=[alt.Tooltip("configuration:N"), alt.Tooltip("throughput_rps:Q", format=".1f"),
+                 alt.Tooltip("latency_ms:Q", format=".1f"), alt.Tooltip("statistic:N"), alt.Tooltip("role:N")])
     layers = [band, line, dots]
     if sla_ms is not None:
-        rule = alt.Chart(pd.DataFrame({"sla_ms": [sla_ms]})).mark_rule(color="red", strokeDash=[6, 3]).encode(
-            y="sla_ms:Q")
-        layers.append(rule)
+        layers.extend(_sla_layers(sla_ms, label))
     return alt.layer(*layers).properties(title=f"Fitted {label} latency vs throughput (bands: 95% bootstrap)",
-                                         width=640, height=380)
+                                         width=560, height=340)
+
+
+def _sla_layers(sla_ms: float, label: str) -> list[alt.Chart]:
+    """A red dashed horizontal rule at the latency target, labelled."""
+    data = pd.DataFrame({"sla_ms": [sla_ms], "text": [f"SLA: {label} ≤ {sla_ms:g} ms"]})
+    rule = alt.Chart(data).mark_rule(color="red", strokeDash=[6, 3], size=2).encode(y=alt.Y("sla_ms:Q"))
+    text = alt.Chart(data).mark_text(color="red", align="left", dx=4, dy=-7, fontWeight="bold").encode(
+        y=alt.Y("sla_ms:Q"), x=alt.XValue(0), text=alt.Text("text:N"))
+    return [rule, text]
+
+
+def _vertical_rule(x_value: float, text: str, color: str, dash: list[int] | None = None,
+                   row: int = 0) -> list[alt.Chart]:
+    """A vertical rule at ``x_value`` labelled near the top (``row`` staggers labels that could overlap)."""
+    data = pd.DataFrame({"x": [x_value], "text": [text]})
+    rule = alt.Chart(data).mark_rule(color=color, strokeDash=dash or [], size=2).encode(x=alt.X("x:Q"))
+    label = alt.Chart(data).mark_text(color=color, align="left", dx=4, fontWeight="bold").encode(
+        x=alt.X("x:Q"), y=alt.YValue(10 + 16 * row), text=alt.Text("text:N"))
+    return [rule, label]
+
+
+def usl_frame(fit: ConfigurationFit, points: int = 80, n_resamples: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Fitted USL throughput (rps per instance) with its 95 % bootstrap band over concurrency (users per instance).
+
+    Refits the same steps with the same resamples and seed as :func:`planner.capacity.fit_configuration`
+    (whose summary keeps no bootstrap samples), so the curve is exactly ``fit.usl``'s.
+    """
+    steps = fit.steps[fit.steps["concurrency"].notna()]
+    usl = USLFit().fit(steps["concurrency"], steps["throughput_rps"]).bootstrap(n_resamples=n_resamples, seed=seed)
+    grid = np.linspace(0.0, float(steps["concurrency"].max()) * 1.25, points)
+    samples = usl.bootstrap_samples_
+    band = usl_throughput(grid[None, :], samples["lambda"].to_numpy()[:, None], samples["sigma"].to_numpy()[:, None],
+                          samples["kappa"].to_numpy()[:, None])
+    alpha = (1.0 - usl.level) / 2.0
+    lower, upper = np.quantile(band, [alpha, 1.0 - alpha], axis=0, method="inverted_cdf")
+    return pd.DataFrame({"configuration": fit.config.label, "concurrency": grid, "throughput_rps": usl.predict(grid),
+                         "lower_rps": lower, "upper_rps": upper})
+
+
+def usl_chart(fit: ConfigurationFit) -> alt.LayerChart:
+    """Throughput vs concurrency per instance: measured steps, the USL curve, its 95 % band, the peak."""
+    curve = usl_frame(fit)
+    steps = fit.steps[fit.steps["concurrency"].notna()]
+    past_knee = steps.get("saturated", pd.Series(False, index=steps.index)).fillna(False).astype(bool)
+    measured = pd.DataFrame({"concurrency": steps["concurrency"].astype(float),
+                             "throughput_rps": steps["throughput_rps"].astype(float),
+                             "role": np.where(past_knee.to_numpy(), PAST_KNEE, FITTED)})
+    x = alt.X("concurrency:Q", title="concurrency per instance (users)")
+    band = alt.Chart(curve).mark_area(opacity=0.2, color="#1f77b4").encode(
+        x=x, y=alt.Y("lower_rps:Q", title="throughput per instance (requests/s)"), y2=alt.Y2("upper_rps"))
+    line = alt.Chart(curve).mark_line(color="#1f77b4", size=3).encode(x=x, y=alt.Y("throughput_rps:Q"))
+    dots = alt.Chart(measured).mark_point(filled=True, size=70, color="black").encode(
+        x=x, y=alt.Y("throughput_rps:Q"), shape=alt.Shape("role:N", title="measured steps"),
+        tooltip=[alt.Tooltip("concurrency:Q", format=".1f"), alt.Tooltip("throughput_rps:Q", format=".1f"),
+                 alt.Tooltip("role:N")])
+    layers = [band, line, dots]
+    u = fit.usl
+    if u.peak_concurrency <= curve["concurrency"].max():
+        layers.extend(_vertical_rule(u.peak_concurrency, f"peak N* = {u.peak_concurrency:.0f} users", "gray", [4, 4]))
+    return alt.layer(*layers).properties(
+        title=f"Throughput vs concurrency, USL σ={u.sigma:.3g} κ={u.kappa:.3g} λ={u.lambda_rps:.3g} rps "
+              "(band: 95% bootstrap)", width=560, height=340)
+
+
+def _percentile(label: str) -> float | str:
+    """A recommendation's percentile label (``p99``, ``mean``) as the recommender's argument."""
+    return "mean" if label == "mean" else float(label.removeprefix("p"))
+
+
+def cost_frame(fits: Sequence[ConfigurationFit], rec: RealtimeRecommendation) -> pd.DataFrame:
+    """Monthly cost (USD) of each ranked option's instance type at counts around the recommended one, with
+    the predicted latency (ms) at the target load and which limit a count breaks (:data:`MEETS` from the
+    recommended count on: latency and utilisation fall as instances are added)."""
+    by_label = {f.config.label: f for f in fits}
+    rows = []
+    for option in rec.options:
+        fit = by_label[option.label]
+        n_rec = option.instance_count
+        spread = max(3, min(n_rec // 2, 12))
+        for n in range(max(1, n_rec - spread), n_rec + spread + 1):
+            latency = (predicted_latency_ms(fit, rec.target_tps, n, _percentile(rec.percentile), rec.routing)
+                       if fit.latency is not None else np.nan)
+            utilization = rec.target_tps / n / option.saturation_tps_per_instance
+            rows.append({"label": option.label, "instance_type": option.instance_type, "instance_count": n,
+                         "usd_per_month": usd_per_month(option.usd_per_hour / n_rec, n, rec.hours_per_month),
+                         "predicted_latency_ms": latency if np.isfinite(latency) else np.nan,
+                         "utilization": utilization, "status": _status(n, option, latency, utilization, rec),
+                         "recommended": n == n_rec})
+    return pd.DataFrame(rows, columns=["label", "instance_type", "instance_count", "usd_per_month",
+                                       "predicted_latency_ms", "utilization", "status", "recommended"])
+
+
+def _status(n: int, option: RealtimeOption, latency_ms: float, utilization: float,
+            rec: RealtimeRecommendation) -> str:
+    if n >= option.instance_count:
+        return MEETS
+    if latency_ms > rec.latency_target_ms:
+        return OVER_LATENCY
+    return OVER_CAP if utilization > rec.max_utilization else HA_LOST
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON-ready dicts (missing values as None)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+@functools.cache
+def _cost_template(percentile_label: str) -> str:
+    """:func:`cost_chart`'s Vega-Lite spec without its data (JSON), built once per percentile label."""
+    base = alt.Chart()
+    x = alt.X("instance_count:Q", title="instances (count)", axis=alt.Axis(tickMinStep=1))
+    y = alt.Y("usd_per_month:Q", title="cost (USD/month)")
+    shade = base.mark_rect(color="#2ca02c", opacity=0.15).encode(
+        x=alt.X("band_start:Q"), x2=alt.X2("band_end"), tooltip=alt.Tooltip("status:N", title="SLA-feasible"))
+    line = base.mark_line(color="gray").encode(x=x, y=y)
+    dots = base.mark_point(filled=True, size=70).encode(
+        x=x, y=y, color=alt.Color("status:N", scale=_STATUS_COLORS,
+                                  title="at the target load (green band: SLA-feasible)"),
+        tooltip=[alt.Tooltip("instance_count:Q", title="instances"),
+                 alt.Tooltip("usd_per_month:Q", title="USD/month", format=",.0f"),
+                 alt.Tooltip("predicted_latency_ms:Q", title=f"predicted {percentile_label} (ms)", format=".1f"),
+                 alt.Tooltip("utilization:Q", format=".0%"), alt.Tooltip("status:N")])
+    star = base.mark_point(shape="diamond", size=260, filled=True, color="black").encode(
+        x=x, y=alt.Y("recommended_usd_per_month:Q"))
+    text = base.mark_text(align="right", dx=-12, dy=-10, fontWeight="bold").encode(
+        x=x, y=alt.Y("recommended_usd_per_month:Q"), text=alt.Text("recommended_text:N"))
+    chart = alt.layer(shade, line, dots, star, text).properties(width=520, height=120).facet(
+        row=alt.Row("label:N", title=None, sort=alt.EncodingSortField(field="rank", op="min"),
+                    header=alt.Header(labelAngle=0, labelAlign="left", labelOrient="top", labelFontWeight="bold",
+                                      labelFontSize=12)),
+        data=alt.NamedData("cost")).resolve_scale(x="independent", y="independent")
+    return json.dumps(chart.to_dict())
+
+
+def cost_chart(fits: Sequence[ConfigurationFit], rec: RealtimeRecommendation) -> dict:
+    """One panel per ranked option: USD/month against instance count, the SLA-feasible counts shaded, each
+    count coloured by the limit it breaks, the recommended count marked and labelled.
+
+    A Vega-Lite spec (dict; ``alt.FacetChart.from_dict`` makes it an altair chart): the layout is authored
+    with altair once and filled with this call's data, in milliseconds instead of the few hundred altair
+    takes to build and validate a layered chart, so a what-if re-renders at once.
+    """
+    frame = cost_frame(fits, rec)
+    feasible = frame["status"] == MEETS
+    frame["rank"] = frame["label"].map({o.label: i for i, o in enumerate(rec.options)})
+    frame["band_start"] = frame["instance_count"].where(feasible) - 0.5
+    frame["band_end"] = frame["band_start"] + 1.0
+    frame["recommended_usd_per_month"] = frame["usd_per_month"].where(frame["recommended"])
+    frame["recommended_text"] = [f"{n} × {t}: ${c:,.0f}/month" if r else None for n, t, c, r in zip(
+        frame["instance_count"], frame["instance_type"], frame["usd_per_month"], frame["recommended"], strict=True)]
+    spec = json.loads(_cost_template(rec.percentile))
+    spec["datasets"] = {"cost": _records(frame)}
+    spec["title"] = (f"Cost vs instance count at {rec.target_tps:g} TPS, {rec.percentile} ≤ {rec.latency_target_ms:g} "
+                     f"ms, ≤ {rec.max_utilization:.0%} utilisation")
+    return spec
+
+
+def option_latency_frame(fit: ConfigurationFit, option: RealtimeOption, rec: RealtimeRecommendation,
+                         points: int = 120) -> pd.DataFrame:
+    """Predicted latency (ms) of ``option.instance_count`` instances sharing a total load (requests/s) up to
+    near saturation, with the fitted model's 95 % bootstrap band scaled as the recommender scales it for
+    pooled routing (the pooled prediction over the independent-queue one)."""
+    n = option.instance_count
+    pct = _percentile(rec.percentile)
+    top = 0.98 * n * option.saturation_tps_per_instance
+    grid = np.linspace(top / points, top, points)
+    latency = np.array([predicted_latency_ms(fit, x, n, pct, rec.routing) for x in grid])
+    independent = np.array([predicted_latency_ms(fit, x, n, pct, "random") for x in grid])
+    low, high = fit.latency.predict_interval(grid / n, pct)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where(np.isfinite(independent) & (independent > 0), latency / independent, 1.0)
+    frame = pd.DataFrame({"total_tps": grid, "latency_ms": latency, "lower_ms": np.asarray(low) * factor,
+                          "upper_ms": np.asarray(high) * factor})
+    return frame.replace([np.inf, -np.inf], np.nan)
+
+
+@functools.cache
+def _option_latency_template(percentile_label: str) -> str:
+    """:func:`option_latency_chart`'s Vega-Lite spec without its data (JSON), built once per percentile label."""
+    x = alt.X("total_tps:Q", title="total offered load (requests/s)")
+    y = alt.Y("lower_ms:Q", title=f"predicted {percentile_label} latency (ms)")
+    curve = alt.Chart(alt.NamedData("curve"))
+    band = curve.mark_area(opacity=0.25, color="#1f77b4").encode(x=x, y=y, y2=alt.Y2("upper_ms"))
+    line = curve.mark_line(color="#1f77b4", size=3).encode(
+        x=x, y=alt.Y("latency_ms:Q"),
+        tooltip=[alt.Tooltip("total_tps:Q", title="total load (requests/s)", format=",.0f"),
+                 alt.Tooltip("latency_ms:Q", title=f"predicted {percentile_label} (ms)", format=".1f"),
+                 alt.Tooltip("lower_ms:Q", title="95% band low (ms)", format=".1f"),
+                 alt.Tooltip("upper_ms:Q", title="95% band high (ms)", format=".1f")])
+    point = alt.Chart(alt.NamedData("point"))
+    whisker = point.mark_rule(color="black", size=2).encode(x=alt.X("total_tps:Q"), y=alt.Y("lower_ms:Q"),
+                                                            y2=alt.Y2("upper_ms"))
+    dot = point.mark_point(filled=True, size=120, color="black").encode(x=alt.X("total_tps:Q"),
+                                                                         y=alt.Y("latency_ms:Q"))
+    refs = alt.Chart(alt.NamedData("references"))
+    kind = {"color": alt.Color("kind:N", scale=_REFERENCE_COLORS, legend=None),
+            "strokeDash": alt.StrokeDash("kind:N", scale=_REFERENCE_DASHES, legend=None)}
+    sla = refs.transform_filter(alt.datum.kind == "SLA")
+    vertical = refs.transform_filter(alt.datum.kind != "SLA")
+    layers = [band, line,
+              sla.mark_rule(size=2).encode(y=alt.Y("value:Q"), **kind),
+              sla.mark_text(align="left", dx=4, dy=-7, fontWeight="bold").encode(
+                  y=alt.Y("value:Q"), x=alt.XValue(0), text=alt.Text("text:N"), color=kind["color"]),
+              vertical.mark_rule(size=2).encode(x=alt.X("value:Q"), **kind),
+              vertical.mark_text(align="left", dx=4, fontWeight="bold").encode(
+                  x=alt.X("value:Q"), y=alt.Y("label_y_px:Q", scale=None), text=alt.Text("text:N"),
+                  color=kind["color"]),
+              whisker, dot]
+    return json.dumps(alt.layer(*layers).properties(width=560, height=340).to_dict())
+
+
+def option_latency_chart(fit: ConfigurationFit, option: RealtimeOption, rec: RealtimeRecommendation) -> dict:
+    """The chosen option's predicted latency vs total load with its 95 % band, the SLA line, the target load,
+    the utilisation cap, and the predicted point at the target with its interval. Latencies above 2.5 × the
+    SLA are cut at the top of the plot. A Vega-Lite spec (dict), as :func:`cost_chart`."""
+    upper = option.predicted_latency_ci_upper_ms or option.predicted_latency_ms
+    top_ms = max(2.5 * rec.latency_target_ms, 1.5 * upper)
+    curve = option_latency_frame(fit, option, rec)
+    curve["latency_ms"] = curve["latency_ms"].where(curve["latency_ms"] <= top_ms)
+    curve[["lower_ms", "upper_ms"]] = curve[["lower_ms", "upper_ms"]].clip(upper=top_ms)
+    point = pd.DataFrame({"total_tps": [rec.target_tps], "latency_ms": [option.predicted_latency_ms],
+                          "lower_ms": [option.predicted_latency_ci_lower_ms or option.predicted_latency_ms],
+                          "upper_ms": [upper]})
+    cap_tps = rec.max_utilization * option.saturation_tps_per_instance * option.instance_count
+    references = pd.DataFrame({
+        "kind": ["SLA", "target", "utilisation cap"],
+        "value": [rec.latency_target_ms, rec.target_tps, cap_tps],
+        "text": [f"SLA: {rec.percentile} ≤ {rec.latency_target_ms:g} ms", f"target {rec.target_tps:,.0f} TPS",
+                 f"{rec.max_utilization:.0%} utilisation cap"],
+        "label_y_px": [0, 10, 26]})
+    spec = json.loads(_option_latency_template(rec.percentile))
+    spec["datasets"] = {"curve": _records(curve), "point": _records(point), "references": _records(references)}
+    spec["title"] = (f"{option.instance_count} × {option.label}: predicted {rec.percentile} vs total load "
+                     f"({rec.routing} routing; band: 95% bootstrap)")
+    return spec
 
 
 def save_chart(chart: alt.TopLevelMixin, path: Path) -> Path:
@@ -77,3 +342,68 @@ def save_chart(chart: alt.TopLevelMixin, path: Path) -> Path:
     except (ValueError, ImportError) as exc:
         raise PlannerError(f"{path}: cannot write chart: {exc}") from None
     return path
+
+
+def serverless_cost_frame(rec: ServerlessRecommendation, points: int = 60) -> pd.DataFrame:
+    """Monthly cost (USD) vs monthly invocations: serverless on demand, with provisioned slots, real-time."""
+    even = rec.break_even_monthly_invocations
+    top = 2 * max(rec.monthly_invocations, even if even is not None and np.isfinite(even) else 0)
+    x = np.linspace(0, top, points)
+    standby = rec.provisioned_cost.provisioned_standby_usd
+    series = {"serverless on demand": x * rec.on_demand_cost.usd_per_month / rec.monthly_invocations,
+              f"serverless + {rec.provisioned_concurrency} provisioned": standby + x * (
+                  rec.provisioned_cost.usd_per_month - standby) / rec.monthly_invocations}
+    if rec.realtime_option:
+        rt = rec.realtime_option
+        series[f"real-time {rt.instance_type} × {rt.instance_count}"] = np.full(points, rt.usd_per_month)
+    return pd.concat([pd.DataFrame({"option": name, "monthly_invocations": x, "usd_per_month": y})
+                      for name, y in series.items()], ignore_index=True)
+
+
+def serverless_cost_chart(rec: ServerlessRecommendation) -> alt.LayerChart:
+    """Monthly cost vs monthly invocations for serverless and the real-time option, break-even marked."""
+    x = alt.X("monthly_invocations:Q", title="invocations per month")
+    lines = alt.Chart(serverless_cost_frame(rec)).mark_line().encode(
+        x=x, y=alt.Y("usd_per_month:Q", title="cost (USD per month)"), color=alt.Color("option:N", title="option"))
+    marks = [("your traffic", rec.monthly_invocations)]
+    if rec.break_even_monthly_invocations is not None and np.isfinite(rec.break_even_monthly_invocations):
+        marks.append(("break-even", rec.break_even_monthly_invocations))
+    frame = pd.DataFrame(marks, columns=["mark", "monthly_invocations"])
+    rules = alt.Chart(frame).mark_rule(strokeDash=[6, 3]).encode(x=x, tooltip=["mark", "monthly_invocations"])
+    labels = alt.Chart(frame).mark_text(align="left", dx=4, dy=-6, baseline="top").encode(
+        x=x, y=alt.value(0), text="mark:N")
+    return alt.layer(lines, rules, labels).properties(
+        title=f"{rec.recommended_memory_mb} MB serverless vs real-time ({rec.price_catalog['provenance']})",
+        width=640, height=380)
+
+
+def autoscale_chart(plan: AutoscalePlan, max_points: int = 1440) -> alt.VConcatChart:
+    """Autoscaling timeline: traffic (TPS), instances (in service, billed, static at peak), predicted
+    latency vs the SLA. Long profiles are shown in buckets of whole minutes (traffic and latency:
+    bucket maximum; in service: minimum; billed: maximum); latency is capped at 3× the SLA for display,
+    and overloaded minutes (latency inf) are drawn at that cap."""
+    frame = plan.timeline_frame()
+    bucket = max(1, -(-len(frame) // max_points))
+    cap_ms = 3 * plan.latency_target_ms
+    frame["latency_shown_ms"] = frame["latency_ms"].clip(upper=cap_ms)
+    shown = frame.groupby(frame["minute"] // bucket).agg(
+        minute=("minute", "min"), tps=("tps", "max"), in_service=("in_service", "min"), billed=("billed", "max"),
+        static=("static_instances", "max"), latency_ms=("latency_shown_ms", "max"), breach=("breach", "any"))
+    shown["hour"] = shown["minute"] / 60.0
+    x = alt.X("hour:Q", title="time (h)" + (f", {bucket}-minute buckets" if bucket > 1 else ""))
+    traffic = alt.Chart(shown).mark_line().encode(x=x, y=alt.Y("tps:Q", title="traffic (requests/s)"))
+    counts = shown.melt(id_vars=["hour"], value_vars=["in_service", "billed", "static"], var_name="instances",
+                        value_name="count")
+    instances = alt.Chart(counts).mark_line(interpolate="step-after").encode(
+        x=x, y=alt.Y("count:Q", title="instances"), color=alt.Color("instances:N", title="instances"),
+        strokeDash=alt.StrokeDash("instances:N", legend=None))
+    label = plan.percentile
+    latency = alt.Chart(shown).mark_line().encode(x=x, y=alt.Y("latency_ms:Q", title=f"{label} latency (ms)"))
+    breaches = alt.Chart(shown[shown["breach"]]).mark_point(color="red", filled=True, size=20).encode(
+        x=x, y="latency_ms:Q")
+    title = (f"{plan.label}: {plan.autoscaled.breach_minutes} SLA-breach minutes, target "
+             f"{plan.policy.target_invocations_per_instance_per_minute:,.0f} invocations/instance/min "
+             f"({label} capped at {cap_ms:g} ms for display; overloaded minutes drawn at the cap)")
+    return alt.vconcat(traffic.properties(width=720, height=160), instances.properties(width=720, height=160),
+                       alt.layer(latency, breaches, *_sla_layers(plan.latency_target_ms, label)).properties(
+                           width=720, height=160), title=title)
