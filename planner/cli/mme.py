@@ -1,3 +1,129 @@
-"""`planner mme`: (being built)."""
+"""`planner mme`: multi-model endpoint (GPU) density, cache hit ratio, cold loads, instances and cost."""
 
-from planner.cli.common import app  # noqa: F401
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from planner.cli.common import (
+    DiscountOpt,
+    JsonOpt,
+    PriceFileOpt,
+    RegionOpt,
+    StoreOpt,
+    app,
+    count_arg,
+    duration_ms_arg,
+    emit_json,
+    out,
+    progress,
+    read_store,
+)
+from planner.errors import PlannerError
+
+
+@app.command()
+def mme(
+    target_tps: Annotated[str, typer.Option("--target-tps", help="Peak throughput over all models, e.g. 500 or 1.5k.")],
+    models: Annotated[int | None, typer.Option(min=1, help="How many models the endpoint hosts (M).")] = None,
+    popularity: Annotated[str, typer.Option(help="Traffic skew over the models: zipf:S (e.g. zipf:1.1), uniform, or "
+                                            "a CSV file of measured per-model traffic (model,requests).")] = "uniform",
+    tps_per_instance: Annotated[str | None, typer.Option("--tps-per-instance", help="Per-instance capacity to use "
+                                                         "instead of the fitted configuration's.")] = None,
+    p99: Annotated[str | None, typer.Option("--p99", help="p99 target for the fitted per-instance capacity, e.g. "
+                                            "800ms (default: the utilisation cap alone).")] = None,
+    memory_threshold: Annotated[float, typer.Option(min=0.05, max=1.0, help="GPU memory fraction models may fill.")]
+    = 0.9,
+    max_miss_ratio: Annotated[float, typer.Option(min=0.0, max=1.0, help="Largest share of requests that may wait "
+                                                  "for a cold load (0.01 keeps cold loads out of the p99; 0: every "
+                                                  "model resident).")] = 0.01,
+    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")] = 0.7,
+    cold_load: Annotated[str | None, typer.Option("--cold-load-ms", help="Time a request waits for its model to "
+                                                  "load, e.g. 2500 or 2.5s (default: the measured "
+                                                  "ModelLoadingWaitTime, when a run carries it).")] = None,
+    run: Annotated[list[str] | None, typer.Option("--run", help="Only these GPU memory series runs (repeatable).")]
+    = None,
+    store: StoreOpt = None,
+    region: RegionOpt = "us-east-1",
+    price_file: PriceFileOpt = None,
+    discount: DiscountOpt = 0.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Models per GPU instance, cache hit ratio, cold-load p99, instances and cost for M models."""
+    from planner.capacity import fit_store
+    from planner.catalog import load_catalog
+    from planner.recommend.mme import memory_series, parse_popularity, recommend_mme, throughput_run_ids
+
+    tps = count_arg(target_tps, "--target-tps")
+    per_instance = count_arg(tps_per_instance, "--tps-per-instance") if tps_per_instance else None
+    sla_ms = duration_ms_arg(p99, "--p99") if p99 else None
+    cold_ms = duration_ms_arg(cold_load, "--cold-load-ms") if cold_load else None
+    shares = parse_popularity(popularity, models)
+    found = read_store(store)
+    runs = found.runs()
+    series = memory_series(runs, found.table("gpu_memory"), found.table("metrics"))
+    if run:
+        wanted = {found.resolve(r) for r in run}
+        series = [s for s in series if s.run_id in wanted]
+    if not series:
+        raise PlannerError(f"{found.root}: no GPU memory series (ingest an MME benchmark log or CloudWatch "
+                           "GPUMemoryUtilization with LoadedModelCount)")
+    fits = []
+    if per_instance is None:
+        ids = throughput_run_ids(runs, series)
+        with progress("fitting", total=None):
+            fits = fit_store(found, ids, percentile=99.0, latency_target_ms=sla_ms, max_utilization=max_utilization,
+                             for_sizing=True) if ids else []
+    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    rec = recommend_mme(series, catalog, shares, tps, fits=fits, tps_per_instance=per_instance,
+                        memory_threshold=memory_threshold, max_miss_ratio=max_miss_ratio,
+                        max_utilization=max_utilization, latency_target_ms=sla_ms, cold_load_ms=cold_ms)
+    if as_json:
+        emit_json(rec.to_dict())
+    else:
+        _print(rec)
+
+
+def _band(value, low, high, fmt: str) -> str:
+    if value is None:
+        return "-"
+    return format(value, fmt) + (f" [{format(low, fmt)}–{format(high, fmt)}]" if low is not None else "")
+
+
+def _print(rec) -> None:
+    from planner.recommend.mme import rationale
+
+    memory = Table("variant", "data", "points", "GPU %/model", "MiB/model", "baseline %",
+                   f"models @ {rec.memory_threshold:.0%}", "reported", title="GPU memory vs models loaded (95% CI)")
+    sizing = Table("variant", "TPS/inst", "inst (memory)", "inst (TPS)", "instances", "hit ratio (no affinity)",
+                   "p99 (warm + cold load)", "$/month",
+                   title=f"{rec.models} models ({rec.popularity}) at {rec.target_tps:g} TPS")
+    for v in rec.variants:
+        m = v.memory
+        memory.add_row(v.label, v.origin, f"{m.n_points} (+{m.n_points_excluded} out)",
+                       _band(m.slope_pct_per_model, m.slope_pct_per_model_ci_lower, m.slope_pct_per_model_ci_upper,
+                             ".3f"),
+                       _band(m.gpu_memory_per_model_mb, m.gpu_memory_per_model_mb_ci_lower,
+                             m.gpu_memory_per_model_mb_ci_upper, ".0f"),
+                       _band(m.baseline_pct, m.baseline_pct_ci_lower, m.baseline_pct_ci_upper, ".2f"),
+                       _band(v.max_models_per_instance, v.max_models_per_instance_ci_lower,
+                             v.max_models_per_instance_ci_upper, "d"),
+                       str(v.max_models_reported) if v.max_models_reported is not None else "-")
+        warm = "n/a" if v.latency_p99_warm_ms is None else f"{v.latency_p99_warm_ms:.0f}"
+        cold = "" if not v.cold_load_in_p99 else (f" + {v.cold_load_ms:.0f} cold" if v.cold_load_ms is not None
+                                                  else " + ? cold (unknown)")
+        p99 = f"{warm}{cold} ms" if v.latency_p99_ms is None or not v.cold_load_in_p99 else \
+            f"{warm}{cold} = {v.latency_p99_ms:.0f} ms"
+        sizing.add_row(v.label, f"{v.tps_per_instance:.1f} ({v.throughput_origin})", str(v.instances_for_memory),
+                       str(v.instances_for_throughput), str(v.instances),
+                       f"{v.hit_ratio:.1%} ({v.hit_ratio_no_affinity:.1%})", p99, f"{v.usd_per_month:,.0f}")
+    out.print(memory)
+    out.print(sizing)
+    out.print(rationale(rec))
+    for label, reason in rec.rejected:
+        out.print(f"  not an option: {label}: {reason}", style="dim")
+    for note in rec.to_dict()["notes"]:
+        out.print(f"  note: {note}", style="dim")
+    out.print(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h.", style="dim")

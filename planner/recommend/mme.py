@@ -1,0 +1,539 @@
+"""Multi-model endpoints on GPU: models per instance, cache hit ratio, cold loads, instances and cost.
+
+**Memory.** GPU memory utilisation (percent of the instance's GPU memory) grows linearly with the
+models loaded, ``u(n) = baseline + slope·n`` (statsmodels OLS with t intervals). The intercept is not
+the idle GPU: it is what the serving runtime holds once any model of that framework is loaded (CUDA
+context, framework kernels: PyTorch on a T4 ≈ 6.2 % against 1.1 % idle), so the first model costs
+``baseline + slope`` and each further one ``slope``. Left out of the fit: points with no model loaded
+(the idle server, below the line), and points at the cap: utilisation ≥ ``saturated_pct`` (95 %) or a
+trailing run rising by less than half the typical step (memory full, the server evicting): they say
+nothing about a model's size and would flatten the slope. Max models per instance is the largest n with
+``u(n) ≤ 100·threshold``, the benchmark's own rule (it stops before a model would cross 90 %).
+
+**Cache.** MME routes a model's requests to an instance that has it loaded, so the endpoint acts as
+one LRU cache of ``instances × max_models`` slots: hit ratio by Che's approximation over the model
+popularity. Optimistic, as hot models replicated on several instances are ignored;
+``hit_ratio_no_affinity`` is the other extreme (each instance an independent cache of max_models).
+
+**Cold loads.** A request for a model that is not loaded waits for the load (CloudWatch
+``ModelLoadingWaitTime``). Rule: when the miss ratio exceeds 1 % (the requests beyond the p99), the
+p99 includes a cold load, ``p99 = warm p99 + cold-load time``; otherwise it is the warm p99.
+
+**Sizing.** ``instances_for_memory``: fewest instances whose miss ratio ≤ ``max_miss_ratio`` (default
+1 %, so cold loads stay out of the p99; 0 keeps every model resident). ``instances_for_throughput``:
+ceil(target / per-instance capacity). ``instances`` is the larger; cost = price × instances × 730 h.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+
+from planner.capacity import ConfigurationFit
+from planner.catalog import HOURS_PER_MONTH, PriceCatalog
+from planner.costs import usd_per_month
+from planner.errors import FitError, InfeasibleError, InputError, PriceError
+from planner.queueing import che_hit_ratio, zipf_popularity
+
+DEFAULT_MEMORY_THRESHOLD = 0.9
+DEFAULT_SATURATED_PCT = 95.0
+DEFAULT_MAX_MISS_RATIO = 0.01
+P99_TAIL = 0.01  # share of requests beyond the p99: a miss ratio above it puts a cold load in the p99
+MODEL_COLUMNS = ("model", "model_name", "target_model", "name")
+REQUEST_COLUMNS = ("requests", "request_count", "invocations", "count", "rps", "weight")
+_MEMORY_METRICS = ("GPUMemoryUtilization", "LoadedModelCount")
+_KEY = ("instance_type", "framework", "model", "endpoint")
+NOTES = ("hit ratio: one LRU cache of instances × models per instance (MME routes a model's requests to an "
+         "instance that has it loaded; hot models replicated for throughput are ignored, so it is optimistic)",
+         "p99 includes a cold load (ModelLoadingWaitTime) when the miss ratio exceeds 1 %",
+         "GPU memory per model is in MiB as nvidia-smi reports it (the fitted percent × the GPU's total memory)")
+
+
+# --------------------------------------------------------------------------- memory fit
+
+
+def usable_points(models_loaded, utilization_pct, saturated_pct: float = DEFAULT_SATURATED_PCT
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(models, median utilisation %) per models-loaded count > 0, below ``saturated_pct``, without the
+    trailing plateau: end points rising by less than half the typical step (median over the lower half)."""
+    frame = pd.DataFrame({"n": np.asarray(models_loaded, dtype=float),
+                          "u": np.asarray(utilization_pct, dtype=float)}).dropna()
+    by_n = frame[frame["n"] > 0].groupby("n")["u"].median()
+    by_n = by_n[by_n < saturated_pct]
+    x, y = by_n.index.to_numpy(dtype=float), by_n.to_numpy(dtype=float)
+    if y.size > 3:
+        steps = np.diff(y) / np.diff(x)
+        typical = float(np.median(steps[: max(1, steps.size // 2)]))
+        while y.size > 3 and (y[-1] - y[-2]) / (x[-1] - x[-2]) < 0.5 * typical:
+            x, y = x[:-1], y[:-1]
+    return x, y
+
+
+@dataclass(frozen=True)
+class GpuMemorySummary:
+    """A fitted GPU memory line: % of GPU memory per model and at zero models, MiB per model."""
+
+    slope_pct_per_model: float
+    slope_pct_per_model_ci_lower: float
+    slope_pct_per_model_ci_upper: float
+    baseline_pct: float
+    baseline_pct_ci_lower: float
+    baseline_pct_ci_upper: float
+    gpu_memory_per_model_mb: float | None
+    gpu_memory_per_model_mb_ci_lower: float | None
+    gpu_memory_per_model_mb_ci_upper: float | None
+    gpu_total_memory_mb: float | None
+    n_points: int
+    n_points_excluded: int
+    r_squared: float
+    residual_std_pct: float
+    confidence: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class GpuMemoryFit:
+    """GPU memory utilisation (%) vs models loaded, fitted by OLS; see the module docstring."""
+
+    def __init__(self, saturated_pct: float = DEFAULT_SATURATED_PCT, confidence: float = 0.95) -> None:
+        self.saturated_pct = saturated_pct
+        self.confidence = confidence
+
+    def fit(self, models_loaded, gpu_memory_utilization_pct,
+            gpu_total_memory_mb: float | None = None) -> GpuMemoryFit:
+        """Fit on the usable points; ``gpu_total_memory_mb`` (MiB) turns percent into MiB per model."""
+        x, y = usable_points(models_loaded, gpu_memory_utilization_pct, self.saturated_pct)
+        if x.size < 3:
+            raise FitError(f"a GPU memory fit needs >= 3 models-loaded counts (> 0, below {self.saturated_pct:g} % "
+                           f"and still rising), found {x.size}")
+        self.ols_ = sm.OLS(y, sm.add_constant(x)).fit()
+        (b_lo, b_hi), (s_lo, s_hi) = self.ols_.conf_int(1 - self.confidence)
+        self.baseline_pct_, self.slope_pct_per_model_ = (float(v) for v in self.ols_.params)
+        if not self.slope_pct_per_model_ > 0:
+            raise FitError(f"GPU memory does not grow with models loaded (slope {self.slope_pct_per_model_:.3g} "
+                           "%/model)")
+        self.baseline_pct_ci_lower_, self.baseline_pct_ci_upper_ = float(b_lo), float(b_hi)
+        self.slope_pct_per_model_ci_lower_, self.slope_pct_per_model_ci_upper_ = float(s_lo), float(s_hi)
+        self.gpu_total_memory_mb_ = gpu_total_memory_mb
+        to_mb = (lambda pct: pct / 100.0 * gpu_total_memory_mb) if gpu_total_memory_mb else (lambda pct: None)
+        self.gpu_memory_per_model_mb_ = to_mb(self.slope_pct_per_model_)
+        self.gpu_memory_per_model_mb_ci_lower_ = to_mb(self.slope_pct_per_model_ci_lower_)
+        self.gpu_memory_per_model_mb_ci_upper_ = to_mb(self.slope_pct_per_model_ci_upper_)
+        counts = pd.Series(np.asarray(models_loaded, dtype=float)).dropna().nunique()
+        self.n_points_, self.n_points_excluded_ = int(x.size), int(counts - x.size)
+        self.r_squared_ = float(self.ols_.rsquared)
+        self.residual_std_pct_ = float(math.sqrt(self.ols_.scale))
+        return self
+
+    def predict(self, models):
+        """Predicted GPU memory utilisation (%) with ``models`` loaded."""
+        return self.baseline_pct_ + self.slope_pct_per_model_ * np.asarray(models, dtype=float)
+
+    def predict_interval(self, models) -> tuple[np.ndarray, np.ndarray]:
+        """Confidence band (%) of the mean utilisation at ``models``."""
+        n = np.atleast_1d(np.asarray(models, dtype=float))
+        band = self.ols_.get_prediction(np.column_stack([np.ones_like(n), n])).conf_int(alpha=1 - self.confidence)
+        return band[:, 0], band[:, 1]
+
+    def max_models(self, memory_threshold: float = DEFAULT_MEMORY_THRESHOLD) -> int:
+        """Largest n whose predicted utilisation is ≤ 100 × ``memory_threshold`` (0 if not even one)."""
+        limit = 100.0 * _threshold(memory_threshold)
+        return max(0, math.floor((limit - self.baseline_pct_) / self.slope_pct_per_model_ + 1e-9))
+
+    def max_models_interval(self, memory_threshold: float = DEFAULT_MEMORY_THRESHOLD) -> tuple[int, int]:
+        """(lower, upper): the largest n whose upper / lower confidence band stays under the threshold
+        (searched up to 4 × the point estimate)."""
+        limit = 100.0 * _threshold(memory_threshold)
+        n = np.arange(1, 4 * self.max_models(memory_threshold) + 20)
+        low, high = self.predict_interval(n)
+        return int(n[high <= limit].max(initial=0)), int(n[low <= limit].max(initial=0))
+
+    def summary(self) -> GpuMemorySummary:
+        fitted = {f.name: getattr(self, f.name + "_") for f in fields(GpuMemorySummary) if f.name != "confidence"}
+        return GpuMemorySummary(**fitted, confidence=self.confidence)
+
+
+def _threshold(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError(f"memory_threshold must be a fraction in (0, 1], got {value!r}")
+    return float(value)
+
+
+# --------------------------------------------------------------------------- series from the store
+
+
+@dataclass(frozen=True)
+class MemorySeries:
+    """One models-loaded vs GPU-memory series (``source`` gpu_memory | cloudwatch) and its run."""
+
+    run_id: str
+    source: str
+    origin: str
+    instance_type: str | None
+    framework: str | None
+    model: str | None
+    endpoint: str | None
+    models_loaded: tuple[float, ...]
+    gpu_memory_utilization_pct: tuple[float, ...]
+    gpu_total_memory_mb: float | None = None
+    max_models_reported: int | None = None
+    cold_load_ms: float | None = None  # measured ModelLoadingWaitTime of this configuration's runs
+
+    @property
+    def key(self) -> tuple[str | None, ...]:
+        return tuple(getattr(self, k) for k in _KEY)
+
+    @property
+    def label(self) -> str:
+        parts = (self.instance_type or "unknown instance", self.framework, self.model or self.endpoint)
+        return " / ".join(p for p in parts if p) + f" ({self.source} {self.run_id[:8]})"
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
+def memory_series(runs: pd.DataFrame, gpu_memory: pd.DataFrame, metrics: pd.DataFrame) -> list[MemorySeries]:
+    """Every series in a collection: the ``gpu_memory`` table, and CloudWatch ``GPUMemoryUtilization``
+    (Average) paired with ``LoadedModelCount`` (Average) by timestamp and dimensions in ``metrics``."""
+    info = runs.set_index("run_id")
+    found: list[tuple[str, str, pd.Series, pd.Series, float | None]] = []
+    for run_id, rows in gpu_memory.groupby("run_id", sort=True) if len(gpu_memory) else ():
+        total = rows["gpu_total_memory_mb"].dropna() if "gpu_total_memory_mb" in rows else pd.Series()
+        found.append((str(run_id), "gpu_memory", rows["models_loaded"], rows["gpu_memory_utilization_pct"],
+                      float(total.median()) if len(total) else None))
+    pairs = _cloudwatch_pairs(metrics)
+    for run_id, rows in pairs.groupby("run_id", sort=True) if len(pairs) else ():
+        found.append((str(run_id), "cloudwatch", rows["LoadedModelCount"], rows["GPUMemoryUtilization"], None))
+    out = []
+    for run_id, source, models, pct, total in found:
+        run = info.loc[run_id]
+        notes = json.loads(run["notes"]) if _text(run.get("notes")) else {}
+        key = _run_key(run)
+        same = {i for i, row in info.iterrows() if _run_key(row) == key}
+        out.append(MemorySeries(run_id, source, _text(run.get("origin")) or "measured", *key,
+                                tuple(float(v) for v in models), tuple(float(v) for v in pct), total,
+                                notes.get("max_models_reported"), _cold_load_ms(metrics, same)))
+    return out
+
+
+def _run_key(run: pd.Series) -> tuple[str | None, ...]:
+    return tuple(_text(run.get(k)) for k in _KEY)
+
+
+def throughput_run_ids(runs: pd.DataFrame, series: Sequence[MemorySeries]) -> list[str]:
+    """Runs of the same configuration (instance type, framework, model, endpoint) as a series, but not
+    the series' own: where per-instance throughput comes from."""
+    keys, own = {s.key for s in series}, {s.run_id for s in series}
+    return [str(row["run_id"]) for _, row in runs.iterrows() if _run_key(row) in keys and row["run_id"] not in own]
+
+
+def _averages(metrics: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """The ``Average`` rows of metrics ``names`` (values as floats, dimensions '' when none)."""
+    if not len(metrics) or "metric_name" not in metrics:
+        return pd.DataFrame(columns=["run_id", "timestamp", "dimensions", "metric_name", "value"])
+    rows = metrics[metrics["metric_name"].isin(names) & (metrics["statistic"] == "Average")]
+    return rows.assign(dimensions=rows["dimensions"].fillna(""), value=rows["value"].astype(float))
+
+
+def _cloudwatch_pairs(metrics: pd.DataFrame) -> pd.DataFrame:
+    rows = _averages(metrics, _MEMORY_METRICS)
+    wide = rows.pivot_table(index=["run_id", "timestamp", "dimensions"], columns="metric_name", values="value",
+                            aggfunc="mean")
+    if not set(_MEMORY_METRICS) <= set(wide.columns):
+        return pd.DataFrame()
+    return wide.dropna(subset=list(_MEMORY_METRICS)).reset_index()
+
+
+def _cold_load_ms(metrics: pd.DataFrame, run_ids: set[str]) -> float | None:
+    """Median of the per-period Average ``ModelLoadingWaitTime`` (ms, > 0) of ``run_ids``, if any."""
+    rows = _averages(metrics, ["ModelLoadingWaitTime"])
+    values = rows.loc[rows["run_id"].isin(run_ids) & (rows["value"] > 0), "value"]
+    return float(values.median()) if len(values) else None
+
+
+# --------------------------------------------------------------------------- popularity and cache
+
+
+@dataclass(frozen=True)
+class Popularity:
+    """Request shares of the models (sum 1), and where they came from."""
+
+    description: str
+    shares: tuple[float, ...]
+
+    @property
+    def models(self) -> int:
+        return len(self.shares)
+
+
+def parse_popularity(spec: str, models: int | None) -> Popularity:
+    """``zipf:S`` or ``uniform`` over ``models`` models, or a CSV file of per-model traffic."""
+    text = spec.strip()
+    if text.lower().startswith("zipf:") or text.lower() == "uniform":
+        if not models or models < 1:
+            raise InputError("--models", "value", f"a model count >= 1 with --popularity {text}", repr(models))
+        try:
+            exponent = 0.0 if text.lower() == "uniform" else float(text[5:])
+        except ValueError:
+            exponent = math.nan
+        if not (math.isfinite(exponent) and exponent >= 0):
+            raise InputError("--popularity", "zipf exponent", "a number >= 0 as in zipf:1.1", repr(spec))
+        return Popularity(text.lower(), tuple(zipf_popularity(models, exponent)))
+    if not Path(text).is_file():
+        raise InputError("--popularity", "value", "zipf:S, uniform or a CSV file of model,requests", repr(spec))
+    popularity = read_traffic_file(Path(text))
+    if models is not None and models != popularity.models:
+        raise InputError(text, "rows", f"{models} models (--models)", f"{popularity.models}")
+    return popularity
+
+
+def read_traffic_file(path: Path) -> Popularity:
+    """Measured per-model traffic: a CSV with a model column (model, model_name, target_model, name)
+    and a traffic column (requests, request_count, invocations, count, rps, weight)."""
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip().lower() for h in reader.fieldnames or []]
+        name_col = next((reader.fieldnames[header.index(c)] for c in MODEL_COLUMNS if c in header), None)
+        count_col = next((reader.fieldnames[header.index(c)] for c in REQUEST_COLUMNS if c in header), None)
+        if name_col is None or count_col is None:
+            raise InputError(path, "header", "a model column and a requests column (e.g. model,requests)",
+                             repr(",".join(reader.fieldnames or [])))
+        traffic: dict[str, float] = {}
+        for line, row in enumerate(reader, start=2):
+            name, cell = (row.get(name_col) or "").strip(), (row.get(count_col) or "").strip()
+            try:
+                value = float(cell)
+            except ValueError:
+                value = math.nan
+            if not name or name in traffic or not (math.isfinite(value) and value >= 0):
+                what = "a new model name" if not name or name in traffic else f"a number >= 0 in {count_col!r}"
+                raise InputError(path, f"line {line}", what, repr(name if what.startswith("a new") else cell))
+            traffic[name] = value
+    total = sum(traffic.values())
+    if total <= 0:
+        raise InputError(path, count_col, "at least one model with requests > 0", f"{len(traffic)} rows, total 0")
+    return Popularity(f"measured traffic of {len(traffic)} models ({path.name})",
+                      tuple(v / total for v in traffic.values()))
+
+
+def cache_hit_ratio(shares: Sequence[float], instances: int, models_per_instance: int) -> float:
+    """LRU hit ratio (Che) of an endpoint caching ``instances × models_per_instance`` models."""
+    return che_hit_ratio(np.asarray(shares, dtype=float), instances * models_per_instance)
+
+
+def instances_for_miss_ratio(shares: Sequence[float], models_per_instance: int, max_miss_ratio: float) -> int:
+    """Fewest instances whose miss ratio is ≤ ``max_miss_ratio`` (every model resident at worst)."""
+    if models_per_instance < 1:
+        raise ValueError("models_per_instance must be >= 1")
+    low, high = 1, max(1, math.ceil(len(shares) / models_per_instance))
+    while low < high:
+        mid = (low + high) // 2
+        if 1.0 - cache_hit_ratio(shares, mid, models_per_instance) <= max_miss_ratio + 1e-12:
+            high = mid
+        else:
+            low = mid + 1
+    return high
+
+
+# --------------------------------------------------------------------------- sizing
+
+
+@dataclass(frozen=True)
+class MmeVariant:
+    """One measured series (e.g. PyTorch or TensorRT on one instance type) sized for the target."""
+
+    label: str
+    instance_type: str
+    framework: str | None
+    model: str | None
+    memory: GpuMemorySummary
+    max_models_per_instance: int
+    max_models_per_instance_ci_lower: int
+    max_models_per_instance_ci_upper: int
+    max_models_reported: int | None
+    tps_per_instance: float
+    tps_per_instance_source: str
+    instances: int
+    instances_for_memory: int
+    instances_for_throughput: int
+    instances_all_models_resident: int
+    hit_ratio: float
+    hit_ratio_no_affinity: float
+    miss_ratio: float
+    latency_p99_warm_ms: float | None
+    cold_load_ms: float | None
+    cold_load_source: str | None
+    cold_load_in_p99: bool
+    latency_p99_ms: float | None
+    usd_per_hour: float
+    usd_per_month: float
+    origin: str
+    throughput_origin: str
+    run_ids: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "memory"}
+        out.update(self.memory.to_dict(), run_ids=list(self.run_ids), notes=list(self.notes))
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class MmeRecommendation:
+    """Variants sized for ``models`` models at ``target_tps``, cheapest first; unsized ones in ``rejected``."""
+
+    models: int
+    popularity: str
+    target_tps: float
+    memory_threshold: float
+    max_miss_ratio: float
+    max_utilization: float
+    latency_target_ms: float | None
+    price_catalog: dict[str, Any]
+    variants: tuple[MmeVariant, ...]
+    rejected: tuple[tuple[str, str], ...] = ()
+    hours_per_month: float = HOURS_PER_MONTH
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``planner mme --json`` shape: the settings, the best variant's keys, then every variant."""
+        return {"models": self.models, "popularity": self.popularity, "target_tps": self.target_tps,
+                "percentile": "p99", "memory_threshold": self.memory_threshold, "max_miss_ratio": self.max_miss_ratio,
+                "max_utilization": self.max_utilization, "latency_target_ms": self.latency_target_ms,
+                "hours_per_month": self.hours_per_month, "price_catalog": self.price_catalog,
+                **self.variants[0].to_dict(), "variants": [v.to_dict() for v in self.variants],
+                "rejected": [{"label": label, "reason": reason} for label, reason in self.rejected],
+                "notes": [*self.notes, *self.variants[0].notes]}
+
+
+def _matching_fit(series: MemorySeries, fits: Sequence[ConfigurationFit]) -> ConfigurationFit | None:
+    same = [f for f in fits if f.latency is not None and tuple(getattr(f.config, k) for k in _KEY) == series.key]
+    return max(same, key=lambda f: f.n_steps, default=None)
+
+
+def _throughput(series: MemorySeries, fits: Sequence[ConfigurationFit], tps_per_instance: float | None,
+                latency_target_ms: float | None, max_utilization: float):
+    """(TPS per instance, how it was obtained, origin, the fit or None); TPS None when unknown."""
+    if tps_per_instance is not None:
+        return tps_per_instance, "--tps-per-instance", "option", None
+    fit = _matching_fit(series, fits)
+    if fit is None:
+        return None, "no fitted throughput curve for this configuration (pass --tps-per-instance)", "", None
+    if latency_target_ms is None:
+        how = f"{max_utilization:.0%} of the {fit.saturation_rps:.0f} TPS saturation of {fit.config.label}"
+        return max_utilization * fit.saturation_rps, how, fit.origin, fit
+    cap = fit.capacity_at_sla(latency_target_ms, 99.0, max_utilization)
+    if not cap.feasible:
+        return None, f"p99 at light load is {cap.min_latency_ms:.0f} ms, above {latency_target_ms:g} ms", "", fit
+    return cap.capacity_rps, f"capacity at p99 ≤ {latency_target_ms:g} ms ({cap.binding}) of {fit.config.label}", \
+        fit.origin, fit
+
+
+def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popularity, target_tps: float, *,
+                 fits: Sequence[ConfigurationFit] = (), tps_per_instance: float | None = None,
+                 memory_threshold: float = DEFAULT_MEMORY_THRESHOLD, max_miss_ratio: float = DEFAULT_MAX_MISS_RATIO,
+                 max_utilization: float = 0.7, latency_target_ms: float | None = None,
+                 cold_load_ms: float | None = None, saturated_pct: float = DEFAULT_SATURATED_PCT) -> MmeVariant:
+    """Size one series; :class:`InfeasibleError` when it cannot be (no capacity, no model fits, no price)."""
+    if not series.instance_type:
+        raise InfeasibleError("no instance type recorded for this series (ingest with --instance-type)")
+    spec = catalog.spec(series.instance_type)
+    notes = []
+    pct = np.asarray(series.gpu_memory_utilization_pct, dtype=float)
+    total_mb = series.gpu_total_memory_mb
+    if series.source == "cloudwatch":
+        if spec.accelerator_count > 1:  # CloudWatch reports 0-100 % per GPU, summed over GPUs
+            pct = pct / spec.accelerator_count
+            notes.append(f"GPUMemoryUtilization divided by the {spec.accelerator_count} GPUs of {spec.instance_type}")
+        total_mb = spec.total_accelerator_memory_gib * 1024 or None
+    memory = GpuMemoryFit(saturated_pct).fit(series.models_loaded, pct, total_mb)
+    per_instance = memory.max_models(memory_threshold)
+    if per_instance < 1:
+        raise InfeasibleError(f"one model needs {float(memory.predict(1)):.1f} % of GPU memory, above the "
+                              f"{memory_threshold:.0%} threshold")
+    tps, tps_how, tps_origin, fit = _throughput(series, fits, tps_per_instance, latency_target_ms, max_utilization)
+    if tps is None:
+        raise InfeasibleError(tps_how)
+    shares = popularity.shares
+    for_memory = instances_for_miss_ratio(shares, per_instance, max_miss_ratio)
+    for_throughput = max(1, math.ceil(target_tps / tps - 1e-9))
+    instances = max(for_memory, for_throughput)
+    hit = cache_hit_ratio(shares, instances, per_instance)
+    cold_source = "--cold-load-ms" if cold_load_ms is not None else (
+        "measured ModelLoadingWaitTime (median of per-minute averages)" if series.cold_load_ms else None)
+    cold = cold_load_ms if cold_load_ms is not None else series.cold_load_ms
+    in_p99 = 1.0 - hit > P99_TAIL
+    warm = float(fit.latency.predict_table(target_tps / instances, 99.0)) if fit is not None else None
+    p99 = None if warm is None or (in_p99 and cold is None) else warm + (cold if in_p99 else 0.0)
+    if in_p99 and cold is None:
+        notes.append("the miss ratio exceeds 1 %: p99 includes a cold load of unknown duration (pass --cold-load-ms)")
+    if p99 is not None and latency_target_ms is not None and p99 > latency_target_ms:
+        notes.append(f"predicted p99 {p99:.0f} ms exceeds the {latency_target_ms:g} ms target (lower --max-miss-ratio)")
+    if memory.n_points_excluded_:
+        notes.append(f"{memory.n_points_excluded_} models-loaded count(s) left out of the memory fit (none loaded, "
+                     f"or at the {saturated_pct:g} % cap / plateau)")
+    return MmeVariant(
+        series.label, series.instance_type, series.framework, series.model, memory.summary(), per_instance,
+        *memory.max_models_interval(memory_threshold), series.max_models_reported, tps, tps_how, instances,
+        for_memory, for_throughput, math.ceil(popularity.models / per_instance), hit,
+        cache_hit_ratio(shares, 1, per_instance), 1.0 - hit, warm, cold, cold_source, in_p99, p99,
+        spec.usd_per_hour * instances, usd_per_month(spec.usd_per_hour, instances), series.origin, tps_origin,
+        (series.run_id, *(fit.run_ids if fit is not None else ())), tuple(notes))
+
+
+def recommend_mme(series: Sequence[MemorySeries], catalog: PriceCatalog, popularity: Popularity,
+                  target_tps: float, **options: Any) -> MmeRecommendation:
+    """Size every series (options as :func:`size_variant`), cheapest first; InfeasibleError if none can be."""
+    if not target_tps > 0:
+        raise ValueError(f"target_tps must be > 0, got {target_tps!r}")
+    variants, rejected = [], []
+    for s in series:
+        try:
+            variants.append(size_variant(s, catalog, popularity, target_tps, **options))
+        except (InfeasibleError, FitError, PriceError) as exc:
+            rejected.append((s.label, str(exc)))
+    if not variants:
+        reasons = "; ".join(f"{label}: {why}" for label, why in rejected) or "no GPU memory series in the collection"
+        raise InfeasibleError(f"no multi-model endpoint variant can be sized: {reasons}")
+    variants.sort(key=lambda v: (v.usd_per_month, v.latency_p99_ms or 0.0))
+    price = {"source": catalog.source, "date": catalog.date, "region": catalog.region,
+             "overrides": list(catalog.overrides), "provenance": catalog.provenance()}
+    return MmeRecommendation(popularity.models, popularity.description, float(target_tps),
+                             options.get("memory_threshold", DEFAULT_MEMORY_THRESHOLD),
+                             options.get("max_miss_ratio", DEFAULT_MAX_MISS_RATIO), options.get("max_utilization", 0.7),
+                             options.get("latency_target_ms"), price, tuple(variants), tuple(rejected),
+                             notes=NOTES)
+
+
+def rationale(rec: MmeRecommendation) -> str:
+    """A short paragraph: the cheapest variant, what drives its count, and how the others compare."""
+    best = rec.variants[0]
+    driver = "throughput" if best.instances_for_throughput >= best.instances_for_memory else "memory (cache misses)"
+    mib = f", {best.memory.gpu_memory_per_model_mb:.0f} MiB per model" if best.memory.gpu_memory_per_model_mb else ""
+    text = (f"{best.instance_type} × {best.instances} ({best.framework or best.label}): {best.max_models_per_instance} "
+            f"models per instance at {rec.memory_threshold:.0%} GPU memory{mib}; {best.tps_per_instance:.0f} TPS per "
+            f"instance; the count is set by {driver}; hit ratio {best.hit_ratio:.1%} for {rec.models} models "
+            f"({rec.popularity}){_p99_text(best)}; ${best.usd_per_month:,.0f}/month.")
+    for other in rec.variants[1:]:
+        text += (f" {other.framework or other.label}: {other.max_models_per_instance} models and "
+                 f"{other.tps_per_instance:.0f} TPS per instance -> {other.instances} instances, "
+                 f"${other.usd_per_month:,.0f}/month.")
+    return text
+
+
+def _p99_text(v: MmeVariant) -> str:
+    if not v.cold_load_in_p99:
+        return f"; misses {v.miss_ratio:.1%} ≤ 1 %, so cold loads stay beyond the p99"
+    cold = f"{v.cold_load_ms:.0f} ms" if v.cold_load_ms is not None else "an unknown time"
+    return f"; misses {v.miss_ratio:.1%} > 1 %, so the p99 includes a cold load ({cold})"
