@@ -21,6 +21,7 @@ from typing import Any
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.costs import GIB_BYTES, data_processing_usd
 from planner.errors import InputError
+from planner.recommend.mme import MmeRecommendation
 from planner.recommend.realtime import RealtimeOption, RealtimeRecommendation
 from planner.recommend.serverless import ServerlessRecommendation
 
@@ -137,6 +138,25 @@ def serverless_lines(rec: ServerlessRecommendation) -> list[CostLine]:
             usd_per_year=cost.usd_per_month * MONTHS_PER_YEAR,
             usd_per_million_requests=cost.usd_per_million_invocations, predicted_latency_ms=chosen.latency_p99_ms,
             sla_met=sla_met, origin=chosen.origin, notes=notes + extra))
+    return lines
+
+
+def mme_lines(rec: MmeRecommendation, traffic: Traffic, catalog: PriceCatalog) -> list[CostLine]:
+    """Each multi-model variant (all ``rec.models`` models on shared GPU instances) as a cost line."""
+    data = _data_usd_per_month(traffic, catalog)
+    lines = []
+    for v in rec.variants:
+        total = v.usd_per_month + data
+        met = v.latency_p99_ms is not None and rec.latency_target_ms is not None \
+            and v.latency_p99_ms <= rec.latency_target_ms
+        lines.append(CostLine(
+            option=f"{v.label} × {v.instances}", deployment=f"multi-model ({rec.models} models)",
+            instance_type=v.instance_type, instance_count=v.instances, memory_mb=None, provisioned_concurrency=None,
+            compute_usd_per_month=v.usd_per_month, provisioned_concurrency_usd_per_month=0.0,
+            data_processing_usd_per_month=data, usd_per_month=total, usd_per_year=total * MONTHS_PER_YEAR,
+            usd_per_million_requests=_per_million(total, traffic), predicted_latency_ms=v.latency_p99_ms,
+            sla_met=met, origin=v.origin,
+            notes=f"{v.max_models_per_instance} models per instance, hit ratio {v.hit_ratio:.1%} ({rec.popularity})"))
     return lines
 
 

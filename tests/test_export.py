@@ -187,3 +187,24 @@ def test_cli_serverless_lines_equal_planner_serverless(tmp_path):
     parts = ("compute_usd_per_month", "provisioned_concurrency_usd_per_month", "data_processing_usd_per_month")
     for line in exported["options"]:
         assert sum(line[k] for k in parts) == pytest.approx(line["usd_per_month"])
+
+
+def test_multi_model_lines_carry_the_mme_sizing():
+    from pathlib import Path
+
+    from planner.export import mme_lines
+    from planner.recommend.mme import parse_popularity, recommend_mme_for_store
+    from planner.store import RunStore
+
+    catalog = load_catalog()
+    store = RunStore(Path(__file__).resolve().parents[1] / "data" / "sample-store")
+    rec = recommend_mme_for_store(store, catalog, parse_popularity("zipf:1.1", 200), 500, tps_per_instance=80,
+                                  latency_target_ms=800)
+    traffic = Traffic(500, 1e9, 2048, 512)
+    lines = mme_lines(rec, traffic, catalog)
+    assert [(line.instance_type, line.instance_count) for line in lines] == [(v.instance_type, v.instances)
+                                                                              for v in rec.variants]
+    for line, v in zip(lines, rec.variants, strict=True):
+        assert line.compute_usd_per_month == pytest.approx(v.instances * catalog.price(v.instance_type) * 730)
+        assert line.usd_per_month == pytest.approx(line.compute_usd_per_month + line.data_processing_usd_per_month)
+        assert line.sla_met == (v.latency_p99_ms <= 800)

@@ -39,6 +39,10 @@ def export_costs(
     = None,
     request_bytes: Annotated[str, typer.Option(help="Request payload per invocation, bytes (e.g. 40k).")] = "0",
     response_bytes: Annotated[str, typer.Option(help="Response payload per invocation, bytes.")] = "0",
+    models: Annotated[int | None, typer.Option(min=1, help="Also price hosting this many models on one multi-model "
+                                                           "GPU endpoint (needs GPU memory series).")] = None,
+    popularity: Annotated[str, typer.Option(help="With --models: uniform, zipf:S or a model,requests CSV.")]
+    = "uniform",
     scenario: Annotated[str | None, typer.Option(help="A name for this scenario (shown on the Assumptions sheet).")]
     = None,
     store: StoreOpt = None,
@@ -51,13 +55,15 @@ def export_costs(
     """Every deployment option side by side with monthly and annual cost, and an Assumptions sheet.
 
     Real-time fleets (without and with HA) come from the collection's fits; serverless on demand and
-    with provisioned concurrency appear when the collection has serverless latencies per memory size.
+    with provisioned concurrency appear when the collection has serverless latencies per memory size;
+    multi-model GPU endpoints with --models, when it has GPU memory series.
     """
     from planner.catalog import load_catalog
     from planner.export import (
         Assumption,
         Traffic,
         cost_comparison,
+        mme_lines,
         price_assumptions,
         serverless_lines,
         write_comparison,
@@ -83,7 +89,14 @@ def export_costs(
                                           response_bytes=payload[1],
                                           realtime=RealtimeBaseline.from_recommendation(recs[0]))
         extra, sizes = serverless_lines(serverless), [serverless.recommended_memory_mb]
-    types = [o.instance_type for rec in recs for o in rec.options[:3]]
+    if models:
+        from planner.recommend.mme import parse_popularity, recommend_mme_for_store
+
+        consolidated = recommend_mme_for_store(read_store(store), catalog, parse_popularity(popularity, models), tps,
+                                               latency_target_ms=target_ms, max_utilization=max_utilization)
+        extra += mme_lines(consolidated, traffic, catalog)
+    types = [line.instance_type for line in extra if line.instance_type]
+    types += [o.instance_type for rec in recs for o in rec.options[:3]]
     named = [Assumption("scenario", scenario, "", "given")] if scenario else []
     comparison = cost_comparison(recs, traffic, catalog, extra_lines=extra,
                                  extra_assumptions=[*named, *price_assumptions(catalog, types, sizes)])

@@ -21,7 +21,6 @@ from planner.cli.common import (
     progress,
     read_store,
 )
-from planner.errors import PlannerError
 
 
 @app.command()
@@ -52,9 +51,8 @@ def mme(
     as_json: JsonOpt = False,
 ) -> None:
     """Models per GPU instance, cache hit ratio, cold-load p99, instances and cost for M models."""
-    from planner.capacity import fit_store
     from planner.catalog import load_catalog
-    from planner.recommend.mme import memory_series, parse_popularity, recommend_mme, throughput_run_ids
+    from planner.recommend.mme import parse_popularity, recommend_mme_for_store
 
     tps = count_arg(target_tps, "--target-tps")
     per_instance = count_arg(tps_per_instance, "--tps-per-instance") if tps_per_instance else None
@@ -62,24 +60,12 @@ def mme(
     cold_ms = duration_ms_arg(cold_load, "--cold-load-ms") if cold_load else None
     shares = parse_popularity(popularity, models)
     found = read_store(store)
-    runs = found.runs()
-    series = memory_series(runs, found.table("gpu_memory"), found.table("metrics"))
-    if run:
-        wanted = {found.resolve(r) for r in run}
-        series = [s for s in series if s.run_id in wanted]
-    if not series:
-        raise PlannerError(f"{found.root}: no GPU memory series (ingest an MME benchmark log or CloudWatch "
-                           "GPUMemoryUtilization with LoadedModelCount)")
-    fits = []
-    if per_instance is None:
-        ids = throughput_run_ids(runs, series)
-        with progress("fitting", total=None):
-            fits = fit_store(found, ids, percentile=99.0, latency_target_ms=sla_ms, max_utilization=max_utilization,
-                             for_sizing=True) if ids else []
     catalog = load_catalog(region, price_file=price_file, discount=discount)
-    rec = recommend_mme(series, catalog, shares, tps, fits=fits, tps_per_instance=per_instance,
-                        memory_threshold=memory_threshold, max_miss_ratio=max_miss_ratio,
-                        max_utilization=max_utilization, latency_target_ms=sla_ms, cold_load_ms=cold_ms)
+    with progress("fitting", total=None):
+        rec = recommend_mme_for_store(found, catalog, shares, tps, run_ids=[found.resolve(r) for r in run or []],
+                                      tps_per_instance=per_instance, latency_target_ms=sla_ms,
+                                      max_utilization=max_utilization, memory_threshold=memory_threshold,
+                                      max_miss_ratio=max_miss_ratio, cold_load_ms=cold_ms)
     if as_json:
         emit_json(rec.to_dict())
     else:

@@ -82,7 +82,10 @@ def serverless(
         cost = realtime_cost(catalog, compare_instance, compare_count, tps)
         baseline, extra = RealtimeBaseline(compare_instance, compare_count, cost.usd_per_month), []
     else:
-        baseline, extra = _sized_realtime(found.root, latencies, steps, catalog, tps, target_ms, max_utilization)
+        from planner.recommend.serverless import comparable_realtime
+
+        fits = collection_fits(found.root, None, 99.0, target_ms, max_utilization, for_sizing=True)
+        baseline, extra = comparable_realtime(fits, steps, latencies, catalog, tps, target_ms, max_utilization)
     rec = recommend_serverless(latencies, catalog, monthly_invocations=invocations, peak_tps=tps,
                                latency_target_ms=target_ms, strategy=strategy, balanced_weight=balanced_weight,
                                request_bytes=payload[0], response_bytes=payload[1], throttle_target=throttle_target,
@@ -100,26 +103,6 @@ def serverless(
         if not as_json:
             err.print("infeasible: " + rationale(rec))
         raise typer.Exit(1)
-
-
-def _sized_realtime(store, latencies, steps, catalog, tps: float, target_ms: float, max_utilization: float):
-    """The cheapest real-time option for the same peak and p99 target, preferring the serverless runs' model."""
-    from planner.recommend.realtime import recommend_realtime
-    from planner.recommend.serverless import RealtimeBaseline
-
-    fits = [f for f in collection_fits(store, None, 99.0, target_ms, max_utilization, for_sizing=True)
-            if f.config.instance_type]
-    run_ids = {r for m in latencies for r in m.run_ids}
-    models = set(steps.loc[steps["run_id"].isin(run_ids), "model"].dropna()) if run_ids else set()
-    same_model = [f for f in fits if f.config.model in models]
-    rec = recommend_realtime(same_model or fits, catalog, target_tps=tps, latency_target_ms=target_ms,
-                             max_utilization=max_utilization)
-    baseline = RealtimeBaseline.from_recommendation(rec)
-    notes = []
-    if baseline and not same_model and models:
-        notes.append(f"no real-time runs of {', '.join(sorted(models))}: the real-time option ({baseline.label}) "
-                     "was measured with another model")
-    return baseline, notes
 
 
 def _print(rec, text: str) -> None:

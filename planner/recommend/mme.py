@@ -32,7 +32,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -43,6 +43,9 @@ from planner.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.costs import usd_per_month
 from planner.errors import FitError, InfeasibleError, InputError, PriceError
 from planner.queueing import che_hit_ratio, zipf_popularity
+
+if TYPE_CHECKING:
+    from planner.store import RunStore
 
 DEFAULT_MEMORY_THRESHOLD = 0.9
 DEFAULT_SATURATED_PCT = 95.0
@@ -537,3 +540,25 @@ def _p99_text(v: MmeVariant) -> str:
         return f"; misses {v.miss_ratio:.1%} ≤ 1 %, so cold loads stay beyond the p99"
     cold = f"{v.cold_load_ms:.0f} ms" if v.cold_load_ms is not None else "an unknown time"
     return f"; misses {v.miss_ratio:.1%} > 1 %, so the p99 includes a cold load ({cold})"
+
+
+def recommend_mme_for_store(store: RunStore, catalog: PriceCatalog, popularity: Popularity, target_tps: float, *,
+                            run_ids: Sequence[str] | None = None, tps_per_instance: float | None = None,
+                            latency_target_ms: float | None = None, max_utilization: float = 0.7,
+                            **options: Any) -> MmeRecommendation:
+    """:func:`recommend_mme` over the GPU memory series of ``store`` (only ``run_ids`` when given), with
+    per-instance capacity from the fits of the same configurations unless ``tps_per_instance`` is set."""
+    from planner.capacity import fit_store
+
+    runs = store.runs()
+    series = memory_series(runs, store.table("gpu_memory"), store.table("metrics"))
+    if run_ids:
+        series = [s for s in series if s.run_id in set(run_ids)]
+    if not series:
+        raise InfeasibleError(f"{store.root}: no GPU memory series (ingest an MME benchmark log or CloudWatch "
+                              "GPUMemoryUtilization with LoadedModelCount)")
+    ids = throughput_run_ids(runs, series) if tps_per_instance is None else []
+    fits = fit_store(store, ids, percentile=99.0, latency_target_ms=latency_target_ms,
+                     max_utilization=max_utilization, for_sizing=True) if ids else []
+    return recommend_mme(series, catalog, popularity, target_tps, fits=fits, tps_per_instance=tps_per_instance,
+                         max_utilization=max_utilization, latency_target_ms=latency_target_ms, **options)

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner.capacity import ConfigurationFit
 from planner.catalog import HOURS_PER_MONTH, SERVERLESS_MEMORY_SIZES_MB, PriceCatalog
 from planner.costs import (
     GIB_BYTES,
@@ -52,7 +53,7 @@ from planner.costs import (
 )
 from planner.errors import InfeasibleError
 from planner.queueing import erlang_b, servers_for_blocking, service_quantile_s
-from planner.recommend.realtime import RealtimeRecommendation
+from planner.recommend.realtime import RealtimeRecommendation, recommend_realtime
 
 MAX_CONCURRENCY = 200
 STRATEGIES = ("cost", "speed", "balanced")
@@ -418,3 +419,22 @@ def rationale(rec: ServerlessRecommendation) -> str:
                  f"breaks even at {rec.break_even_monthly_invocations:,.0f} invocations/month: {cheaper} is cheaper "
                  "here.")
     return text
+
+
+def comparable_realtime(fits: Sequence[ConfigurationFit], steps: pd.DataFrame, latencies: Sequence[MemoryLatency],
+                        catalog: PriceCatalog, peak_tps: float, latency_target_ms: float,
+                        max_utilization: float = 0.7) -> tuple[RealtimeBaseline | None, list[str]]:
+    """The cheapest real-time option for the same peak and p99 target, from fits of the serverless
+    runs' model when there are any (else any model, with a note saying so)."""
+    fits = [f for f in fits if f.config.instance_type]
+    run_ids = {r for m in latencies for r in m.run_ids}
+    models = set(steps.loc[steps["run_id"].isin(run_ids), "model"].dropna()) if run_ids else set()
+    same_model = [f for f in fits if f.config.model in models]
+    rec = recommend_realtime(same_model or fits, catalog, target_tps=peak_tps, latency_target_ms=latency_target_ms,
+                             max_utilization=max_utilization)
+    baseline = RealtimeBaseline.from_recommendation(rec)
+    notes = []
+    if baseline and not same_model and models:
+        notes.append(f"no real-time runs of {', '.join(sorted(models))}: the real-time option ({baseline.label}) "
+                     "was measured with another model")
+    return baseline, notes
