@@ -207,4 +207,5 @@ def test_multi_model_lines_carry_the_mme_sizing():
     for line, v in zip(lines, rec.variants, strict=True):
         assert line.compute_usd_per_month == pytest.approx(v.instances * catalog.price(v.instance_type) * 730)
         assert line.usd_per_month == pytest.approx(line.compute_usd_per_month + line.data_processing_usd_per_month)
-        assert line.sla_met == (v.latency_p99_ms <= 800)
+        assert line.sla_met == (v.latency_p99_ms is not None and v.latency_p99_ms <= 800)
+    assert not any(line.sla_met for line in lines if line.predicted_latency_ms is None), "unknown is not met"
