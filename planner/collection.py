@@ -8,7 +8,7 @@ run of the same call fails while streaming, the runs this call already committed
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from planner import __version__
 from planner.errors import InputError, RunExistsError, StoreError
 from planner.ingest import ParsedRun, parse_paths
+from planner.ingest.base import merge_runs
 from planner.schema import ORIGINS, RUN_FIELDS, SCHEMA_VERSION
 from planner.store import RunStore, TableWrite, input_sha256, run_id_for, utc_now
 
@@ -86,6 +87,24 @@ def ingest(store: RunStore, paths: Iterable[Path], *, fmt: str = "auto", meta: M
     return outcomes + [IngestOutcome("", "skipped", "", "", (p.name,), reason=why) for p, why in skipped]
 
 
+def ingest_together(store: RunStore, runs: Sequence[ParsedRun], *, meta: Mapping[str, Any] | None = None,
+                    labels: Mapping[str, str] | None = None, origin: str = "measured",
+                    source_ref: str | None = None) -> IngestOutcome:
+    """Commit runs parsed from different sources of one test (the first is the base, e.g. Locust,
+    then its CloudWatch pages) as ONE run; the parse record lists ``merged_sources`` so that
+    :func:`reparse` merges them again."""
+    if origin not in ORIGINS:
+        raise InputError("--origin", "value", " | ".join(ORIGINS), repr(origin))
+    merged = runs[0]
+    for extra in runs[1:]:
+        merged = merge_runs(merged, extra)
+    store.create()
+    options = {"fmt": "auto", "overrides": {k: v for k, v in (meta or {}).items() if v is not None},
+               "labels": dict(labels or {}), "origin": origin, "source_ref": source_ref,
+               "merged_sources": [r.source for r in runs]}
+    return _commit(store, merged, {p: input_sha256(p) for p in merged.inputs}, options)
+
+
 def _run_fields(run: ParsedRun, options: Mapping[str, Any], shas: Mapping[Path, str]) -> dict[str, Any]:
     fields: dict[str, Any] = {k: None for k in RUN_FIELDS}
     fields.update({k: v for k, v in run.meta.items() if k in RUN_FIELDS})
@@ -141,7 +160,7 @@ def reparse(store: RunStore, run_ids: Iterable[str] | None = None) -> list[Inges
                 path.write_bytes(store.read_raw(item["sha256"]))
                 paths.append(path)
             shas = {p: item["sha256"] for p, item in zip(paths, inputs, strict=True)}
-            matches = [r for r in parse_paths(paths, rec.parse.get("fmt", "auto"))
+            matches = [r for r in _parse_again(paths, rec.parse)
                        if set(r.inputs) == set(paths) and r.key == rec.parse.get("key", "")]
             if len(matches) != 1:
                 raise StoreError(f"{store.root}: run {rec.run_id}: its raw inputs no longer parse into one run "
@@ -154,3 +173,18 @@ def reparse(store: RunStore, run_ids: Iterable[str] | None = None) -> list[Inges
         outcomes.append(IngestOutcome(rec.run_id, "reparsed", run.source, run.format, tuple(p.name for p in paths),
                                       {k: v["rows"] for k, v in new.tables.items()}))
     return outcomes
+
+
+def _parse_again(paths: list[Path], parse: Mapping[str, Any]) -> list[ParsedRun]:
+    """The runs ``paths`` parse into now; a run merged from several sources is merged again."""
+    runs = parse_paths(paths, parse.get("fmt", "auto"))
+    sources = parse.get("merged_sources") or []
+    if len(sources) < 2:
+        return runs
+    by_source = {r.source: r for r in runs}
+    if sorted(by_source) != sorted(sources) or len(runs) != len(sources):
+        return []
+    merged = by_source[sources[0]]
+    for source in sources[1:]:
+        merged = merge_runs(merged, by_source[source])
+    return [merged]

@@ -6,10 +6,18 @@ import json
 import socket
 import time
 
+import pandas as pd
 import pytest
 
 from planner.collect.endpoint import EndpointSettings, LocalEndpoint
-from planner.collect.load import PRESETS, StairsShape, collect_and_ingest, collect_http, parse_shape
+from planner.collect.load import (
+    PRESETS,
+    StairsShape,
+    collect_and_ingest,
+    collect_http,
+    parse_shape,
+    saturated_levels,
+)
 from planner.errors import InputError, PlannerError
 from planner.steps import StepRules, for_run
 from planner.store import RunStore
@@ -142,3 +150,27 @@ def test_parse_shape_rejects_bad_text_in_one_line(text):
 def test_shape_duration_counts_ramps_and_holds():
     assert StairsShape((2, 6, 4), 10.0, 2.0).duration_s == pytest.approx((2 + 4 + 2) / 2 + 30)
 
+
+
+def test_processes_run_locust_distributed_within_the_request_bound(endpoint, tmp_path):
+    store = RunStore(tmp_path / "store")
+    outcome, result = collect_and_ingest(store, endpoint.url, parse_shape("stairs:users=2,4,hold=20s,spawn-rate=20"),
+                                         out_dir=tmp_path / "out", max_duration_s=30, max_requests=300, processes=2)
+    # Each worker stops at its share (150), the master then stops the other: at most the bound plus in-flight.
+    assert result.stop_reason == "max-requests" and 200 <= result.request_count <= 304
+    assert result.failure_count == 0
+    cpu = pd.read_csv(tmp_path / "out" / "generator_cpu.csv")
+    assert cpu["processes"].max() == 3  # the master and its two workers
+    assert (cpu["cpu_total_percent"] >= cpu["cpu_percent"]).all()
+    run = store.get(outcome.run_id).run
+    assert run["labels"]["locust_processes"] == "2" and run["notes"]["history_percentiles"] == "window"
+
+
+def test_a_level_is_saturated_by_its_busiest_process_or_by_all_of_them(tmp_path):
+    history = tmp_path / "h.csv"
+    history.write_text("Timestamp,User Count,Type,Name\n100,2,,Aggregated\n110,4,,Aggregated\n120,8,,Aggregated\n")
+    cpu = tmp_path / "cpu.csv"
+    cpu.write_text("timestamp,cpu_percent,cpu_total_percent,processes\n"
+                   "101,50,60,3\n105,52,64,3\n111,60,185,3\n115,62,190,3\n121,95,120,3\n125,97,130,3\n")
+    assert saturated_levels(history, cpu, cores=2) == (97.0, (4, 8))  # 4: 187.5% of 2 cores; 8: 96% of one
+    assert saturated_levels(history, cpu, cores=4) == (97.0, (8,))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
 from planner.cli.common import (
     JsonOpt,
@@ -81,36 +83,62 @@ def serve_local(
               f"max queue depth {stats.max_queue_depth}")
 
 
+def _usage(exc, option: str) -> typer.BadParameter:
+    """An InputError about a command-line value as a usage error on ``option``."""
+    return typer.BadParameter(f"{exc.where}: expected {exc.expected}, found {exc.found}", param_hint=option)
+
+
 @app.command()
 def collect(
-    target: Annotated[str, typer.Argument(help="HTTP(S) URL of the endpoint; POSTs go to its path "
-                                               "(default /invocations).")],
+    target: Annotated[str | None, typer.Argument(
+        help="HTTP(S) URL of the endpoint (POSTs go to its path, default /invocations) or "
+             "sagemaker://ENDPOINT[?region=REGION&variant=VARIANT]; omit with --serverless-sweep.")] = None,
     store: StoreOpt = None,
     shape: Annotated[str, typer.Option(help="stairs:users=10,20,40..200,hold=60s,spawn-rate=2 "
                                             "(a..b steps on by the previous difference) or a preset: seeds.")
                      ] = "seeds",
     max_duration_s: Annotated[float, typer.Option(min=1, help="Stop the load after this many seconds.")] = 300.0,
     max_requests: Annotated[int | None, typer.Option(min=1, help="Stop after this many requests.")] = None,
+    processes: Annotated[int, typer.Option(min=1, help="Locust worker processes (Locust's distributed mode on "
+                                                       "this machine) when one process cannot generate the load.")
+                         ] = 1,
     payload: Annotated[Path | None, typer.Option(help='JSON-lines bodies: {"body": ..., "content_type": ...} '
                                                       "per line (default: {} as application/json).")] = None,
-    out_dir: Annotated[Path | None, typer.Option(help="Where Locust writes its CSVs and log "
-                                                      "[default: a new temporary directory].")] = None,
-    instance_type: Annotated[str | None, typer.Option(help="Instance type of the endpoint, e.g. ml.m5.xlarge.")] = None,
-    instance_count: Annotated[int | None, typer.Option(min=1, help="Instances behind the endpoint.")] = None,
-    endpoint: Annotated[str | None, typer.Option(help="Endpoint name.")] = None,
+    out_dir: Annotated[Path | None, typer.Option(help="Where Locust writes its CSVs and log (and the CloudWatch "
+                                                      "pages); default: a new temporary directory.")] = None,
+    instance_type: Annotated[str | None, typer.Option(help="Instance type of an HTTP endpoint, e.g. ml.m5.xlarge "
+                                                           "(sagemaker:// targets are described instead).")] = None,
+    instance_count: Annotated[int | None, typer.Option(min=1, help="Instances behind an HTTP endpoint.")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Endpoint name of an HTTP endpoint.")] = None,
     label: Annotated[list[str] | None, typer.Option("--label", help="key=value label (repeatable).")] = None,
     origin: Annotated[str, typer.Option(help="measured | emulated (emulated against planner serve-local).")
                       ] = "measured",
+    no_cloudwatch: Annotated[bool, typer.Option("--no-cloudwatch", help="sagemaker://: skip the CloudWatch pull.")
+                             ] = False,
+    cloudwatch_wait_s: Annotated[float, typer.Option(min=0, help="sagemaker://: seconds to wait after the load "
+                                                                 "before pulling CloudWatch, which publishes "
+                                                                 "endpoint metrics a minute or two late.")] = 120.0,
+    serverless_sweep: Annotated[str | None, typer.Option(help="Memory sizes in MB, e.g. 1024,2048,3072: create a "
+                                                              "serverless endpoint per size for --model-name, "
+                                                              "collect each, delete them all (needs --yes).")
+                                ] = None,
+    model_name: Annotated[str | None, typer.Option(help="--serverless-sweep: the SageMaker model to deploy.")] = None,
+    max_concurrency: Annotated[int | None, typer.Option(min=1, max=200, help="--serverless-sweep: MaxConcurrency "
+                                                                             "(default: the shape's peak users).")
+                               ] = None,
+    region: Annotated[str | None, typer.Option(help="--serverless-sweep: AWS region of the endpoints and prices "
+                                                    "[default: boto3's].")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="--serverless-sweep: create the billable resources (without "
+                                                    "it: print them and the estimated cost, exit 1).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Load-test an HTTP endpoint with Locust (headless, stair-step shape) and ingest the run."""
-    import tempfile
+    """Load-test an HTTP or SageMaker endpoint with Locust (headless, stair-step shape) and ingest the run.
 
-    from planner.collect.load import collect_and_ingest, parse_shape
+    sagemaker:// runs are labelled from DescribeEndpoint and include CloudWatch metrics of the run window.
+    """
+    from planner.collect.load import parse_shape
     from planner.errors import InputError
 
-    if not target.startswith(("http://", "https://")):
-        raise typer.BadParameter(f"expected an http:// or https:// URL, found {target!r}", param_hint="TARGET")
     if origin not in ("measured", "emulated"):
         raise typer.BadParameter(f"expected measured or emulated, found {origin!r}", param_hint="--origin")
     try:
@@ -118,21 +146,148 @@ def collect(
     except InputError as exc:
         raise typer.BadParameter(f"expected {exc.expected}, found {exc.found}", param_hint="--shape") from None
     directory = out_dir or Path(tempfile.mkdtemp(prefix="planner-collect-"))
+    common = {"max_duration_s": max_duration_s, "max_requests": max_requests, "payload": payload,
+              "labels": parse_labels(label or []), "origin": origin, "processes": processes}
+    aws_options = {"cloudwatch": not no_cloudwatch, "cloudwatch_delay_s": cloudwatch_wait_s}
+    if serverless_sweep is not None:
+        if target is not None:
+            raise typer.BadParameter("expected no TARGET with --serverless-sweep (it creates the endpoints)",
+                                     param_hint="TARGET")
+        _sweep(serverless_sweep, model_name, max_concurrency, region, yes, stairs, directory, store, as_json,
+               {**common, **aws_options})
+        return
+    if target is None:
+        raise typer.BadParameter("expected an http(s):// URL or sagemaker://ENDPOINT", param_hint="TARGET")
+    if target.startswith("sagemaker:"):
+        given = [f"--{n}" for n, v in (("instance-type", instance_type), ("instance-count", instance_count),
+                                       ("endpoint", endpoint)) if v is not None]
+        if given:
+            raise typer.BadParameter(f"expected none of {', '.join(given)} with a sagemaker:// target "
+                                     "(it is labelled from DescribeEndpoint)", param_hint=given[0])
+        _collect_sagemaker(target, stairs, directory, store, as_json, {**common, **aws_options})
+        return
+    if not target.startswith(("http://", "https://")):
+        raise typer.BadParameter(f"expected an http://, https:// or sagemaker:// target, found {target!r}",
+                                 param_hint="TARGET")
     meta = {"instance_type": instance_type, "instance_count": instance_count, "endpoint": endpoint}
+    _collect_http(target, stairs, directory, store, as_json, {**common, "meta": meta})
+
+
+def _collect_http(url: str, stairs, directory: Path, store: str | None, as_json: bool, options: dict) -> None:
+    from planner.collect.load import collect_and_ingest
+
     target_store = write_store(store)
-    with progress(f"collecting ({stairs.duration_s:.0f} s planned, at most {max_duration_s:g} s)", total=None):
-        outcome, result = collect_and_ingest(target_store, target, stairs, out_dir=directory,
-                                             max_duration_s=max_duration_s, max_requests=max_requests,
-                                             payload=payload, meta=meta, labels=parse_labels(label or []),
-                                             origin=origin)
+    with progress(f"collecting ({stairs.duration_s:.0f} s planned, at most {options['max_duration_s']:g} s)",
+                  total=None):
+        outcome, result = collect_and_ingest(target_store, url, stairs, out_dir=directory, **options)
     if as_json:
         emit_json({"store": target_store.root, "run": outcome.to_dict(), "collect": result.to_dict()})
         return
+    _print_run(outcome, result)
+
+
+def _collect_sagemaker(text: str, stairs, directory: Path, store: str | None, as_json: bool, options: dict) -> None:
+    from planner.collect.sagemaker import collect_sagemaker, parse_target
+    from planner.errors import InputError
+
+    try:
+        target = parse_target(text)
+    except InputError as exc:
+        raise _usage(exc, "TARGET") from None
+    target_store = write_store(store)
+    with progress(f"collecting ({stairs.duration_s:.0f} s planned, at most {options['max_duration_s']:g} s)",
+                  total=None):
+        result = collect_sagemaker(target_store, target, stairs, out_dir=directory, **options)
+    if as_json:
+        emit_json({"store": target_store.root, **result.to_dict()})
+    else:
+        _print_run(result.outcome, result.collect)
+        _print_endpoint(result)
+    for warning in result.warnings:
+        err.print(f"warning: {warning}", style="yellow")
+
+
+def _print_run(outcome, result) -> None:
     out.print(f"{outcome.run_id}  {outcome.status}  {result.request_count:,} requests "
               f"({result.failure_count:,} failed) in {result.wall_s:.0f} s, stopped: {result.stop_reason}")
     out.print(f"Locust files: {result.out_dir}", style="dim")
     if result.generator_saturated_levels:
         users = ", ".join(map(str, result.generator_saturated_levels))
-        err.print(f"warning: the load generator used > 90% of a core at {users} users: those levels measured "
-                  "Locust as much as the endpoint", style="yellow")
+        err.print(f"warning: the load generator's CPU was saturated at {users} users: those levels measured "
+                  "Locust as much as the endpoint (try --processes)", style="yellow")
 
+
+def _print_endpoint(result) -> None:
+    ep = result.endpoint
+    size = (f"serverless {ep.memory_mb} MB, MaxConcurrency {ep.max_concurrency}" if ep.serverless
+            else f"{ep.instance_count} × {ep.instance_type}")
+    pulled = ("CloudWatch skipped" if result.cloudwatch is None
+              else f"CloudWatch {result.cloudwatch.datapoints:,} datapoints")
+    out.print(f"{ep.endpoint}/{ep.variant} ({size}, {ep.region}); {pulled}")
+
+
+def _sweep(sizes: str, model_name: str | None, max_concurrency: int | None, region: str | None, yes: bool,
+           stairs, directory: Path, store: str | None, as_json: bool, options: dict) -> None:
+    from planner.catalog import load_catalog
+    from planner.collect.sweep import parse_memory_sizes, plan_sweep, run_sweep
+    from planner.errors import InputError
+
+    if not model_name:
+        raise typer.BadParameter("expected --model-name with --serverless-sweep", param_hint="--model-name")
+    try:
+        memory_sizes = parse_memory_sizes(sizes)
+    except InputError as exc:
+        raise _usage(exc, "--serverless-sweep") from None
+    region = region or _default_region()
+    plan = plan_sweep(model_name, memory_sizes, stairs, max_duration_s=options["max_duration_s"],
+                      catalog=load_catalog(region), region=region, max_concurrency=max_concurrency)
+    if not yes:
+        _print_plan(plan, as_json)
+        err.print("nothing created: rerun with --yes to create these resources (they are deleted after the sweep)")
+        raise typer.Exit(1)
+    target_store = write_store(store)
+    with progress(f"sweeping {len(memory_sizes)} memory sizes", total=None):
+        result = run_sweep(plan, target_store, out_dir=directory,
+                           **{k: v for k, v in options.items() if k != "max_duration_s"})
+    if as_json:
+        emit_json({"store": target_store.root, **result.to_dict()})
+    else:
+        table = Table("memory MB", "endpoint", "run", "requests", "failed", "stopped", "CloudWatch points")
+        for run in result.runs:
+            pulled = "-" if run.cloudwatch is None else f"{run.cloudwatch.datapoints:,}"
+            table.add_row(str(run.endpoint.memory_mb), run.endpoint.endpoint, run.outcome.run_id,
+                          f"{run.collect.request_count:,}", f"{run.collect.failure_count:,}", run.collect.stop_reason,
+                          pulled)
+        out.print(table)
+        out.print(f"deleted {len(result.deleted)} resources: " + ", ".join(r.name for r in result.deleted
+                                                                          if r.kind == "endpoint"), style="dim")
+    for run in result.runs:
+        for warning in run.warnings:
+            err.print(f"warning: {warning}", style="yellow")
+
+
+def _default_region() -> str:
+    import boto3
+
+    found = boto3.session.Session().region_name
+    if not found:
+        raise typer.BadParameter("expected --region or a configured AWS region (AWS_DEFAULT_REGION)",
+                                 param_hint="--region")
+    return found
+
+
+def _print_plan(plan, as_json: bool) -> None:
+    if as_json:
+        emit_json({"created": False, "plan": plan.to_dict()})
+        return
+    table = Table("kind", "name", "memory MB", "MaxConcurrency", "est. USD (upper bound)")
+    estimates = plan.estimated_usd_by_memory_mb
+    for resource in plan.resources:
+        cost = f"{estimates[resource.memory_mb]:.4f}" if resource.kind == "endpoint" else ""
+        table.add_row(resource.kind, resource.name, str(resource.memory_mb), str(plan.max_concurrency), cost)
+    out.print(f"serverless sweep of model {plan.model_name} in {plan.region} would create:")
+    out.print(table)
+    out.print(f"estimated cost at most {plan.estimated_usd:.4f} USD: per endpoint, catalog USD/s of its memory size "
+              f"× {plan.busy_s:,.0f} s (min(users, MaxConcurrency) integrated over the planned "
+              f"{min(plan.shape.duration_s, plan.max_duration_s):,.0f} s run); data processing (USD/GB) excluded. "
+              f"Prices: {plan.price_source}", style="dim")

@@ -1,4 +1,8 @@
-"""Drive a real Locust (headless, a subprocess) against an HTTP endpoint and ingest what it measured.
+"""Drive a real Locust (headless, a subprocess) against an endpoint and ingest what it measured.
+
+:func:`run_locust` drives any of the locustfile's users (HTTP here, SageMaker in
+:mod:`planner.collect.sagemaker`); :func:`collect_http` and :func:`collect_and_ingest` aim it at
+an HTTP URL.
 
 The load is a staircase (:class:`StairsShape`): closed-loop users with zero think time, so users
 = concurrency. The run is bounded three ways: the shape ends by itself after its last hold;
@@ -7,9 +11,14 @@ CSVs as on any graceful stop); a hard timeout (``kill_after_s``) sends SIGTERM t
 (Locust's handler writes its CSVs) and SIGKILL 10 s later. Locust rewrites its CSVs every second,
 so even a killed run leaves what it measured up to its last second.
 
-Locust is one process on one core: while it runs, its CPU is sampled every second into
-``generator_cpu.csv``; a level whose mean CPU exceeds :data:`SATURATED_CPU_PERCENT` of one core
-measured the generator as much as the endpoint, and is reported in ``generator_saturated_levels``.
+A Locust process uses one core. When one process cannot generate the load, ``processes`` > 1 runs
+Locust's own distributed mode on this machine (``--processes N``: a master running the shape and
+writing the CSVs, N forked workers sending the requests). While Locust runs, the CPU of every
+process of its tree is sampled every second into ``generator_cpu.csv`` (``cpu_percent``: the
+busiest process, % of one core; ``cpu_total_percent``: all of them). A level whose busiest process
+averaged more than :data:`SATURATED_CPU_PERCENT` of one core, or whose processes together averaged
+more than that share of the machine's cores, measured the generator as much as the endpoint, and
+is reported in ``generator_saturated_levels``.
 """
 
 from __future__ import annotations
@@ -63,6 +72,19 @@ class StairsShape:
     @property
     def text(self) -> str:
         return f"stairs:users={','.join(map(str, self.users))},hold={self.hold_s:g}s,spawn-rate={self.spawn_rate:g}"
+
+    def users_at(self, t_s: float) -> float:
+        """Users running ``t_s`` seconds into the staircase (ramps linear at ``spawn_rate``); 0 after it."""
+        now, previous = 0.0, 0
+        for users in self.users:
+            ramp_s = abs(users - previous) / self.spawn_rate
+            if t_s < now + ramp_s:
+                return previous + (users - previous) * (t_s - now) / ramp_s
+            now += ramp_s + self.hold_s
+            if t_s < now:
+                return float(users)
+            previous = users
+        return 0.0
 
     def env(self) -> dict[str, str]:
         """The environment variables :mod:`planner.collect.locustfile` reads."""
@@ -169,9 +191,11 @@ def write_payload(path: Path, out: Path) -> Path:
 class CollectResult:
     """What one Locust run measured and where its files are.
 
-    ``stop_reason``: shape-complete | max-duration | max-requests | all-failed | killed;
-    ``generator_saturated_levels``: user counts of levels where Locust's mean CPU exceeded
-    :data:`SATURATED_CPU_PERCENT` of one core.
+    ``url``: the target (``http(s)://...`` or ``sagemaker://...``); ``stop_reason``:
+    shape-complete | max-duration | max-requests | all-failed | killed; ``started_at_s`` /
+    ``ended_at_s``: wall clock (epoch s) when Locust was launched and when it exited;
+    ``processes``: Locust processes sending requests; ``generator_saturated_levels``: user counts
+    of levels where the generator's CPU was saturated (see the module docstring).
     """
 
     url: str
@@ -185,6 +209,9 @@ class CollectResult:
     failure_count: int
     generator_cpu_max_percent: float
     generator_saturated_levels: tuple[int, ...]
+    started_at_s: float
+    ended_at_s: float
+    processes: int
     log_path: Path = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,7 +219,9 @@ class CollectResult:
                 "csv_paths": [str(p) for p in self.csv_paths], "stop_reason": self.stop_reason,
                 "exit_code": self.exit_code, "wall_s": self.wall_s, "request_count": self.request_count,
                 "failure_count": self.failure_count, "generator_cpu_max_percent": self.generator_cpu_max_percent,
-                "generator_saturated_levels": list(self.generator_saturated_levels), "log_path": str(self.log_path)}
+                "generator_saturated_levels": list(self.generator_saturated_levels),
+                "started_at_s": self.started_at_s, "ended_at_s": self.ended_at_s, "processes": self.processes,
+                "log_path": str(self.log_path)}
 
 
 def _check_reachable(url: str) -> tuple[str, str]:
@@ -210,7 +239,9 @@ def _check_reachable(url: str) -> tuple[str, str]:
 
 
 def _locust_env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LOCUST_", "PLANNER_STAIRS_", "PLANNER_MAX_"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("LOCUST_", "PLANNER_STAIRS_", "PLANNER_MAX_", "PLANNER_SAGEMAKER_", "PLANNER_USER",
+                                   "PLANNER_PROCESSES"))}
     return {**env, **extra}
 
 
@@ -228,42 +259,71 @@ def _stop_group(proc: subprocess.Popen) -> None:
             continue
 
 
+class _TreeCpu:
+    """CPU of a process and its descendants (Locust's master and forked workers), per process."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.known: dict[int, psutil.Process] = {}
+        self.sample()  # primes the counters: psutil measures from one call to the next
+
+    def sample(self) -> list[float]:
+        """% of one core each live process used since the previous call (0 for a process seen first)."""
+        try:
+            tree = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return []
+        values = []
+        for proc in tree:
+            with contextlib.suppress(psutil.Error):
+                values.append(self.known.setdefault(proc.pid, proc).cpu_percent(None))
+        return values
+
+
 def _run_sampling(proc: subprocess.Popen, cpu_path: Path, kill_after_s: float) -> bool:
-    """Wait for ``proc``, sampling its CPU (% of one core) each second into ``cpu_path``;
+    """Wait for ``proc``, sampling its process tree's CPU each second into ``cpu_path``;
     -> True when the hard timeout stopped it."""
-    sampler = psutil.Process(proc.pid)
     started = time.monotonic()
     with cpu_path.open("w", encoding="utf-8") as out:
-        out.write("timestamp,cpu_percent\n")
-        with contextlib.suppress(psutil.Error):
-            sampler.cpu_percent(None)
+        out.write("timestamp,cpu_percent,cpu_total_percent,processes\n")
+        try:
+            sampler = _TreeCpu(proc.pid)
+        except psutil.Error:  # exited already
+            return False
         while proc.poll() is None:
             if time.monotonic() - started > kill_after_s:
                 _stop_group(proc)
                 return True
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=1.0)
-            with contextlib.suppress(psutil.Error):
-                out.write(f"{time.time():.3f},{sampler.cpu_percent(None):.1f}\n")
+            values = sampler.sample()
+            if values:
+                out.write(f"{time.time():.3f},{max(values):.1f},{sum(values):.1f},{len(values)}\n")
     return False
 
 
 def saturated_levels(history_csv: Path, cpu_csv: Path, threshold_percent: float = SATURATED_CPU_PERCENT,
-                     ) -> tuple[float, tuple[int, ...]]:
-    """-> (max CPU %, user counts of levels whose mean generator CPU exceeded ``threshold_percent``).
+                     cores: int | None = None) -> tuple[float, tuple[int, ...]]:
+    """-> (max CPU % of the busiest Locust process, user counts of saturated levels).
 
-    Each CPU sample is assigned the user count of the last history row at or before it.
+    A level is saturated when its busiest process averaged more than ``threshold_percent`` of one
+    core, or (with a ``cpu_total_percent`` column) all processes together more than that share of
+    ``cores`` (default: this machine's). Each CPU sample is assigned the user count of the last
+    history row at or before it.
     """
     cpu = pd.read_csv(cpu_csv)
     if cpu.empty:
         return 0.0, ()
     history = pd.read_csv(history_csv, usecols=["Timestamp", "User Count", "Name"])
     history = history[history["Name"] == "Aggregated"].astype({"Timestamp": "float64"}).sort_values("Timestamp")
-    cpu = cpu.sort_values("timestamp")
+    cpu = cpu.astype({"timestamp": "float64"}).sort_values("timestamp")
     joined = pd.merge_asof(cpu, history, left_on="timestamp", right_on="Timestamp", direction="backward")
     joined = joined[joined["User Count"].fillna(0) > 0]
-    means = joined.groupby("User Count")["cpu_percent"].mean()
-    return float(cpu["cpu_percent"].max()), tuple(int(u) for u, m in means.items() if m > threshold_percent)
+    means = joined.groupby("User Count").mean(numeric_only=True)
+    saturated = means["cpu_percent"] > threshold_percent
+    if "cpu_total_percent" in means:
+        saturated |= means["cpu_total_percent"] > threshold_percent * (cores or os.cpu_count() or 1)
+    return float(cpu["cpu_percent"].max()), tuple(int(u) for u in means.index[saturated])
 
 
 def _totals(stats_csv: Path) -> tuple[int, int]:
@@ -279,34 +339,53 @@ def _log_tail(log_path: Path) -> str:
     return lines[-1] if lines else "no output"
 
 
-def collect_http(url: str, shape: StairsShape, *, out_dir: Path, max_duration_s: float,
-                 max_requests: int | None = None, payload: Path | None = None,
-                 kill_after_s: float | None = None) -> CollectResult:
-    """Run Locust headless against ``url`` (POST to its path, default ``/invocations``) with ``shape``.
-
-    Stops at the end of the shape, after ``max_duration_s`` seconds of load or ``max_requests``
-    requests; ``kill_after_s`` (default ``max_duration_s`` + 20 s) is the hard wall-clock limit.
-    Raises PlannerError when nothing listens at ``url``, when Locust wrote no CSVs, or when every
-    request failed (such a run says nothing about capacity; its files stay in ``out_dir``).
-    """
+def _check_limits(max_duration_s: float, max_requests: int | None, processes: int) -> None:
     if max_duration_s <= 0:
         raise InputError("--max-duration-s", "value", "a number of seconds > 0", repr(max_duration_s))
     if max_requests is not None and max_requests < 1:
         raise InputError("--max-requests", "value", "an integer >= 1", repr(max_requests))
-    host, path = _check_reachable(url)
+    if processes < 1:
+        raise InputError("--processes", "value", "an integer >= 1", repr(processes))
+
+
+def _first_failure(failures_csv: Path) -> str:
+    """The most frequent error Locust recorded, or '' (its failures file may be missing)."""
+    with contextlib.suppress(OSError, ValueError, KeyError, pd.errors.EmptyDataError):
+        failures = pd.read_csv(failures_csv)
+        if not failures.empty:
+            top = failures.sort_values("Occurrences", ascending=False).iloc[0]
+            return f"; most frequent: {str(top['Error'])[:200]}"
+    return ""
+
+
+def run_locust(target: str, shape: StairsShape, *, user_env: Mapping[str, str], out_dir: Path,
+               max_duration_s: float, max_requests: int | None = None, payload: Path | None = None,
+               kill_after_s: float | None = None, processes: int = 1, host: str | None = None) -> CollectResult:
+    """Run Locust headless with the locustfile's user that ``user_env`` selects (``PLANNER_USER``
+    and its settings, see :mod:`planner.collect.locustfile`) and ``shape``; ``target`` names the
+    endpoint in results and errors, ``host`` is Locust's ``--host`` (HTTP users).
+
+    Stops at the end of the shape, after ``max_duration_s`` seconds of load or ``max_requests``
+    requests; ``kill_after_s`` (default ``max_duration_s`` + 20 s) is the hard wall-clock limit.
+    ``processes`` > 1 runs Locust's distributed mode with that many worker processes. Raises
+    PlannerError when Locust wrote no CSVs, or when every request failed (such a run says nothing
+    about capacity; its files stay in ``out_dir``).
+    """
+    _check_limits(max_duration_s, max_requests, processes)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = out_dir / CSV_PREFIX
     reason_path, log_path, cpu_path = out_dir / "stop_reason.txt", out_dir / "locust.log", out_dir / "generator_cpu.csv"
     reason_path.unlink(missing_ok=True)
-    env = {**shape.env(), "PLANNER_MAX_DURATION_S": f"{max_duration_s:g}", "PLANNER_TARGET_PATH": path,
+    env = {**shape.env(), **user_env, "PLANNER_MAX_DURATION_S": f"{max_duration_s:g}",
            "PLANNER_STOP_REASON_FILE": str(reason_path), "PLANNER_ABORT_AFTER_FAILURES": str(ABORT_AFTER_FAILURES),
-           "PLANNER_MAX_REQUESTS": str(max_requests or ""),
+           "PLANNER_MAX_REQUESTS": str(max_requests or ""), "PLANNER_PROCESSES": str(processes),
            "PLANNER_PAYLOAD": str(write_payload(payload, out_dir / "payload.jsonl")) if payload else ""}
-    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", host,
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+               *(["--host", host] if host else []), *(["--processes", str(processes)] if processes > 1 else []),
                "--csv", str(prefix), "--csv-full-history", "--only-summary", "--loglevel", "WARNING",
                "--stop-timeout", "2", "--exit-code-on-error", "0"]
-    started = time.monotonic()
+    started, started_at_s = time.monotonic(), time.time()
     with log_path.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(command, cwd=out_dir, env=_locust_env(env), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -318,34 +397,54 @@ def collect_http(url: str, shape: StairsShape, *, out_dir: Path, max_duration_s:
     wall_s = time.monotonic() - started
     csv_paths = tuple(Path(f"{prefix}{suffix}") for suffix in CSV_SUFFIXES)
     if not all(p.exists() and p.stat().st_size > 0 for p in csv_paths[:2]):
-        raise PlannerError(f"{url}: Locust wrote no CSVs (exit code {proc.returncode}; {log_path}: "
+        raise PlannerError(f"{target}: Locust wrote no CSVs (exit code {proc.returncode}; {log_path}: "
                            f"{_log_tail(log_path)})")
     requests, failures = _totals(csv_paths[0])
     if requests == 0 or failures == requests:
-        raise PlannerError(f"{url}: no request succeeded ({failures} of {requests} failed; "
-                           f"see {csv_paths[2]} and {log_path})")
+        raise PlannerError(f"{target}: no request succeeded ({failures} of {requests} failed"
+                           f"{_first_failure(csv_paths[2])}; see {csv_paths[2]} and {log_path})")
     cpu_max, saturated = saturated_levels(csv_paths[1], cpu_path)
     reason = "killed" if killed else (reason_path.read_text(encoding="utf-8").strip()
                                       if reason_path.exists() else "unknown")
-    return CollectResult(url, shape, out_dir, tuple(p for p in csv_paths if p.exists()), reason, proc.returncode,
-                         wall_s, requests, failures, cpu_max, saturated, log_path)
+    return CollectResult(target, shape, out_dir, tuple(p for p in csv_paths if p.exists()), reason, proc.returncode,
+                         wall_s, requests, failures, cpu_max, saturated, started_at_s, started_at_s + wall_s,
+                         processes, log_path)
+
+
+def collect_http(url: str, shape: StairsShape, *, out_dir: Path, max_duration_s: float,
+                 max_requests: int | None = None, payload: Path | None = None,
+                 kill_after_s: float | None = None, processes: int = 1) -> CollectResult:
+    """:func:`run_locust` against ``url`` (POST to its path, default ``/invocations``); PlannerError
+    first when nothing listens there."""
+    host, path = _check_reachable(url)
+    return run_locust(url, shape, user_env={"PLANNER_USER": "http", "PLANNER_TARGET_PATH": path}, out_dir=out_dir,
+                      max_duration_s=max_duration_s, max_requests=max_requests, payload=payload,
+                      kill_after_s=kill_after_s, processes=processes, host=host)
+
+
+def run_labels(result: CollectResult, labels: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Labels of a collected run: the user's, then target, shape, stop reason, Locust processes and
+    saturated generator levels."""
+    out = {**dict(labels or {}), "target_url": result.url, "shape": result.shape.text,
+           "stop_reason": result.stop_reason, "collector": "planner collect (locust)"}
+    if result.processes > 1:
+        out["locust_processes"] = str(result.processes)
+    if result.generator_saturated_levels:
+        out["generator_saturated_users"] = ",".join(map(str, result.generator_saturated_levels))
+    return out
 
 
 def collect_and_ingest(store: RunStore, url: str, shape: StairsShape, *, out_dir: Path, max_duration_s: float,
                        max_requests: int | None = None, payload: Path | None = None,
                        meta: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None,
-                       origin: str = "measured", kill_after_s: float | None = None,
+                       origin: str = "measured", kill_after_s: float | None = None, processes: int = 1,
                        ) -> tuple[IngestOutcome, CollectResult]:
-    """:func:`collect_http`, then ingest its CSV set as one run labelled with the target, shape,
-    stop reason and saturated generator levels. ``origin`` is ``emulated`` against ``planner
-    serve-local`` (the caller knows)."""
+    """:func:`collect_http`, then ingest its CSV set as one run labelled by :func:`run_labels`.
+    ``origin`` is ``emulated`` against ``planner serve-local`` (the caller knows)."""
     result = collect_http(url, shape, out_dir=out_dir, max_duration_s=max_duration_s, max_requests=max_requests,
-                          payload=payload, kill_after_s=kill_after_s)
-    run_labels = {**dict(labels or {}), "target_url": url, "shape": shape.text, "stop_reason": result.stop_reason,
-                  "collector": "planner collect (locust)"}
-    if result.generator_saturated_levels:
-        run_labels["generator_saturated_users"] = ",".join(map(str, result.generator_saturated_levels))
-    outcomes = ingest(store, result.csv_paths, fmt="auto", meta=meta, labels=run_labels, origin=origin)
+                          payload=payload, kill_after_s=kill_after_s, processes=processes)
+    outcomes = ingest(store, result.csv_paths, fmt="auto", meta=meta, labels=run_labels(result, labels),
+                      origin=origin)
     runs = [o for o in outcomes if o.status != "skipped"]
     if len(runs) != 1:
         raise PlannerError(f"{result.out_dir}: expected the Locust CSV set to ingest as one run, got {len(runs)}")

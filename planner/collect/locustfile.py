@@ -1,9 +1,11 @@
-"""The Locust user and stair-step load shape that :mod:`planner.collect.load` runs with ``locust -f``.
+"""The Locust users and stair-step load shape that :mod:`planner.collect.load` runs with ``locust -f``.
 
-Self-contained (Locust and the standard library only): Locust imports this file in its own
-process, and it must not pull in planner's data stack. The driver configures it through
-environment variables:
+Self-contained (Locust, the standard library and, for SageMaker, boto3): Locust imports this file
+in its own process(es), and it must not pull in planner's data stack. The driver configures it
+through environment variables:
 
+- ``PLANNER_USER``: ``http`` (default: :class:`InvocationsUser` POSTs to an HTTP endpoint) or
+  ``sagemaker`` (:class:`SageMakerUser` calls sagemaker-runtime ``invoke_endpoint``);
 - ``PLANNER_STAIRS_USERS``: user counts of the levels, comma-separated (``10,20,40``);
 - ``PLANNER_STAIRS_HOLD_S``: seconds each level is held once reached;
 - ``PLANNER_STAIRS_SPAWN_RATE``: users started (or stopped) per second between levels;
@@ -11,12 +13,22 @@ environment variables:
 - ``PLANNER_MAX_REQUESTS``: stop once this many requests have completed (unset: no bound);
 - ``PLANNER_ABORT_AFTER_FAILURES``: stop when this many requests failed and none succeeded;
 - ``PLANNER_TARGET_PATH``: the path to POST to (default ``/invocations``);
+- ``PLANNER_SAGEMAKER_ENDPOINT``, ``PLANNER_SAGEMAKER_REGION`` (default: boto3's), and
+  ``PLANNER_SAGEMAKER_VARIANT`` (``TargetVariant``; unset: the endpoint's weights decide);
+  ``AWS_ENDPOINT_URL`` etc. are honoured by boto3 itself;
 - ``PLANNER_PAYLOAD``: a JSON-lines file of ``{"body": TEXT, "content_type": TYPE}`` (bodies sent
   round-robin; unset: ``{}`` as ``application/json``);
 - ``PLANNER_STOP_REASON_FILE``: where to write why the run stopped (``shape-complete``,
   ``max-duration``, ``max-requests``, ``all-failed``).
 
 Users wait zero seconds between requests, so the load is closed-loop: users = concurrency.
+
+Bounds: each process counts the requests it makes and idles its users once it reached its share
+of a request bound (all of it on one process; 1/N each of N workers with ``--processes N``, given
+as ``PLANNER_PROCESSES``) and writes the stop reason file; the shape, which runs on the master,
+adopts a reason found in that file and also checks the runner's totals (the workers' reports in
+distributed mode, every ~3 s) each tick, then stops every user. So the total stays within the
+bound, and in distributed mode may end a little below it (the other workers stop within ~1 s).
 """
 
 from __future__ import annotations
@@ -24,10 +36,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from pathlib import Path
 
 import gevent
-from locust import FastHttpUser, LoadTestShape, constant, events, task
+from locust import FastHttpUser, LoadTestShape, User, constant, events, task
+
+USER_KIND = os.environ.get("PLANNER_USER") or "http"
 
 
 def _env_float(name: str, default: float) -> float:
@@ -48,10 +63,12 @@ STOP_ALL_RATE = 10_000.0  # users/s: stop every user at once
 
 
 class _Bounds:
-    """Why the run stops (None while it runs) and the request counts the bounds check."""
+    """Why the run stops (None while it runs) and the request counts the bounds check: totals on
+    the master (or the only process), each worker's share of them in the worker."""
 
     max_requests = int(_env_float("PLANNER_MAX_REQUESTS", 0)) or None
     abort_after_failures = int(_env_float("PLANNER_ABORT_AFTER_FAILURES", 0)) or None
+    processes = max(int(_env_float("PLANNER_PROCESSES", 1)), 1)
     requests = 0
     successes = 0
     stop_reason: str | None = None
@@ -68,20 +85,33 @@ def _request_stop(reason: str) -> None:
         Path(reason_file).write_text(reason, encoding="utf-8")
 
 
+def _check_counts(requests: int, successes: int, share: int = 1) -> None:
+    """Stop once ``requests`` reach 1/``share`` of a bound (a worker's share of the total)."""
+    bounds = _Bounds
+    if bounds.max_requests and requests * share >= bounds.max_requests:
+        _request_stop("max-requests")
+    elif bounds.abort_after_failures and successes == 0 and requests * share >= bounds.abort_after_failures:
+        _request_stop("all-failed")
+
+
+def _stop_reason_from_file() -> None:
+    """Adopt a stop a worker process wrote (the master learns of it at its next tick)."""
+    reason_file = os.environ.get("PLANNER_STOP_REASON_FILE", "")
+    if _Bounds.stop_reason is None and reason_file and Path(reason_file).is_file():
+        _Bounds.stop_reason = Path(reason_file).read_text(encoding="utf-8").strip() or "unknown"
+
+
 @events.request.add_listener
 def _on_request(exception=None, **_kwargs) -> None:
-    bounds = _Bounds
-    bounds.requests += 1
-    bounds.successes += exception is None
-    if bounds.max_requests and bounds.requests >= bounds.max_requests:
-        _request_stop("max-requests")
-    elif bounds.abort_after_failures and bounds.successes == 0 and bounds.requests >= bounds.abort_after_failures:
-        _request_stop("all-failed")
+    _Bounds.requests += 1
+    _Bounds.successes += exception is None
+    _check_counts(_Bounds.requests, _Bounds.successes, _Bounds.processes)
 
 
 class InvocationsUser(FastHttpUser):
     """POSTs the payload bodies in turn to the target path, with no think time."""
 
+    abstract = USER_KIND != "http"
     wait_time = constant(0)
 
     def on_start(self) -> None:
@@ -95,6 +125,59 @@ class InvocationsUser(FastHttpUser):
             return
         body, content_type = next(self._bodies)
         self.client.post(self._path, data=body, headers={"Content-Type": content_type}, name=self._path)
+
+
+_SAGEMAKER_CLIENT = None  # one client per process, its connection pool sized for the largest level
+
+
+def _sagemaker_runtime():
+    """The process's sagemaker-runtime client, SDK retries off so throttles and 5xx surface."""
+    global _SAGEMAKER_CLIENT
+    if _SAGEMAKER_CLIENT is None:
+        import boto3
+        from botocore.config import Config
+
+        pool = max(int(u) for u in os.environ.get("PLANNER_STAIRS_USERS", "1").split(","))
+        config = Config(retries={"total_max_attempts": 1, "mode": "standard"}, max_pool_connections=pool + 2,
+                        connect_timeout=10, read_timeout=70)
+        _SAGEMAKER_CLIENT = boto3.client("sagemaker-runtime", region_name=os.environ.get("PLANNER_SAGEMAKER_REGION")
+                                         or None, config=config)
+    return _SAGEMAKER_CLIENT
+
+
+class SageMakerUser(User):
+    """Calls ``invoke_endpoint`` with the payload bodies in turn, no think time, and reports each call
+    (its time until the whole response body was read, ms, and its error) as a Locust request."""
+
+    abstract = USER_KIND != "sagemaker"
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        self._bodies = itertools.cycle(_payloads())
+        self._client = _sagemaker_runtime()
+        self._endpoint = os.environ["PLANNER_SAGEMAKER_ENDPOINT"]
+        variant = os.environ.get("PLANNER_SAGEMAKER_VARIANT")
+        self._extra = {"TargetVariant": variant} if variant else {}
+
+    @task
+    def invoke(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        if _Bounds.stop_reason is not None:
+            gevent.sleep(0.1)
+            return
+        body, content_type = next(self._bodies)
+        started = time.perf_counter()
+        length, error = 0, None
+        try:
+            response = self._client.invoke_endpoint(EndpointName=self._endpoint, Body=body,
+                                                    ContentType=content_type, **self._extra)
+            length = len(response["Body"].read())
+        except (BotoCoreError, ClientError) as exc:
+            error = exc
+        self.environment.events.request.fire(
+            request_type="invoke_endpoint", name=self._endpoint, response_time=(time.perf_counter() - started) * 1000,
+            response_length=length, response=None, context={}, exception=error)
 
 
 class StairsLoadShape(LoadTestShape):
@@ -118,6 +201,9 @@ class StairsLoadShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         run_time_s = self.get_run_time()
+        total = self.runner.stats.total
+        _check_counts(total.num_requests, total.num_requests - total.num_failures)
+        _stop_reason_from_file()
         if run_time_s >= self.max_duration_s:
             _request_stop("max-duration")
         elif run_time_s >= self.level_ends_s[-1]:

@@ -34,3 +34,19 @@ class ParsedRun:
     meta: Mapping[str, Any] = field(default_factory=dict)
     notes: Mapping[str, Any] = field(default_factory=dict)
     key: str = ""
+
+
+def merge_runs(base: ParsedRun, extra: ParsedRun) -> ParsedRun:
+    """One run from two parsed from different files of the same test (e.g. Locust CSVs and the
+    endpoint's CloudWatch pages): ``base``'s source, format and key, both inputs and tables,
+    ``base``'s metadata over ``extra``'s, and ``extra``'s notes under its source name."""
+    from planner.errors import InputError
+
+    clash = sorted(set(base.tables) & set(extra.tables))
+    if clash:
+        raise InputError(extra.inputs[0], "tables", f"none in common with the run of {base.inputs[0].name}",
+                         repr(clash[0]))
+    notes = base.notes if isinstance(base.notes, dict) else dict(base.notes)  # the same dict: may still stream
+    notes[extra.source] = dict(extra.notes)
+    return ParsedRun(base.source, base.format, base.inputs + extra.inputs, {**base.tables, **extra.tables},
+                     meta={**extra.meta, **base.meta}, notes=notes, key=base.key)
