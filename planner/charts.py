@@ -253,16 +253,18 @@ def cost_chart(fits: Sequence[ConfigurationFit], rec: RealtimeRecommendation) ->
 
 
 def option_latency_frame(fit: ConfigurationFit, option: RealtimeOption, rec: RealtimeRecommendation,
-                         points: int = 120) -> pd.DataFrame:
+                         points: int = 60) -> pd.DataFrame:
     """Predicted latency (ms) of ``option.instance_count`` instances sharing a total load (requests/s) up to
     near saturation, with the fitted model's 95 % bootstrap band scaled as the recommender scales it for
-    pooled routing (the pooled prediction over the independent-queue one)."""
+    pooled routing (the pooled prediction over the independent-queue one, i.e. the fitted per-instance
+    curve at ``total / n``)."""
     n = option.instance_count
     pct = _percentile(rec.percentile)
     top = 0.98 * n * option.saturation_tps_per_instance
     grid = np.linspace(top / points, top, points)
-    latency = np.array([predicted_latency_ms(fit, x, n, pct, rec.routing) for x in grid])
-    independent = np.array([predicted_latency_ms(fit, x, n, pct, "random") for x in grid])
+    independent = np.asarray(fit.latency.predict_table(grid / n, pct), dtype=float)
+    latency = (independent if rec.routing == "random" else
+               np.array([predicted_latency_ms(fit, x, n, pct, rec.routing) for x in grid]))
     low, high = fit.latency.predict_interval(grid / n, pct)
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = np.where(np.isfinite(independent) & (independent > 0), latency / independent, 1.0)
@@ -396,14 +398,15 @@ def autoscale_chart(plan: AutoscalePlan, max_points: int = 1440) -> alt.VConcatC
                         value_name="count")
     instances = alt.Chart(counts).mark_line(interpolate="step-after").encode(
         x=x, y=alt.Y("count:Q", title="instances"), color=alt.Color("instances:N", title="instances"),
-        strokeDash=alt.StrokeDash("instances:N", legend=None))
+        strokeDash=alt.StrokeDash("instances:N", title="instances"))
     label = plan.percentile
-    latency = alt.Chart(shown).mark_line().encode(x=x, y=alt.Y("latency_ms:Q", title=f"{label} latency (ms)"))
+    latency = alt.Chart(shown).mark_line().encode(
+        x=x, y=alt.Y("latency_ms:Q", title=f"{label} latency (ms, capped at {cap_ms:g})"))
     breaches = alt.Chart(shown[shown["breach"]]).mark_point(color="red", filled=True, size=20).encode(
         x=x, y="latency_ms:Q")
-    title = (f"{plan.label}: {plan.autoscaled.breach_minutes} SLA-breach minutes, target "
-             f"{plan.policy.target_invocations_per_instance_per_minute:,.0f} invocations/instance/min "
-             f"({label} capped at {cap_ms:g} ms for display; overloaded minutes drawn at the cap)")
+    title = alt.Title(f"{plan.label}: {plan.autoscaled.breach_minutes} SLA-breach minutes (red), target "
+                      f"{plan.policy.target_invocations_per_instance_per_minute:,.0f} invocations/instance/min",
+                      subtitle="overloaded minutes (latency inf) are drawn at the display cap")
     return alt.vconcat(traffic.properties(width=720, height=160), instances.properties(width=720, height=160),
                        alt.layer(latency, breaches, *_sla_layers(plan.latency_target_ms, label)).properties(
                            width=720, height=160), title=title)

@@ -1,3 +1,199 @@
-"""`planner autoscale`: (being built)."""
+"""`planner autoscale`: simulate a SageMaker target-tracking policy over a traffic profile and recommend one."""
 
-from planner.cli.common import app  # noqa: F401
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from planner.cli.common import (
+    DiscountOpt,
+    JsonOpt,
+    PriceFileOpt,
+    RegionOpt,
+    StoreOpt,
+    app,
+    collection_fits,
+    count_arg,
+    duration_ms_arg,
+    emit_json,
+    err,
+    out,
+    read_store,
+)
+
+_DIURNAL_KEYS = ("peak", "trough", "period", "duration", "noise", "seed")
+_TRAFFIC_HELP = ("FILE (CSV with header minute,tps or timestamp,invocations), run:RUN_ID (the ingested CloudWatch "
+                 "Invocations series of a run in --store) or diurnal:peak=1000,trough=100,period=24h"
+                 "[,duration=7d,noise=0.1,seed=1] (a sinusoid starting at the trough; duration defaults to one "
+                 "period).")
+
+
+def _minutes_arg(text: str, key: str) -> float:
+    """``24h``, ``90min``, ``7d`` -> minutes."""
+    text = text.strip()
+    if text.endswith("d") and text[:-1].replace(".", "", 1).isdigit():
+        return float(text[:-1]) * 1440.0
+    return duration_ms_arg(text, f"--traffic diurnal {key}") / 60_000.0
+
+
+def _diurnal(spec: str):
+    from planner.recommend.autoscale import diurnal_traffic
+
+    fields: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or key.strip() not in _DIURNAL_KEYS:
+            raise typer.BadParameter(f"expected key=value with key in {', '.join(_DIURNAL_KEYS)}, found {item!r}",
+                                     param_hint="--traffic")
+        fields[key.strip()] = value.strip()
+    missing = [k for k in ("peak", "trough", "period") if k not in fields]
+    if missing:
+        raise typer.BadParameter(f"diurnal: needs {', '.join(missing)} (e.g. diurnal:peak=1000,trough=100,period=24h)",
+                                 param_hint="--traffic")
+    peak, trough = count_arg(fields["peak"], "--traffic diurnal peak"), count_arg(fields["trough"], "--traffic "
+                                                                                  "diurnal trough")
+    if trough > peak:
+        raise typer.BadParameter(f"diurnal: trough {trough:g} is above peak {peak:g}", param_hint="--traffic")
+    try:
+        noise, seed = float(fields.get("noise", 0)), int(fields.get("seed", 0))
+    except ValueError:
+        raise typer.BadParameter(f"diurnal: noise must be a number and seed an integer, found "
+                                 f"{fields.get('noise')!r}, {fields.get('seed')!r}", param_hint="--traffic") from None
+    if noise < 0:
+        raise typer.BadParameter(f"diurnal: noise must be >= 0, found {noise:g}", param_hint="--traffic")
+    period = _minutes_arg(fields["period"], "period")
+    duration = round(_minutes_arg(fields["duration"], "duration")) if "duration" in fields else None
+    if period < 1 or (duration is not None and duration < 1):
+        raise typer.BadParameter("diurnal: period and duration must be at least 1 minute", param_hint="--traffic")
+    return diurnal_traffic(peak, trough, period, duration, noise=noise, seed=seed)
+
+
+def _traffic(spec: str, store: str | None):
+    """The traffic profile named by ``--traffic``."""
+    from planner.recommend.autoscale import traffic_from_csv, traffic_from_metrics
+
+    if spec.startswith("diurnal:"):
+        return _diurnal(spec.removeprefix("diurnal:"))
+    if spec.startswith("run:"):
+        found = read_store(store)
+        run_id = found.resolve(spec.removeprefix("run:").strip())
+        return traffic_from_metrics(found.table("metrics", [run_id]), f"{found.root} run {run_id}")
+    path = Path(spec)
+    if not path.is_file():
+        raise typer.BadParameter(f"expected a CSV file, run:RUN_ID or diurnal:..., found {spec!r}",
+                                 param_hint="--traffic")
+    return traffic_from_csv(path)
+
+
+def _target_tps(text: str) -> float | None:
+    return None if text.strip().lower() == "auto" else count_arg(text, "--target-tps-per-instance")
+
+
+@app.command()
+def autoscale(
+    traffic: Annotated[str, typer.Option("--traffic", help=_TRAFFIC_HELP)],
+    target_tps_per_instance: Annotated[str, typer.Option(
+        help="Max TPS per instance the target is derived from: 'auto' (the fitted model's capacity at the SLA) "
+             "or a number.")] = "auto",
+    p99: Annotated[str, typer.Option("--p99", help="Latency target at p99, e.g. 200ms.")] = "200ms",
+    instance_type: Annotated[str | None, typer.Option(
+        help="Instance type (default: the cheapest feasible at the profile's peak).")] = None,
+    min_capacity: Annotated[int | None, typer.Option(
+        min=1, help="Minimum instances (default: the policy's count at the trough).")] = None,
+    max_capacity: Annotated[int | None, typer.Option(
+        min=1, help="Maximum instances (default: the best of a few tried, from the static count at the peak "
+                    "to the policy's count at the peak).")] = None,
+    safety_factor: Annotated[float, typer.Option(
+        min=0.01, max=1.0, help="Target = max TPS per instance × this × 60 (AWS advises starting at 0.5).")] = 0.5,
+    startup_s: Annotated[float, typer.Option(min=0, help="Seconds from a scale-out to the new instances serving.")]
+    = 300.0,
+    scale_in_cooldown_s: Annotated[int, typer.Option(min=0, help="ScaleInCooldown, seconds.")] = 300,
+    scale_out_cooldown_s: Annotated[int, typer.Option(min=0, help="ScaleOutCooldown, seconds.")] = 300,
+    scale_in_minutes: Annotated[int, typer.Option(
+        min=1, help="Consecutive low minutes before a scale-in (observed: 15).")] = 15,
+    scale_in_ratio: Annotated[float, typer.Option(
+        min=0.01, max=1.0, help="A minute is low below this × target (observed: 0.9).")] = 0.9,
+    disable_scale_in: Annotated[bool, typer.Option("--disable-scale-in", help="Policy never scales in.")] = False,
+    max_utilization: Annotated[float, typer.Option(
+        min=0.05, max=1.0, help="Utilisation cap of the capacity at the SLA (as in `planner recommend`).")] = 0.7,
+    store: StoreOpt = None,
+    run: Annotated[list[str] | None, typer.Option("--run", help="Fit only these runs (repeatable).")] = None,
+    region: RegionOpt = "us-east-1",
+    price_file: PriceFileOpt = None,
+    discount: DiscountOpt = 0.0,
+    export_policy: Annotated[Path | None, typer.Option(
+        help="Write the TargetTrackingScalingPolicyConfiguration JSON (for put-scaling-policy) to this file.")]
+    = None,
+    plot: Annotated[Path | None, typer.Option(help="Write the timeline chart to FILE.html or FILE.png.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Simulate target tracking on InvocationsPerInstance over a traffic profile: SLA-breach minutes, cost
+    against static provisioning at the peak, and the recommended policy."""
+    from planner.catalog import load_catalog
+    from planner.recommend.autoscale import plan_autoscaling
+
+    if min_capacity is not None and max_capacity is not None and min_capacity > max_capacity:
+        raise typer.BadParameter(f"--min-capacity {min_capacity} is above --max-capacity {max_capacity}",
+                                 param_hint="--min-capacity")
+    target_ms = duration_ms_arg(p99, "--p99")
+    given_tps = _target_tps(target_tps_per_instance)
+    profile = _traffic(traffic, store)
+    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    fits = collection_fits(store, run, 99.0, target_ms, max_utilization, for_sizing=True)
+    plan = plan_autoscaling(
+        fits, catalog, profile, latency_target_ms=target_ms, instance_type=instance_type,
+        target_tps_per_instance=given_tps, safety_factor=safety_factor, min_capacity=min_capacity,
+        max_capacity=max_capacity, max_utilization=max_utilization, startup_s=startup_s,
+        scale_in_cooldown_s=scale_in_cooldown_s, scale_out_cooldown_s=scale_out_cooldown_s,
+        scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio, disable_scale_in=disable_scale_in)
+    if export_policy:
+        export_policy.write_text(json.dumps(plan.policy.scaling_policy_configuration(), indent=2) + "\n")
+        err.print(f"policy written to {export_policy}", style="dim")
+    if plot:
+        from planner.charts import autoscale_chart, save_chart
+
+        save_chart(autoscale_chart(plan), plot)
+    if as_json:
+        emit_json(plan.to_dict())
+    else:
+        _print_plan(plan, export_policy)
+
+
+def _print_plan(plan, export_policy: Path | None) -> None:
+    from planner.recommend.autoscale import SCALABLE_DIMENSION
+
+    p, auto, static = plan.policy, plan.autoscaled, plan.static
+    hours = plan.traffic.minutes / 60
+    table = Table("", "instances", "instance-hours", f"$ over {hours:g} h", "$/month", "SLA-breach minutes",
+                  "overloaded minutes", f"worst {plan.percentile} ms",
+                  title=f"{plan.label}: {plan.percentile} ≤ {plan.latency_target_ms:g} ms over {plan.traffic.source}")
+    for o in (auto, static):
+        worst = f"{o.max_latency_ms:.0f}" if o.max_latency_ms is not None else "n/a"
+        table.add_row(o.name, f"{o.min_instances}–{o.max_instances}", f"{o.instance_hours:,.1f}", f"{o.usd:,.2f}",
+                      f"{o.usd_per_month:,.0f}", str(o.breach_minutes), str(o.overloaded_minutes), worst)
+    out.print(table)
+    saving = plan.savings_usd / static.usd if static.usd else 0.0
+    out.print(f"Savings against static provisioning at the peak: ${plan.savings_usd:,.2f} ({saving:.0%}); "
+              f"{auto.breach_minutes} SLA-breach minutes autoscaled ({auto.scale_out_events} scale-outs, "
+              f"{auto.scale_in_events} scale-ins).")
+    out.print(f"Policy: TargetValue {p.target_invocations_per_instance_per_minute:,.0f} invocations per instance per "
+              f"minute = {plan.target_tps_per_instance:.1f} TPS ({plan.target_tps_per_instance_source}) × "
+              f"{plan.safety_factor:g} × 60; min {p.min_capacity}, max {p.max_capacity}; cooldowns in "
+              f"{p.scale_in_cooldown_s} s / out {p.scale_out_cooldown_s} s; start-up {p.startup_s:g} s.")
+    m = plan.model
+    err_text = f"{m['heldout_error']:.0%}" if m["heldout_error"] is not None else "n/a"
+    out.print(f"Model: {m['latency_model']} fit of {m['label']} ({m['origin']}), held-out error {err_text}"
+              + (", extrapolated beyond the measured load" if m["extrapolated"] else "") + ".", style="dim")
+    out.print(f"Prices: {plan.price_catalog['provenance']}.", style="dim")
+    for note in plan.notes:
+        out.print(f"  {note}", style="dim")
+    if export_policy:
+        out.print(f"Apply: aws application-autoscaling register-scalable-target --service-namespace sagemaker "
+                  f"--resource-id endpoint/ENDPOINT/variant/VARIANT --scalable-dimension "
+                  f"{SCALABLE_DIMENSION} --min-capacity {p.min_capacity} --max-capacity "
+                  f"{p.max_capacity}; then put-scaling-policy --policy-type TargetTrackingScaling "
+                  f"--target-tracking-scaling-policy-configuration file://{export_policy}", style="dim")

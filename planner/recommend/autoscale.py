@@ -1,0 +1,571 @@
+"""Autoscaling: simulate SageMaker target tracking on ``InvocationsPerInstance`` over a traffic profile.
+
+The simulation runs minute by minute (minute ``t`` covers seconds ``[60t, 60t + 60)``):
+
+- **metric**: ``InvocationsPerInstance[t]`` = invocations in minute ``t`` / instances in service
+  (CloudWatch's 1-minute sum).
+- **alarms**: scale out when the metric is above the target in each of the last
+  ``scale_out_minutes`` (3) minutes; scale in when it is below ``scale_in_ratio`` (0.9) × target in
+  each of the last ``scale_in_minutes`` (15). The scale-in figures are observed, not documented.
+- **decisions** are taken at the end of a minute: desired = ceil(in service × metric / target) =
+  ceil(invocations / target), clamped to [min, max]; a scale-out only adds, a scale-in only removes.
+- **scale-out**: the new instances are billed from the decision and serve from ``startup_s`` later
+  (rounded up to a whole minute). While they start (the endpoint is ``Updating``) no other activity
+  starts; the scale-out cooldown runs from when they are in service ("after the activity completes").
+- **scale-in**: removed instances stop serving and billing at the decision; the scale-in cooldown
+  blocks further scale-ins (never scale-outs) and a scale-out ends it.
+- **latency**: SageMaker's default ``RANDOM`` routing gives each in-service instance 1/n of the
+  traffic, an independent queue; its p99 comes from the fitted per-instance latency model. A minute
+  whose per-instance load exceeds the saturation throughput is *overloaded*: its p99 is ``inf``
+  (``null`` in JSON), and like every minute with p99 above the target, an SLA breach.
+
+Pure and deterministic: same inputs, same timeline.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner.capacity import ConfigurationFit
+from planner.catalog import HOURS_PER_MONTH, PriceCatalog
+from planner.errors import InfeasibleError, InputError
+from planner.recommend.realtime import RealtimeOption, recommend_realtime
+
+PREDEFINED_METRIC = "SageMakerVariantInvocationsPerInstance"
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+MAX_CAPACITY_CANDIDATES = 6  # max capacities tried between the static count and the policy's count at peak
+_IR_MODEL = "inference-recommender-point"
+
+
+# --------------------------------------------------------------------------- traffic
+
+
+@dataclass(frozen=True)
+class TrafficProfile:
+    """Offered load per minute (mean requests per second in each minute), and where it came from."""
+
+    tps: np.ndarray = field(repr=False, compare=False)
+    source: str
+    start: str | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def minutes(self) -> int:
+        return int(self.tps.size)
+
+    @property
+    def invocations_per_minute(self) -> np.ndarray:
+        return self.tps * 60.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summary (not the series): minutes, peak/trough/mean TPS, total invocations."""
+        return {"source": self.source, "start": self.start, "minutes": self.minutes,
+                "peak_tps": float(self.tps.max()), "trough_tps": float(self.tps.min()),
+                "mean_tps": float(self.tps.mean()), "total_invocations": float(self.tps.sum() * 60.0),
+                "notes": list(self.notes)}
+
+
+def _profile(tps, source: str, start: str | None = None, notes: Sequence[str] = ()) -> TrafficProfile:
+    values = np.asarray(tps, dtype=float)
+    if values.size == 0 or not np.all(np.isfinite(values)) or values.min() < 0 or values.max() <= 0:
+        raise InputError(source, "traffic", "at least one minute of finite, non-negative load with a peak > 0",
+                         f"{values.size} minutes, peak {values.max() if values.size else None!r}")
+    return TrafficProfile(values, source, start, tuple(notes))
+
+
+def diurnal_traffic(peak_tps: float, trough_tps: float, period_minutes: float, duration_minutes: int | None = None,
+                    noise: float = 0.0, seed: int = 0) -> TrafficProfile:
+    """A sinusoid between ``trough_tps`` (at minute 0) and ``peak_tps`` (half a period later), for
+    ``duration_minutes`` (default: one period). ``noise`` > 0 multiplies each minute by
+    ``max(0, 1 + noise·N(0, 1))`` drawn with ``seed``."""
+    if not (0 <= trough_tps <= peak_tps and peak_tps > 0 and period_minutes >= 1 and noise >= 0):
+        raise ValueError("need 0 <= trough_tps <= peak_tps, peak_tps > 0, period_minutes >= 1 and noise >= 0")
+    minutes = int(round(period_minutes)) if duration_minutes is None else int(duration_minutes)
+    if minutes < 1:
+        raise ValueError(f"duration_minutes must be >= 1, got {duration_minutes!r}")
+    phase = 2.0 * np.pi * np.arange(minutes) / period_minutes
+    tps = trough_tps + (peak_tps - trough_tps) * (1.0 - np.cos(phase)) / 2.0
+    if noise > 0:
+        tps = tps * np.maximum(0.0, 1.0 + noise * np.random.default_rng(seed).standard_normal(minutes))
+    source = (f"diurnal: peak {peak_tps:g} TPS, trough {trough_tps:g} TPS, period {period_minutes:g} min, "
+              f"{minutes} min" + (f", noise {noise:g} (seed {seed})" if noise > 0 else ""))
+    return _profile(tps, source)
+
+
+def _spread_per_minute(timestamps: pd.Series, counts: np.ndarray, period_s: int, where: str) -> TrafficProfile:
+    """Counts per period at ``timestamps`` -> TPS per minute; missing periods count 0 (CloudWatch
+    publishes no Invocations datapoint for a period without requests)."""
+    if period_s < 60 or period_s % 60:
+        raise InputError(where, "period", "a whole number of minutes (60 s, 300 s, ...)", f"{period_s} s")
+    ordered = pd.DataFrame({"stamp": timestamps.to_numpy(), "count": counts}).sort_values("stamp", kind="stable")
+    stamps, counts = ordered["stamp"].reset_index(drop=True), ordered["count"].to_numpy(dtype=float)
+    offsets_s = (stamps - stamps.iloc[0]).dt.total_seconds().to_numpy()
+    slots = offsets_s / period_s
+    bad = np.flatnonzero(slots != np.round(slots))
+    if bad.size:
+        raise InputError(where, f"timestamp {stamps.iloc[bad[0]]}", f"a multiple of the {period_s} s period after "
+                         f"{stamps.iloc[0]}", f"{offsets_s[bad[0]]:g} s after it")
+    slots = slots.astype(int)
+    if np.unique(slots).size != slots.size:
+        raise InputError(where, "timestamps", "one value per period", "a repeated timestamp")
+    per_period = np.zeros(slots.max() + 1)
+    per_period[slots] = counts
+    per_minute = np.repeat(per_period / (period_s / 60), period_s // 60)
+    notes = []
+    if (missing := per_period.size - slots.size) > 0:
+        notes.append(f"{missing} missing period(s) of {period_s} s counted as 0 invocations")
+    if period_s > 60:
+        notes.append(f"{period_s} s periods spread evenly over their minutes")
+    return _profile(per_minute / 60.0, where, stamps.iloc[0].isoformat(), notes)
+
+
+def _number(value: str, path: Path, line: int, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number >= 0):
+        raise InputError(path, f"line {line} field {name!r}", "a finite number >= 0", repr(value))
+    return number
+
+
+def _minute_tps(path: Path, data: list[tuple[int, list[str]]]) -> TrafficProfile:
+    minutes = [_number(r[0], path, line, "minute") for line, r in data]
+    tps = [_number(r[1], path, line, "tps") for line, r in data]
+    for k in range(1, len(minutes)):
+        if minutes[k] != minutes[k - 1] + 1:
+            raise InputError(path, f"line {data[k][0]} field 'minute'", f"{minutes[k - 1] + 1:g} (consecutive "
+                             "whole minutes)", repr(data[k][1][0]))
+    return _profile(tps, str(path))
+
+
+def _timestamp_invocations(path: Path, data: list[tuple[int, list[str]]]) -> TrafficProfile:
+    if not data:
+        raise InputError(path, "rows", "at least one data row", "none")
+    counts = np.array([_number(r[1], path, line, "invocations") for line, r in data])
+    raw = pd.Series([r[0].strip() for _, r in data])
+    numeric = pd.to_numeric(raw, errors="coerce")
+    stamps = (pd.to_datetime(numeric, unit="s", utc=True) if numeric.notna().all()
+              else pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601"))
+    if stamps.isna().any():
+        k = int(np.flatnonzero(stamps.isna())[0])
+        raise InputError(path, f"line {data[k][0]} field 'timestamp'", "an ISO-8601 time or epoch seconds",
+                         repr(raw.iloc[k]))
+    gaps = np.diff(np.sort((stamps - stamps.min()).dt.total_seconds().to_numpy()))
+    period_s = int(gaps[gaps > 0].min()) if (gaps > 0).any() else 60
+    return _spread_per_minute(stamps, counts, period_s, str(path))
+
+
+def traffic_from_csv(path: Path) -> TrafficProfile:
+    """Traffic from a CSV with header ``minute,tps`` (consecutive whole minutes, mean requests/s)
+    or ``timestamp,invocations`` (ISO-8601 or epoch seconds; invocations per period, the period
+    being the smallest spacing, a whole number of minutes)."""
+    path = Path(path)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, "file", "a readable UTF-8 CSV", f"{type(exc).__name__}: {exc}") from None
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    data = [(i, r) for i, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
+    for line, row in data:
+        if len(row) < 2:
+            raise InputError(path, f"line {line}", "2 fields", f"{len(row)}: {row!r}")
+    if header[:2] == ["minute", "tps"]:
+        return _minute_tps(path, data)
+    if header[:2] == ["timestamp", "invocations"]:
+        return _timestamp_invocations(path, data)
+    raise InputError(path, "header", "columns 'minute,tps' or 'timestamp,invocations'",
+                     repr(",".join(rows[0])) if rows else "an empty file")
+
+
+def traffic_from_metrics(metrics: pd.DataFrame, where: str) -> TrafficProfile:
+    """Traffic from a ``metrics`` table (one run): the ``AWS/SageMaker`` ``Invocations`` ``Sum``
+    series, summed per timestamp over variants as :func:`planner.steps.from_metrics` does."""
+    needed = {"namespace", "metric_name", "statistic", "timestamp", "value", "period_s"}
+    if not needed <= set(metrics.columns):
+        raise InputError(where, "metrics", "a CloudWatch metrics table (ingest a CloudWatch export)",
+                         "no metrics" if metrics.empty else f"columns {sorted(metrics.columns)}")
+    chosen = ((metrics["namespace"] == "AWS/SageMaker") & (metrics["metric_name"] == "Invocations")
+              & (metrics["statistic"] == "Sum"))
+    rows = metrics[chosen.fillna(False).astype(bool)]
+    if rows.empty:
+        found = sorted(set(metrics["metric_name"].dropna().astype(str) + " " + metrics["statistic"].dropna().astype(str)))
+        raise InputError(where, "metrics", "an AWS/SageMaker Invocations Sum series", ", ".join(found) or "none")
+    periods = rows["period_s"].dropna().unique()
+    if len(periods) != 1:
+        raise InputError(where, "Invocations period_s", "one period", f"{sorted(int(p) for p in periods)}")
+    per_stamp = rows.groupby("timestamp")["value"].sum()
+    return _spread_per_minute(pd.Series(per_stamp.index), per_stamp.to_numpy(dtype=float), int(periods[0]), where)
+
+
+# --------------------------------------------------------------------------- policy and simulation
+
+
+@dataclass(frozen=True)
+class TargetTrackingPolicy:
+    """A target-tracking policy on ``InvocationsPerInstance`` and the behaviour simulated around it.
+
+    ``target_invocations_per_instance_per_minute`` is the policy's ``TargetValue``; capacities are
+    instance counts; durations in seconds.
+    """
+
+    target_invocations_per_instance_per_minute: float
+    min_capacity: int
+    max_capacity: int
+    scale_out_cooldown_s: int = 300
+    scale_in_cooldown_s: int = 300
+    startup_s: float = 300.0
+    scale_out_minutes: int = 3
+    scale_in_minutes: int = 15
+    scale_in_ratio: float = 0.9
+    disable_scale_in: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.target_invocations_per_instance_per_minute > 0 and 1 <= self.min_capacity <= self.max_capacity):
+            raise ValueError("need a target > 0 and 1 <= min_capacity <= max_capacity, got "
+                             f"{self.target_invocations_per_instance_per_minute!r}, {self.min_capacity!r}, "
+                             f"{self.max_capacity!r}")
+        if min(self.scale_out_cooldown_s, self.scale_in_cooldown_s, self.startup_s) < 0 \
+                or min(self.scale_out_minutes, self.scale_in_minutes) < 1 or not 0 < self.scale_in_ratio <= 1:
+            raise ValueError("cooldowns and start-up must be >= 0 s, alarm windows >= 1 minute, "
+                             "scale_in_ratio in (0, 1]")
+
+    def scaling_policy_configuration(self) -> dict[str, Any]:
+        """``TargetTrackingScalingPolicyConfiguration`` as Application Auto Scaling's
+        ``put_scaling_policy`` takes it (min/max capacity belong to ``register_scalable_target``)."""
+        return {"TargetValue": float(self.target_invocations_per_instance_per_minute),
+                "PredefinedMetricSpecification": {"PredefinedMetricType": PREDEFINED_METRIC},
+                "ScaleOutCooldown": int(self.scale_out_cooldown_s), "ScaleInCooldown": int(self.scale_in_cooldown_s),
+                "DisableScaleIn": bool(self.disable_scale_in)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScalingEvent:
+    """One scaling activity, decided at the end of ``minute``; the new count serves from ``effective_minute``."""
+
+    minute: int
+    action: str  # "scale-out" | "scale-in"
+    from_count: int
+    to_count: int
+    effective_minute: int
+    invocations_per_instance: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScalingTimeline:
+    """Per minute: instances in service, instances billed (in service + starting) and the metric."""
+
+    in_service: np.ndarray = field(repr=False, compare=False)
+    billed: np.ndarray = field(repr=False, compare=False)
+    invocations_per_instance: np.ndarray = field(repr=False, compare=False)
+    events: tuple[ScalingEvent, ...] = ()
+
+    @property
+    def instance_hours(self) -> float:
+        return float(self.billed.sum()) / 60.0
+
+
+def _desired(invocations: float, target: float) -> int:
+    return math.ceil(round(invocations / target, 9))
+
+
+def simulate_target_tracking(tps: Sequence[float] | np.ndarray, policy: TargetTrackingPolicy,
+                             initial_capacity: int | None = None) -> ScalingTimeline:
+    """Instances minute by minute under ``policy`` for traffic ``tps`` (mean requests/s per minute).
+
+    ``initial_capacity`` defaults to what the policy wants for minute 0; it is clamped to [min, max].
+    See the module docstring for the rules.
+    """
+    invocations = (np.asarray(tps, dtype=float) * 60.0).tolist()
+    if not invocations:
+        raise ValueError("no traffic to simulate")
+    target, p = policy.target_invocations_per_instance_per_minute, policy
+    start = _desired(invocations[0], target) if initial_capacity is None else int(initial_capacity)
+    serving = min(max(start, p.min_capacity), p.max_capacity)
+    pending, ready_minute, ready_s = 0, 0, 0.0
+    scale_out_from_s = scale_in_from_s = -math.inf  # cooldowns: earliest start of the next activity
+    above = below = 0
+    in_service, billed, metric = [], [], []
+    events: list[ScalingEvent] = []
+    for t, count in enumerate(invocations):
+        if pending and t >= ready_minute:
+            serving, pending = serving + pending, 0
+            scale_out_from_s = ready_s + p.scale_out_cooldown_s
+        in_service.append(serving)
+        billed.append(serving + pending)
+        value = count / serving
+        metric.append(value)
+        above = above + 1 if value > target else 0
+        below = below + 1 if value < p.scale_in_ratio * target else 0
+        if pending:
+            continue  # the endpoint is Updating: no other activity starts
+        now_s = 60.0 * (t + 1)
+        wanted = _desired(count, target)
+        if above >= p.scale_out_minutes and now_s >= scale_out_from_s and min(wanted, p.max_capacity) > serving:
+            pending = min(wanted, p.max_capacity) - serving
+            ready_s = now_s + p.startup_s
+            ready_minute = math.ceil(round(ready_s / 60.0, 9))
+            scale_in_from_s = now_s  # a scale-out ends a scale-in cooldown
+            events.append(ScalingEvent(t, "scale-out", serving, serving + pending, ready_minute, value))
+        elif (not p.disable_scale_in and below >= p.scale_in_minutes and now_s >= scale_in_from_s
+              and max(wanted, p.min_capacity) < serving):
+            events.append(ScalingEvent(t, "scale-in", serving, max(wanted, p.min_capacity), t + 1, value))
+            serving = max(wanted, p.min_capacity)
+            scale_in_from_s = now_s + p.scale_in_cooldown_s
+    return ScalingTimeline(np.array(in_service), np.array(billed), np.array(metric), tuple(events))
+
+
+def latency_by_minute(fit: ConfigurationFit, tps: np.ndarray, in_service: np.ndarray,
+                      percentile: float | str = 99.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-instance load (rps) and predicted latency (ms) per minute: ``inf`` where the load
+    exceeds the configuration's saturation throughput (overloaded)."""
+    if fit.latency is None:
+        raise ValueError(f"{fit.config.label}: no fitted latency model")
+    load = np.asarray(tps, dtype=float) / np.asarray(in_service, dtype=float)
+    latency = np.asarray(fit.latency.predict_table(load, percentile), dtype=float)
+    return load, np.where(load > fit.saturation_rps, np.inf, latency)
+
+
+def _breached(latency_ms: np.ndarray, latency_target_ms: float) -> np.ndarray:
+    """Minutes whose predicted latency exceeds the target (beyond float rounding at the capacity)."""
+    return latency_ms > latency_target_ms * (1 + 1e-9)
+
+
+# --------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True)
+class ProvisioningOutcome:
+    """How one way of provisioning fares over the profile: SLA breaches, instance-hours, cost (USD).
+    ``min_instances`` is the fewest in service, ``max_instances`` the most billed."""
+
+    name: str
+    min_instances: int
+    max_instances: int
+    breach_minutes: int
+    overloaded_minutes: int
+    instance_hours: float
+    usd: float
+    usd_per_month: float
+    max_latency_ms: float | None  # worst finite prediction (overloaded minutes excluded)
+    scale_out_events: int
+    scale_in_events: int
+    first_breach_minute: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _outcome(name: str, fit: ConfigurationFit, traffic: TrafficProfile, timeline: ScalingTimeline,
+             latency_target_ms: float, percentile: float | str, usd_per_hour: float) -> ProvisioningOutcome:
+    _, latency = latency_by_minute(fit, traffic.tps, timeline.in_service, percentile)
+    breach = _breached(latency, latency_target_ms)
+    finite = latency[np.isfinite(latency)]
+    hours = timeline.instance_hours
+    actions = [e.action for e in timeline.events]
+    return ProvisioningOutcome(
+        name=name, min_instances=int(timeline.in_service.min()), max_instances=int(timeline.billed.max()),
+        breach_minutes=int(breach.sum()), overloaded_minutes=int(np.isinf(latency).sum()), instance_hours=hours,
+        usd=hours * usd_per_hour, usd_per_month=hours * usd_per_hour * HOURS_PER_MONTH * 60.0 / traffic.minutes,
+        max_latency_ms=float(finite.max()) if finite.size else None,
+        scale_out_events=actions.count("scale-out"), scale_in_events=actions.count("scale-in"),
+        first_breach_minute=int(np.argmax(breach)) if breach.any() else None)
+
+
+@dataclass(frozen=True)
+class AutoscalePlan:
+    """A recommended target-tracking policy for one configuration, simulated over a traffic profile
+    against static provisioning at the peak (``planner recommend``'s count for the peak TPS)."""
+
+    instance_type: str
+    label: str
+    percentile: str
+    latency_target_ms: float
+    traffic: TrafficProfile
+    capacity_tps_per_instance: float
+    capacity_binding: str
+    saturation_tps_per_instance: float
+    target_tps_per_instance: float
+    target_tps_per_instance_source: str
+    safety_factor: float
+    policy: TargetTrackingPolicy
+    autoscaled: ProvisioningOutcome
+    static: ProvisioningOutcome
+    usd_per_hour_per_instance: float
+    price_catalog: dict[str, Any]
+    model: dict[str, Any]
+    max_capacity_search: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...]
+    timeline: ScalingTimeline = field(repr=False, compare=False)
+    fit: ConfigurationFit = field(repr=False, compare=False)
+
+    @property
+    def savings_usd(self) -> float:
+        return self.static.usd - self.autoscaled.usd
+
+    def timeline_frame(self) -> pd.DataFrame:
+        """Per minute: traffic (TPS), instances in service and billed, the metric, per-instance load
+        (rps), predicted latency (ms; ``inf`` when overloaded) and whether the SLA is breached."""
+        load, latency = latency_by_minute(self.fit, self.traffic.tps, self.timeline.in_service, self.percentile)
+        return pd.DataFrame({
+            "minute": np.arange(self.traffic.minutes), "tps": self.traffic.tps,
+            "in_service": self.timeline.in_service, "billed": self.timeline.billed,
+            "invocations_per_instance": self.timeline.invocations_per_instance, "load_tps_per_instance": load,
+            "latency_ms": latency, "breach": _breached(latency, self.latency_target_ms),
+            "static_instances": self.static.max_instances})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``planner autoscale --json`` shape (keys documented in the README)."""
+        return {
+            "instance_type": self.instance_type, "configuration": self.label, "percentile": self.percentile,
+            "latency_target_ms": self.latency_target_ms, "traffic": self.traffic.to_dict(),
+            "breach_minutes": self.autoscaled.breach_minutes, "instance_hours": self.autoscaled.instance_hours,
+            "usd": {"autoscaled": self.autoscaled.usd, "static_at_peak": self.static.usd,
+                    "savings": self.savings_usd,
+                    "savings_fraction": self.savings_usd / self.static.usd if self.static.usd else None,
+                    "autoscaled_per_month": self.autoscaled.usd_per_month,
+                    "static_at_peak_per_month": self.static.usd_per_month,
+                    "usd_per_hour_per_instance": self.usd_per_hour_per_instance},
+            "target_value_invocations_per_instance_per_minute": self.policy.target_invocations_per_instance_per_minute,
+            "target_tps_per_instance": self.target_tps_per_instance,
+            "target_tps_per_instance_source": self.target_tps_per_instance_source,
+            "capacity_tps_per_instance": self.capacity_tps_per_instance, "capacity_binding": self.capacity_binding,
+            "saturation_tps_per_instance": self.saturation_tps_per_instance, "safety_factor": self.safety_factor,
+            "min_capacity": self.policy.min_capacity, "max_capacity": self.policy.max_capacity,
+            "policy": self.policy.to_dict(), "scaling_policy_configuration": self.policy.scaling_policy_configuration(),
+            "autoscaled": self.autoscaled.to_dict(), "static_at_peak": self.static.to_dict(),
+            "timeline": {"minutes": self.traffic.minutes, "min_in_service": self.autoscaled.min_instances,
+                         "max_billed": self.autoscaled.max_instances, "first_breach_minute":
+                         self.autoscaled.first_breach_minute, "overloaded_minutes": self.autoscaled.overloaded_minutes,
+                         "overloaded_latency": "inf (null in JSON)", "max_latency_ms": self.autoscaled.max_latency_ms,
+                         "events": [e.to_dict() for e in self.timeline.events]},
+            "max_capacity_search": list(self.max_capacity_search), "price_catalog": self.price_catalog,
+            "model": self.model, "notes": list(self.notes)}
+
+
+def _option_at_peak(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, peak_tps: float,
+                    latency_target_ms: float, percentile: float | str, max_utilization: float,
+                    instance_type: str | None) -> tuple[RealtimeOption, ConfigurationFit]:
+    """The cheapest option with a latency curve at the peak (of ``instance_type`` when given), and its fit."""
+    rec = recommend_realtime(fits, catalog, target_tps=peak_tps, latency_target_ms=latency_target_ms,
+                             percentile=percentile, max_utilization=max_utilization, routing="random")
+    options = [o for o in rec.options if o.model != _IR_MODEL
+               and (instance_type is None or o.instance_type == instance_type)]
+    if not options:
+        what = instance_type or "any measured instance type"
+        reasons = [f"{r.label}: {r.reason}" for r in rec.rejected if instance_type in (None, r.instance_type)]
+        reasons += [f"{o.label}: an Inference Recommender point, no curve to simulate" for o in rec.options
+                    if o.model == _IR_MODEL and instance_type in (None, o.instance_type)]
+        raise InfeasibleError(f"no fitted latency curve of {what} meets {rec.percentile} <= {latency_target_ms:g} ms "
+                              f"at the peak {peak_tps:g} TPS" + (f" ({'; '.join(reasons[:3])})" if reasons else ""))
+    best = options[0]
+    fit = next(f for f in fits if f.config.label == best.label and f.run_ids == best.run_ids)
+    return best, fit
+
+
+def _model_provenance(option: RealtimeOption, fit: ConfigurationFit, max_load_tps: float) -> dict[str, Any]:
+    summary = fit.latency_summary
+    return {"label": option.label, "run_ids": list(option.run_ids), "origin": option.origin,
+            "latency_model": option.model, "heldout_error": option.heldout_error,
+            "percentile_source": summary.percentile_source if summary else None,
+            "max_measured_tps_per_instance": float(fit.latency.max_measured_rps_),
+            "max_load_tps_per_instance": max_load_tps,
+            "extrapolated": bool(max_load_tps > fit.latency.max_measured_rps_ * 1.0001)}
+
+
+def _search_max_capacity(fit: ConfigurationFit, traffic: TrafficProfile, policy: TargetTrackingPolicy,
+                         static_count: int, latency_target_ms: float, percentile: float | str,
+                         usd_per_hour: float) -> tuple[TargetTrackingPolicy, tuple[dict[str, Any], ...]]:
+    """Try max capacities from the static count at the peak to the policy's own count at the peak;
+    keep the one with the fewest breach minutes, then the fewest instance-hours."""
+    at_peak = _desired(float(traffic.invocations_per_minute.max()), policy.target_invocations_per_instance_per_minute)
+    low, high = sorted((max(static_count, policy.min_capacity), max(at_peak, policy.min_capacity)))
+    candidates = sorted({int(round(v)) for v in np.linspace(low, high, MAX_CAPACITY_CANDIDATES)})
+    tried = []
+    for cap in candidates:
+        trial = replace(policy, max_capacity=cap)
+        outcome = _outcome("autoscaled", fit, traffic, simulate_target_tracking(traffic.tps, trial),
+                           latency_target_ms, percentile, usd_per_hour)
+        tried.append({"max_capacity": cap, "breach_minutes": outcome.breach_minutes,
+                      "instance_hours": outcome.instance_hours})
+    best = min(tried, key=lambda r: (r["breach_minutes"], r["instance_hours"], r["max_capacity"]))
+    return replace(policy, max_capacity=best["max_capacity"]), tuple(tried)
+
+
+def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, traffic: TrafficProfile, *,
+                     latency_target_ms: float, percentile: float | str = 99.0, instance_type: str | None = None,
+                     target_tps_per_instance: float | None = None, safety_factor: float = 0.5,
+                     min_capacity: int | None = None, max_capacity: int | None = None,
+                     max_utilization: float = 0.7, startup_s: float = 300.0, scale_in_cooldown_s: int = 300,
+                     scale_out_cooldown_s: int = 300, scale_in_minutes: int = 15, scale_in_ratio: float = 0.9,
+                     disable_scale_in: bool = False) -> AutoscalePlan:
+    """Recommend and simulate a target-tracking policy for ``traffic``.
+
+    The instance type is the cheapest option of :func:`recommend_realtime` at the peak TPS (random
+    routing, as the simulation assumes), or the cheapest of ``instance_type``; that option's count
+    is the static provisioning compared against. Per-instance capacity at the SLA (rps) is the
+    fitted model's (``max_utilization`` caps it, as in ``planner recommend``); the target value is
+    ``target_tps_per_instance`` (default: that capacity) × ``safety_factor`` × 60, AWS's sizing rule
+    with its max RPS read off the latency curve. ``min_capacity`` defaults to the policy's count at
+    the trough, ``max_capacity`` to the best of a few tried (:func:`_search_max_capacity`).
+    """
+    if not (0 < safety_factor <= 1):
+        raise ValueError(f"safety_factor must be in (0, 1], got {safety_factor!r}")
+    option, fit = _option_at_peak(fits, catalog, float(traffic.tps.max()), latency_target_ms, percentile,
+                                  max_utilization, instance_type)
+    capacity = fit.capacity_at_sla(latency_target_ms, percentile, max_utilization)
+    given = target_tps_per_instance is not None
+    max_tps = float(target_tps_per_instance) if given else option.capacity_tps_per_instance
+    if max_tps <= 0:
+        raise ValueError(f"target_tps_per_instance must be > 0, got {max_tps!r}")
+    target = round(max_tps * safety_factor * 60.0, 2)  # the TargetValue exported
+    if min_capacity is None:
+        min_capacity = max(1, _desired(float(traffic.invocations_per_minute.min()), target))
+        min_capacity = min(min_capacity, max_capacity or min_capacity)
+    policy = TargetTrackingPolicy(
+        target, min_capacity, max_capacity or min_capacity, scale_out_cooldown_s=scale_out_cooldown_s,
+        scale_in_cooldown_s=scale_in_cooldown_s, startup_s=startup_s, scale_in_minutes=scale_in_minutes,
+        scale_in_ratio=scale_in_ratio, disable_scale_in=disable_scale_in)
+    usd_per_hour = catalog.price(option.instance_type)
+    search: tuple[dict[str, Any], ...] = ()
+    if max_capacity is None:
+        policy, search = _search_max_capacity(fit, traffic, policy, option.instance_count, latency_target_ms,
+                                              percentile, usd_per_hour)
+    timeline = simulate_target_tracking(traffic.tps, policy)
+    static_timeline = simulate_target_tracking(traffic.tps, replace(policy, min_capacity=option.instance_count,
+                                                                    max_capacity=option.instance_count))
+    autoscaled = _outcome("autoscaled", fit, traffic, timeline, latency_target_ms, percentile, usd_per_hour)
+    static = _outcome("static at peak", fit, traffic, static_timeline, latency_target_ms, percentile, usd_per_hour)
+    notes = [*traffic.notes, "routing: RANDOM (each in-service instance an independent queue with 1/n of the traffic)",
+             "overloaded minutes (per-instance load above saturation) count as breaches with latency inf",
+             "starting instances are billed from the scaling decision"]
+    if given:
+        notes.append(f"target from the given {max_tps:g} TPS per instance; the model's capacity at the SLA is "
+                     f"{capacity.capacity_rps:.1f} TPS")
+    return AutoscalePlan(
+        instance_type=option.instance_type, label=option.label, percentile=capacity.percentile,
+        latency_target_ms=float(latency_target_ms), traffic=traffic, capacity_tps_per_instance=capacity.capacity_rps,
+        capacity_binding=capacity.binding, saturation_tps_per_instance=float(fit.saturation_rps),
+        target_tps_per_instance=max_tps, target_tps_per_instance_source="given" if given else "model capacity at SLA",
+        safety_factor=safety_factor, policy=policy, autoscaled=autoscaled, static=static,
+        usd_per_hour_per_instance=usd_per_hour,
+        price_catalog={"source": catalog.source, "date": catalog.date, "region": catalog.region,
+                       "overrides": list(catalog.overrides), "provenance": catalog.provenance()},
+        model=_model_provenance(option, fit, float(np.max(traffic.tps / timeline.in_service))),
+        max_capacity_search=search,
+        notes=tuple(notes), timeline=timeline, fit=fit)
