@@ -1,10 +1,13 @@
 """planner's what-if explorer (Streamlit). A thin layer: widgets -> library calls -> charts; no maths.
 
-Run with `planner app` or `streamlit run app_streamlit.py`.
+Run with `planner app [--store DIR]` or `PLANNER_STORE=DIR streamlit run app_streamlit.py`.
 """
 
 import streamlit as st
 
 st.set_page_config(page_title="planner", layout="wide")
-st.title("planner — inference capacity what-if explorer")
-st.info("The explorer's pages arrive with the recommender; see `planner recommend --help` meanwhile.")
+st.navigation([
+    st.Page("app_pages/planner.py", title="Capacity planner", url_path="planner", default=True),
+    st.Page("app_pages/runs.py", title="Runs", url_path="runs"),
+    st.Page("app_pages/upload.py", title="Upload", url_path="upload"),
+]).run()

@@ -1,4 +1,7 @@
-"""Altair charts (never Streamlit): fitted curves with bands and the SLA line. Axes name their units."""
+"""Altair charts (never Streamlit): fitted curves with bands and the SLA line. Axes name their units.
+
+The capacity planner's what-if charts (:func:`cost_chart`, :func:`option_latency_chart`) are Vega-Lite
+specs: authored with altair once per layout and filled with each call's data, so they cost milliseconds."""
 
 from __future__ import annotations
 
@@ -155,8 +158,9 @@ def usl_chart(fit: ConfigurationFit) -> alt.LayerChart:
     if u.peak_concurrency <= curve["concurrency"].max():
         layers.extend(_vertical_rule(u.peak_concurrency, f"peak N* = {u.peak_concurrency:.0f} users", "gray", [4, 4]))
     return alt.layer(*layers).properties(
-        title=f"Throughput vs concurrency, USL σ={u.sigma:.3g} κ={u.kappa:.3g} λ={u.lambda_rps:.3g} rps "
-              "(band: 95% bootstrap)", width=560, height=340)
+        title=alt.TitleParams(["Throughput vs concurrency (USL, band: 95% bootstrap)",
+                               f"σ={u.sigma:.3g}, κ={u.kappa:.3g}, λ={u.lambda_rps:.3g} requests/s"]),
+        width=560, height=340)
 
 
 def _percentile(label: str) -> float | str:
@@ -205,10 +209,12 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def _cost_template(percentile_label: str) -> str:
     """:func:`cost_chart`'s Vega-Lite spec without its data (JSON), built once per percentile label."""
     base = alt.Chart()
-    x = alt.X("instance_count:Q", title="instances (count)", axis=alt.Axis(tickMinStep=1))
+    x = alt.X("instance_count:Q", title="instances (count)", axis=alt.Axis(tickMinStep=1),
+              scale=alt.Scale(zero=False))
     y = alt.Y("usd_per_month:Q", title="cost (USD/month)")
     shade = base.mark_rect(color="#2ca02c", opacity=0.15).encode(
-        x=alt.X("band_start:Q"), x2=alt.X2("band_end"), tooltip=alt.Tooltip("status:N", title="SLA-feasible"))
+        x=alt.X("band_start:Q", scale=alt.Scale(zero=False)), x2=alt.X2("band_end"),
+        tooltip=alt.Tooltip("status:N", title="SLA-feasible"))
     line = base.mark_line(color="gray").encode(x=x, y=y)
     dots = base.mark_point(filled=True, size=70).encode(
         x=x, y=y, color=alt.Color("status:N", scale=_STATUS_COLORS,
@@ -304,14 +310,16 @@ def _option_latency_template(percentile_label: str) -> str:
               vertical.mark_text(align="left", dx=4, fontWeight="bold").encode(
                   x=alt.X("value:Q"), y=alt.Y("label_y_px:Q", scale=None), text=alt.Text("text:N"),
                   color=kind["color"]),
-              whisker, dot]
+              whisker, dot,
+              alt.Chart(alt.NamedData("extent")).mark_point(opacity=0).encode(y=alt.Y("latency_ms:Q"))]
     return json.dumps(alt.layer(*layers).properties(width=560, height=340).to_dict())
 
 
 def option_latency_chart(fit: ConfigurationFit, option: RealtimeOption, rec: RealtimeRecommendation) -> dict:
     """The chosen option's predicted latency vs total load with its 95 % band, the SLA line, the target load,
-    the utilisation cap, and the predicted point at the target with its interval. Latencies above 2.5 × the
-    SLA are cut at the top of the plot. A Vega-Lite spec (dict), as :func:`cost_chart`."""
+    the utilisation cap, and the predicted point at the target with its interval. The latency axis runs to
+    2.5 × the SLA (or 1.5 × the interval's top); latencies above are cut. A Vega-Lite spec (dict), as
+    :func:`cost_chart`."""
     upper = option.predicted_latency_ci_upper_ms or option.predicted_latency_ms
     top_ms = max(2.5 * rec.latency_target_ms, 1.5 * upper)
     curve = option_latency_frame(fit, option, rec)
@@ -328,9 +336,10 @@ def option_latency_chart(fit: ConfigurationFit, option: RealtimeOption, rec: Rea
                  f"{rec.max_utilization:.0%} utilisation cap"],
         "label_y_px": [0, 10, 26]})
     spec = json.loads(_option_latency_template(rec.percentile))
-    spec["datasets"] = {"curve": _records(curve), "point": _records(point), "references": _records(references)}
-    spec["title"] = (f"{option.instance_count} × {option.label}: predicted {rec.percentile} vs total load "
-                     f"({rec.routing} routing; band: 95% bootstrap)")
+    spec["datasets"] = {"curve": _records(curve), "point": _records(point), "references": _records(references),
+                        "extent": [{"latency_ms": 0.0}, {"latency_ms": top_ms}]}
+    spec["title"] = {"text": [f"{option.instance_count} × {option.label}",
+                              f"predicted {rec.percentile} vs load, {rec.routing} routing, 95% band"]}
     return spec
 
 

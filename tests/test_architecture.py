@@ -24,7 +24,7 @@ def test_import_layers_keep_the_flow_one_way():
 
 
 def test_ruff_is_clean():
-    result = subprocess.run([_tool("ruff"), "check", "planner", "tests", "bench", "app_streamlit.py", "data"],
+    result = subprocess.run([_tool("ruff"), "check", "planner", "tests", "bench", "app_streamlit.py", "app_pages", "data", "notebooks"],
                             cwd=REPO, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

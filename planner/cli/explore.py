@@ -1,3 +1,52 @@
-"""`planner explore`: (being built)."""
+"""`planner app`: the Streamlit what-if explorer (app_streamlit.py) on a run collection."""
 
-from planner.cli.common import app  # noqa: F401
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from planner.cli.common import StoreOpt, app
+from planner.errors import PlannerError
+
+APP_SCRIPT = Path(__file__).resolve().parents[2] / "app_streamlit.py"
+MAX_UPLOAD_MB = 200
+
+
+def streamlit_command(store: str | None, port: int | None, address: str | None,
+                      headless: bool) -> tuple[list[str], dict[str, str]]:
+    """The ``streamlit run`` command line and environment: the store goes to the app as PLANNER_STORE,
+    usage statistics are off, uploads are capped at MAX_UPLOAD_MB."""
+    if not APP_SCRIPT.is_file():
+        raise PlannerError(f"{APP_SCRIPT}: the explorer's script is missing (run `planner app` from a source "
+                           "checkout: pip install -e .)")
+    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--browser.gatherUsageStats", "false",
+           "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--server.headless", str(headless).lower()]
+    if port is not None:
+        cmd += ["--server.port", str(port)]
+    if address is not None:
+        cmd += ["--server.address", address]
+    env = dict(os.environ)
+    if store:
+        env["PLANNER_STORE"] = store
+    return cmd, env
+
+
+@app.command("app")
+def explore(
+    store: StoreOpt = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port to serve on (default 8501).")] = None,
+    address: Annotated[str | None, typer.Option(help="Address to listen on, e.g. 127.0.0.1.")] = None,
+    headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
+) -> None:
+    """Open the what-if explorer (Streamlit): runs, capacity planner, uploads. Ctrl-C stops it."""
+    cmd, env = streamlit_command(store, port, address, headless)
+    try:
+        code = subprocess.call(cmd, env=env)
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)

@@ -1,0 +1,1 @@
+"""Pages of the Streamlit what-if explorer (see app_streamlit.py); ``shared`` holds the cached library calls."""

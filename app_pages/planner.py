@@ -1,0 +1,215 @@
+"""Capacity planner page: a scenario (target TPS, latency percentile and SLA, utilisation cap, HA, routing,
+region, prices) -> ``planner recommend``'s ranked options, the chosen option's latency curve and the cost of
+every instance count. The scenario lives in the URL (st.query_params), so a what-if is shared as a link."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.shared import (
+    default_store,
+    price_catalog,
+    recommendation,
+    sizing_fits,
+    store_banner,
+    store_version,
+)
+from planner.catalog import available_regions
+from planner.charts import cost_chart, option_latency_chart
+from planner.errors import PlannerError
+from planner.recommend.realtime import ROUTINGS, RealtimeRecommendation, rationale
+from planner.units import parse_count, parse_duration_ms, parse_percentile
+
+PERCENTILES = ("p50", "p90", "p95", "p99", "p99.9", "mean")
+# URL key -> default; every key is also a widget key prefixed with "plan_".
+DEFAULTS: dict[str, object] = {"tps": 1000.0, "sla_ms": 200.0, "pct": "p99", "util": 0.7, "ha": False,
+                               "routing": "least-outstanding", "region": "us-east-1", "discount": 0.0,
+                               "prices": "", "top": 5, "option": ""}
+TABLE_COLUMNS = {
+    "label": st.column_config.TextColumn("configuration"),
+    "instance_count": st.column_config.NumberColumn("count"),
+    "predicted_latency_ms": st.column_config.NumberColumn("predicted latency (ms)", format="%.1f"),
+    "predicted_latency_ci_lower_ms": st.column_config.NumberColumn("95% CI low (ms)", format="%.1f"),
+    "predicted_latency_ci_upper_ms": st.column_config.NumberColumn("95% CI high (ms)", format="%.1f"),
+    "load_tps_per_instance": st.column_config.NumberColumn("load/instance (TPS)", format="%.0f"),
+    "capacity_tps_per_instance": st.column_config.NumberColumn("capacity/instance at SLA (TPS)", format="%.0f"),
+    "utilization": st.column_config.NumberColumn("utilisation", format="percent"),
+    "usd_per_hour": st.column_config.NumberColumn("USD/hour", format="%.2f"),
+    "usd_per_month": st.column_config.NumberColumn("USD/month", format="%,.0f"),
+    "usd_per_million_requests": st.column_config.NumberColumn("USD per 1M requests", format="%.3f"),
+    "heldout_error": st.column_config.NumberColumn("held-out error", format="percent"),
+    "origin": st.column_config.TextColumn("data"),
+    "extrapolated": st.column_config.CheckboxColumn("extrapolated"),
+}
+
+
+def _parse_url_value(key: str, text: str) -> object:
+    """One URL value as its widget's value; ValueError (or UnitError) names what was expected."""
+    if key in ("tps", "sla_ms"):
+        value = parse_count(text) if key == "tps" else parse_duration_ms(text)
+        if not value > 0:
+            raise ValueError("expected a positive number")
+        return value
+    if key in ("util", "discount"):
+        value = float(text)
+        if not (0 <= value <= 1):
+            raise ValueError("expected a fraction between 0 and 1")
+        return value
+    if key == "ha":
+        return text.lower() in ("1", "true", "yes", "on")
+    if key == "top":
+        if not text.isdigit() or not 1 <= int(text) <= 10:
+            raise ValueError("expected a whole number from 1 to 10")
+        return int(text)
+    choices = {"pct": PERCENTILES, "routing": ROUTINGS, "region": tuple(available_regions())}.get(key)
+    if choices is not None and text not in choices:
+        raise ValueError(f"expected one of {', '.join(choices)}")
+    return text
+
+
+def scenario_from_url(params: dict[str, str]) -> tuple[dict[str, object], list[str]]:
+    """The scenario a link describes (defaults for what it leaves out) and what in it was not understood."""
+    values, problems = dict(DEFAULTS), []
+    for key in DEFAULTS.keys() & params.keys():
+        try:
+            values[key] = _parse_url_value(key, str(params[key]))
+        except (ValueError, PlannerError) as exc:
+            problems.append(f"{key}={params[key]!r}: {exc}")
+    return values, problems
+
+
+def scenario_to_url(values: dict[str, object]) -> dict[str, str]:
+    return {k: ("true" if v is True else "false" if v is False else f"{v:g}" if isinstance(v, float) else str(v))
+            for k, v in values.items() if v != ""}
+
+
+def parse_price_overrides(text: str) -> tuple[tuple[str, float], ...]:
+    """``ml.c5.2xlarge=0.30, ml.m5.xlarge=0.2`` -> sorted (instance type, USD/hour) pairs."""
+    pairs = {}
+    for item in (part.strip() for part in text.replace(";", ",").split(",")):
+        if not item:
+            continue
+        name, sep, price = item.partition("=")
+        try:
+            value = float(price)
+        except ValueError:
+            value = None
+        if not sep or not name.strip() or value is None:
+            raise ValueError(f"price overrides: expected instance_type=USD/hour such as ml.m5.xlarge=0.2, "
+                             f"found {item!r}")
+        pairs[name.strip()] = value
+    return tuple(sorted(pairs.items()))
+
+
+def _percentile_arg(label: str) -> float | str:
+    return "mean" if label == "mean" else parse_percentile(label)
+
+
+def _scenario_widgets() -> dict[str, object]:
+    """The sidebar inputs, seeded from the scenario (URL on the first visit, then the session)."""
+    if "scenario" not in st.session_state:
+        st.session_state.scenario, st.session_state.scenario_problems = scenario_from_url(st.query_params.to_dict())
+    for key, value in st.session_state.scenario.items():
+        st.session_state.setdefault(f"plan_{key}", value)
+    side = st.sidebar
+    side.header("Scenario")
+    side.number_input("Target throughput (TPS)", min_value=0.1, max_value=1e8, step=100.0, format="%g",
+                      key="plan_tps", help="Peak requests per second the endpoint must serve.")
+    side.number_input("Latency target (ms)", min_value=0.1, max_value=1e6, step=10.0, format="%g", key="plan_sla_ms",
+                      help="The SLA: the chosen percentile must stay at or below this.")
+    side.selectbox("Latency percentile", PERCENTILES, key="plan_pct")
+    side.slider("Utilisation cap per instance", 0.05, 1.0, step=0.05, key="plan_util",
+                help="Headroom: never plan an instance above this fraction of its saturation throughput.")
+    side.checkbox("High availability (≥ 2 instances, SLA kept with one lost)", key="plan_ha")
+    side.radio("Routing", ROUTINGS, key="plan_routing", horizontal=True,
+               help="least-outstanding behaves like one pooled queue; random like independent queues.")
+    side.header("Prices")
+    side.selectbox("Region", available_regions(), key="plan_region")
+    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key="plan_discount",
+                help="Savings Plans or negotiated rates, as a fraction off (0.2 = 20 %).")
+    side.text_input("Price overrides (USD/hour per instance)", key="plan_prices",
+                    placeholder="ml.c5.2xlarge=0.30, ml.m5.xlarge=0.2")
+    side.slider("Options shown", 1, 10, key="plan_top")
+    values = {key: st.session_state[f"plan_{key}"] for key in DEFAULTS if key != "option"}
+    values["util"], values["discount"] = round(values["util"], 4), round(values["discount"], 4)
+    values["option"] = st.session_state.scenario.get("option", "")
+    return values
+
+
+def _options_table(rec: RealtimeRecommendation) -> None:
+    frame = pd.DataFrame([o.to_dict() for o in rec.options])[list(TABLE_COLUMNS)]
+    frame.index = range(1, len(frame) + 1)
+    st.dataframe(frame, column_config=TABLE_COLUMNS)
+
+
+def _headline(rec: RealtimeRecommendation) -> None:
+    best = rec.options[0]
+    band = (f"95% CI {best.predicted_latency_ci_lower_ms:.0f}–{best.predicted_latency_ci_upper_ms:.0f} ms"
+            if best.predicted_latency_ci_lower_ms is not None and best.predicted_latency_ci_upper_ms is not None
+            else "no interval (one measured point)")
+    cols = st.columns(4)
+    cols[0].metric("Recommended", f"{best.instance_count} × {best.instance_type}")
+    cols[1].metric(f"Predicted {rec.percentile} at target", f"{best.predicted_latency_ms:.0f} ms", help=band)
+    cols[2].metric("Cost", f"${best.usd_per_month:,.0f}/month", help=f"${best.usd_per_hour:,.2f}/hour")
+    cols[3].metric("Utilisation per instance", f"{best.utilization:.0%}")
+
+
+def _charts(rec: RealtimeRecommendation, fits, chosen_label: str) -> str:
+    """The chosen option's latency curve beside the cost of every count; returns the chosen label."""
+    labels = [o.label for o in rec.options]
+    index = labels.index(chosen_label) if chosen_label in labels else 0
+    chosen = st.selectbox("Option to inspect", labels, index=index)
+    option = rec.options[labels.index(chosen)]
+    fit = next(f for f in fits if f.config.label == option.label)
+    left, right = st.columns(2)
+    with left:
+        if fit.latency is None:
+            st.info(f"{option.label}: Inference Recommender gives one measured point, not a curve: "
+                    f"{option.predicted_latency_ms:.0f} ms ModelLatency at its plateau.")
+        else:
+            st.vega_lite_chart(option_latency_chart(fit, option, rec))
+    with right:
+        st.vega_lite_chart(cost_chart(fits, rec))
+    return chosen
+
+
+def page() -> None:
+    st.title("Capacity planner")
+    choice = default_store()
+    store_banner(choice)
+    values = _scenario_widgets()
+    for problem in st.session_state.get("scenario_problems", []):
+        st.warning(f"Link not fully understood, default used: {problem}")
+    version = store_version(choice.root)
+    if not version:
+        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+        return
+    try:
+        overrides = parse_price_overrides(str(values["prices"]))
+        rec = recommendation(choice.root, version, values["tps"], values["sla_ms"], _percentile_arg(values["pct"]),
+                             values["util"], values["ha"], values["routing"], values["region"], values["discount"],
+                             overrides, values["top"])
+    except (PlannerError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    if rec.options:
+        _headline(rec)
+    st.markdown(rationale(rec))
+    if rec.options:
+        _options_table(rec)
+        values["option"] = _charts(rec, sizing_fits(choice.root, version), str(values["option"]))
+    with st.expander(f"Not an option ({len(rec.rejected)})"):
+        for r in rec.rejected:
+            st.markdown(f"- **{r.label}**: {r.reason}")
+    with st.expander("As `planner recommend --json`"):
+        st.code(json.dumps(rec.to_dict(), indent=2, default=str), language="json")
+    st.caption(f"Prices: {price_catalog(values['region'], values['discount'], overrides).provenance()}; "
+               f"months of {rec.hours_per_month:g} h. The scenario is in the address bar: copy it to share.")
+    st.session_state.scenario = values
+    st.query_params.from_dict(scenario_to_url(values))
+
+
+page()

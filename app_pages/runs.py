@@ -1,0 +1,118 @@
+"""Runs page: browse the collection (filters by instance type, source, origin, label), one run's steps,
+and its fitted curves: throughput vs concurrency (USL) and latency vs throughput, with bands and the
+held-out steps the latency model was validated on."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.shared import (
+    default_store,
+    labels_of_runs,
+    run_fits,
+    run_steps,
+    run_usl_chart,
+    runs_table,
+    store_banner,
+    store_version,
+)
+from planner.charts import fit_chart
+
+UNKNOWN = "(not recorded)"
+RUN_COLUMNS = ["run_id", "source", "format", "origin", "instance_type", "instance_count", "endpoint", "model",
+               "framework", "started_at", "labels", "tables"]
+STEP_COLUMNS = ["step", "concurrency", "duration_s", "throughput_rps", "error_rate", "latency_mean_ms",
+                "latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms", "too_short", "errors",
+                "cumulative_percentiles", "generator_saturated"]
+LATENCY_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
+
+
+def _filtered(runs: pd.DataFrame, labels: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """The runs table narrowed by the filter widgets (an empty filter keeps everything)."""
+    instance = runs["instance_type"].fillna(UNKNOWN).astype(str)
+    pairs = {run_id: {f"{k}={v}" for k, v in found.items()} for run_id, found in labels.items()}
+    cols = st.columns(4)
+    chosen_types = cols[0].multiselect("Instance type", sorted(instance.unique()))
+    chosen_sources = cols[1].multiselect("Source", sorted(runs["source"].dropna().unique()))
+    chosen_origins = cols[2].multiselect("Origin", sorted(runs["origin"].dropna().unique()))
+    chosen_labels = cols[3].multiselect("Label", sorted(set().union(*pairs.values())))
+    keep = pd.Series(True, index=runs.index)
+    if chosen_types:
+        keep &= instance.isin(chosen_types)
+    if chosen_sources:
+        keep &= runs["source"].isin(chosen_sources).fillna(False)
+    if chosen_origins:
+        keep &= runs["origin"].isin(chosen_origins).fillna(False)
+    if chosen_labels:
+        keep &= runs["run_id"].map(lambda r: set(chosen_labels) <= pairs.get(r, set()))
+    return runs[keep.astype(bool)]
+
+
+def _describe(row: pd.Series) -> str:
+    what = " ".join(str(row[c]) for c in ("instance_type", "endpoint", "model") if pd.notna(row.get(c)))
+    return f"{row['run_id']} · {row['format']} · {what or 'no instance recorded'}"
+
+
+def _choose_run(shown: pd.DataFrame) -> str:
+    """A run picker (from the URL's ``run`` when given); runs with a load staircase come first."""
+    staircase = shown["tables"].fillna("").str.contains("history|points|metrics")
+    ids = shown["run_id"][staircase].astype(str).tolist() + shown["run_id"][~staircase].astype(str).tolist()
+    wanted = st.query_params.get("run", "")
+    names = {str(row["run_id"]): _describe(row) for _, row in shown.iterrows()}
+    run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in ids else 0, format_func=names.get)
+    st.query_params["run"] = run_id
+    return run_id
+
+
+def _fit_section(fit, root: str, version: tuple, run_id: str, percentile: float) -> None:
+    st.subheader(fit.config.label)
+    if fit.latency_summary is not None:
+        s = fit.latency_summary
+        err = f"{fit.heldout_error:.0%}" if fit.heldout_error is not None else "not measured"
+        st.markdown(f"Latency model **{s.model}** (c = {s.servers}, S = {s.service_time_ms:.1f} ms); saturation "
+                    f"{fit.saturation_rps:.0f} requests/s per instance; held-out error **{err}** on "
+                    f"{s.heldout_points} held-out points.")
+    left, right = st.columns(2)
+    with left:
+        if fit.usl is not None:
+            st.altair_chart(run_usl_chart(root, version, run_id, fit.config.label))
+        else:
+            st.info("No throughput-vs-concurrency fit: " + "; ".join(n for n in fit.notes if "USL" in n))
+    with right:
+        if fit.latency is not None:
+            st.altair_chart(fit_chart([fit], percentile))
+        else:
+            st.info("No latency-vs-throughput fit: " + "; ".join(n for n in fit.notes if "latency" in n))
+    for note in fit.notes:
+        st.caption(note)
+
+
+def page() -> None:
+    st.title("Runs")
+    choice = default_store()
+    store_banner(choice)
+    version = store_version(choice.root)
+    if not version:
+        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+        return
+    runs = runs_table(choice.root, version)
+    shown = _filtered(runs, labels_of_runs(choice.root, version))
+    st.dataframe(shown[[c for c in RUN_COLUMNS if c in shown]], hide_index=True)
+    if shown.empty:
+        st.info("No run matches these filters.")
+        return
+    run_id = _choose_run(shown)
+    steps = run_steps(choice.root, version, run_id)
+    if steps.empty:
+        st.info("No steady-state steps could be derived from this run (no history, points, metrics or "
+                "recommender rows with load levels).")
+        return
+    st.subheader("Steady-state steps")
+    st.dataframe(steps[[c for c in STEP_COLUMNS if c in steps]], hide_index=True)
+    pct = LATENCY_PERCENTILES[st.selectbox("Latency percentile", list(LATENCY_PERCENTILES), index=3)]
+    for fit in run_fits(choice.root, version, run_id):
+        _fit_section(fit, choice.root, version, run_id, pct)
+
+
+page()

@@ -1,0 +1,334 @@
+"""The Streamlit explorer through streamlit.testing.v1.AppTest (every page), its charts, and `planner app`.
+
+The planner page's numbers must equal `planner recommend --json` for the same inputs; widget changes
+must change them; the scenario must survive a round trip through the URL; uploads must behave as
+`planner ingest` and never touch the bundled sample collection.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+import altair as alt
+import numpy as np
+import pytest
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+from typer.testing import CliRunner
+
+from app_pages import shared
+from planner import charts
+from planner.catalog import load_catalog
+from planner.cli import app as cli_app
+from planner.cli.explore import streamlit_command
+from planner.recommend.realtime import recommend_realtime
+from planner.store import RunStore
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample-store"
+APP = str(REPO / "app_streamlit.py")
+C5 = "52087a2502ddd9f2"  # the sample's emulated ml.c5.2xlarge Locust run
+WINE = ("results_stats.csv", "results_stats_history.csv", "results_failures.csv", "results_exceptions.csv")
+
+
+@pytest.fixture
+def sample_env(monkeypatch):
+    monkeypatch.setenv("PLANNER_STORE", str(SAMPLE))
+
+
+@pytest.fixture(scope="module")
+def sizing():
+    """The app's own cached sizing fits of the sample (shared with the AppTest runs in this process)."""
+    root = str(SAMPLE)
+    return shared.sizing_fits(root, shared.store_version(root))
+
+
+def _app(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _recommended(at: AppTest) -> tuple[int, str]:
+    count, _, instance = at.metric[0].value.partition(" × ")
+    return int(count), instance
+
+
+def _as_json(at: AppTest) -> dict:
+    return json.loads(at.code[0].value)
+
+
+def _widget(at: AppTest, key: str):
+    kinds = ("number_input", "slider", "checkbox", "text_input", "selectbox", "radio")
+    return next(w for kind in kinds for w in at.sidebar.get(kind) if w.key == key)
+
+
+# ------------------------------------------------------------------ planner page
+
+
+def test_planner_numbers_equal_planner_recommend_json(sample_env):
+    at = _app()
+    _widget(at, "plan_tps").set_value(1500.0)
+    _widget(at, "plan_sla_ms").set_value(150.0)
+    _widget(at, "plan_util").set_value(0.6)
+    _widget(at, "plan_ha").check()
+    _widget(at, "plan_discount").set_value(0.2)
+    at.run()
+    assert not at.exception
+    cli = CliRunner().invoke(cli_app, ["recommend", "--target-tps", "1500", "--p99", "150ms", "--max-utilization",
+                                       "0.6", "--ha", "--discount", "0.2", "--store", str(SAMPLE), "--json"])
+    assert cli.exit_code == 0, cli.output
+    expected = json.loads(cli.stdout)
+    assert _as_json(at) == expected
+    best = expected["options"][0]
+    assert at.metric[0].value == f"{best['instance_count']} × {best['instance_type']}"
+    assert at.metric[2].value == f"${best['usd_per_month']:,.0f}/month"
+    table = at.dataframe[0].value
+    assert table["instance_count"].tolist() == [o["instance_count"] for o in expected["options"]]
+    assert len(at.get("vega_lite_chart")) == 2  # the chosen option's latency curve, cost vs count
+
+
+def test_widget_changes_change_the_numbers(sample_env):
+    at = _app()
+    base = _as_json(at)
+    count, instance = _recommended(at)
+    _widget(at, "plan_tps").set_value(4000.0)
+    at.run()
+    assert _recommended(at)[0] > count
+    _widget(at, "plan_tps").set_value(1000.0)
+    _widget(at, "plan_util").set_value(0.4)
+    at.run()
+    lower_cap = _as_json(at)["options"][0]
+    assert lower_cap["instance_count"] > base["options"][0]["instance_count"]
+    assert lower_cap["utilization"] <= 0.4
+    _widget(at, "plan_util").set_value(0.7)
+    _widget(at, "plan_discount").set_value(0.25)
+    at.run()
+    discounted = _as_json(at)["options"][0]
+    assert discounted["usd_per_month"] == pytest.approx(0.75 * base["options"][0]["usd_per_month"])
+    _widget(at, "plan_discount").set_value(0.0)
+    _widget(at, "plan_prices").input(f"{instance}=100")
+    at.run()
+    assert all(o["instance_type"] != instance for o in _as_json(at)["options"][:1])
+    _widget(at, "plan_prices").input("not a price")
+    at.run()
+    assert "expected instance_type=USD/hour" in at.error[0].value
+
+
+def test_scenario_round_trips_through_the_url(sample_env):
+    at = _app(tps="2.5k", sla_ms="120", util="0.5", ha="true", routing="random", top="3", option="nonsense")
+    assert _widget(at, "plan_tps").value == 2500.0
+    assert _widget(at, "plan_ha").value is True
+    rec = _as_json(at)
+    assert (rec["target_tps"], rec["latency_target_ms"], rec["max_utilization"], rec["ha"], rec["routing"]) == \
+        (2500.0, 120.0, 0.5, True, "random")
+    assert len(rec["options"]) <= 3
+    assert at.query_params["tps"] == "2500" and at.query_params["util"] == "0.5"
+    assert at.query_params["option"] == rec["options"][0]["label"]  # an unknown option falls back to the best
+    shared_link = _app(**at.query_params)
+    assert _as_json(shared_link) == rec
+    bad = _app(tps="lots", pct="p42")
+    assert len(bad.warning) == 2 and "tps='lots'" in bad.warning[0].value + bad.warning[1].value
+    assert _as_json(bad)["target_tps"] == 1000.0
+
+
+def test_slider_rerender_is_under_300_ms(sample_env):
+    at = _app()
+    timings = []
+    for cap in (0.5, 0.55, 0.6, 0.65, 0.75, 0.8, 0.85):
+        _widget(at, "plan_util").set_value(cap)
+        start = time.perf_counter()
+        at.run()
+        timings.append(time.perf_counter() - start)
+        assert _as_json(at)["max_utilization"] == cap
+    median_ms = 1000 * statistics.median(timings)
+    print(f"planner page rerun after a slider change: median {median_ms:.0f} ms over {len(timings)} runs")
+    assert median_ms < 300
+
+
+# ------------------------------------------------------------------ charts behind the planner page
+
+
+def test_cost_chart_marks_the_recommended_count_as_the_first_feasible(sizing):
+    rec = recommend_realtime(sizing, load_catalog(), target_tps=1000, latency_target_ms=200, top=5)
+    frame = charts.cost_frame(sizing, rec)
+    for option in rec.options:
+        part = frame[frame["label"] == option.label].set_index("instance_count")
+        feasible = part.index[part["status"] == charts.MEETS]
+        assert feasible.min() == option.instance_count
+        assert part.loc[option.instance_count, "usd_per_month"] == pytest.approx(option.usd_per_month)
+        below = part.loc[: option.instance_count - 1]
+        has_curve = next(f for f in sizing if f.config.label == option.label).latency is not None
+        # NaN: saturated (infinite latency) on a fitted curve; unknown for an Inference Recommender point
+        over_sla = below["predicted_latency_ms"].fillna(np.inf if has_curve else 0) > rec.latency_target_ms
+        assert ((below["status"] == charts.OVER_LATENCY) == over_sla).all()
+        assert (below.loc[~over_sla, "utilization"] > rec.max_utilization).all()
+    spec = charts.cost_chart(sizing, rec)
+    alt.FacetChart.from_dict(spec)  # a valid Vega-Lite spec
+    rows = spec["datasets"]["cost"]
+    assert {r["band_start"] for r in rows if r["recommended"]} == {o.instance_count - 0.5 for o in rec.options}
+
+
+def test_option_latency_curve_passes_through_the_recommended_point(sizing):
+    rec = recommend_realtime(sizing, load_catalog(), target_tps=1000, latency_target_ms=200, top=5)
+    option = rec.options[0]
+    fit = next(f for f in sizing if f.config.label == option.label)
+    frame = charts.option_latency_frame(fit, option, rec)
+    at_target = np.interp(rec.target_tps, frame["total_tps"], frame["latency_ms"])
+    assert at_target == pytest.approx(option.predicted_latency_ms, rel=0.02)
+    finite = frame.dropna()
+    assert (finite["lower_ms"] <= finite["latency_ms"] + 1e-9).all()
+    assert (finite["latency_ms"] <= finite["upper_ms"] + 1e-9).all()
+    spec = charts.option_latency_chart(fit, option, rec)
+    alt.LayerChart.from_dict(spec)
+    references = {r["kind"]: r["value"] for r in spec["datasets"]["references"]}
+    assert references["SLA"] == 200 and references["target"] == 1000
+    assert references["utilisation cap"] == pytest.approx(
+        rec.max_utilization * option.saturation_tps_per_instance * option.instance_count)
+    assert "(ms)" in json.dumps(spec["layer"][0]["encoding"]["y"]["title"])
+
+
+# ------------------------------------------------------------------ runs page
+
+
+def test_runs_page_filters_and_shows_one_runs_fits(sample_env):
+    at = _runs_page(run=C5)
+    assert len(at.dataframe[0].value) == len(RunStore(SAMPLE).run_ids())
+    steps = at.dataframe[1].value
+    assert len(steps) > 3 and steps["throughput_rps"].max() > 300
+    assert len(at.get("vega_lite_chart")) == 2  # USL and latency charts
+    assert "held-out error" in at.markdown[0].value
+    origin = next(m for m in at.multiselect if m.label == "Origin")
+    origin.set_value(["emulated"]).run()
+    assert set(at.dataframe[0].value["origin"]) == {"emulated"}
+    run = next(s for s in at.selectbox if s.label == "Run")
+    other = next(r for r in run.options if not r.startswith(C5[:8]))
+    run.set_value(other.split(" · ")[0]).run()
+    assert not at.exception
+    assert at.query_params["run"] == other.split(" · ")[0]
+    assert not at.dataframe[1].value.equals(steps)
+
+
+def _runs_page(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.query_params.update(params)
+    at.switch_page("app_pages/runs.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_usl_band_reproduces_the_fit_and_held_out_steps_are_the_top_levels():
+    fit = shared.run_fits(str(SAMPLE), shared.store_version(str(SAMPLE)), C5)[0]
+    curve = charts.usl_frame(fit)
+    u = fit.usl
+    n = curve["concurrency"].to_numpy()
+    expected = u.lambda_rps * n / (1 + u.sigma * (n - 1) + u.kappa * n * (n - 1))
+    assert np.allclose(curve["throughput_rps"], expected)
+    assert (curve["lower_rps"] <= curve["throughput_rps"] + 1e-9).all()
+    assert (curve["throughput_rps"] <= curve["upper_rps"] + 1e-9).all()
+    measured = charts.measured_frame([fit], 99)
+    held = measured[measured["role"] == charts.HELD_OUT]
+    fitted = measured[measured["role"] == charts.FITTED]
+    assert len(held) >= 1 and held["throughput_rps"].min() > fitted["throughput_rps"].max()
+    assert (measured["role"] == charts.PAST_KNEE).sum() == int(fit.steps["saturated"].sum())
+
+
+# ------------------------------------------------------------------ upload page
+
+
+def _upload_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/upload.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _wine(datasets: Path) -> list[tuple[str, bytes, str]]:
+    prefix = "nogibjj_wine-prediction-app__"
+    return [(prefix + name, (datasets / "locust" / (prefix + name)).read_bytes(), "text/csv") for name in WINE]
+
+
+def test_upload_adds_a_run_that_the_runs_page_shows(datasets, tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    monkeypatch.setenv("PLANNER_STORE", str(store))
+    at = _upload_page()
+    at.file_uploader[0].set_value(_wine(datasets)).run()
+    at.text_input[0].input("ml.m5.large")
+    next(t for t in at.text_input if t.label == "Labels").input("team=ml, scenario=nightly")
+    at.button[0].click().run()
+    assert not at.error, at.error[0].value
+    assert "1 run(s) added" in at.success[0].value
+    (record,) = RunStore(store).records()
+    assert record.run["instance_type"] == "ml.m5.large" and record.run["labels"] == {"team": "ml",
+                                                                                     "scenario": "nightly"}
+    at.button[0].click().run()  # the same bytes again: present, not duplicated
+    assert "0 run(s) added" in at.success[0].value and len(RunStore(store).run_ids()) == 1
+    runs = _runs_page()
+    label = next(m for m in runs.multiselect if m.label == "Label")
+    assert set(label.options) == {"team=ml", "scenario=nightly"}
+    label.set_value(["team=ml"]).run()
+    assert runs.dataframe[0].value["run_id"].tolist() == [record.run_id]
+
+
+def test_upload_errors_are_planner_ingests(datasets, tmp_path, monkeypatch):
+    monkeypatch.setenv("PLANNER_STORE", str(tmp_path / "store"))
+    bad = tmp_path / "cli" / "notes.csv"
+    bad.parent.mkdir()
+    bad.write_bytes(b"hello\nworld\n")
+    cli = CliRunner().invoke(cli_app, ["ingest", str(bad), "--store", str(tmp_path / "cli-store")])
+    assert cli.exit_code == 1
+    cli_message = str(cli.exception).replace(f"{bad.parent}/", "")
+    at = _upload_page()
+    at.file_uploader[0].set_value(("notes.csv", bad.read_bytes(), "text/csv")).run()
+    at.button[0].click().run()
+    assert at.error[0].value == cli_message
+    assert cli_message.startswith("notes.csv: content: expected")
+    assert not (tmp_path / "store").exists() or not RunStore(tmp_path / "store").run_ids()
+    limit = st_config.get_option("server.maxUploadSize")
+    st_config.set_option("server.maxUploadSize", 1)
+    try:
+        big = _upload_page()
+        big.file_uploader[0].set_value(("big_stats.csv", b"x" * (2 * 2**20), "text/csv")).run()
+        big.button[0].click().run()
+        assert big.error[0].value == "big_stats.csv: size: expected at most 1 MB, found 2.0 MB"
+    finally:
+        st_config.set_option("server.maxUploadSize", limit)
+
+
+def test_the_bundled_sample_is_never_written(datasets, tmp_path, monkeypatch, sample_env):
+    before = shared.store_version(str(SAMPLE))
+    at = _upload_page()
+    assert "never modified" in at.error[0].value and not at.file_uploader
+    monkeypatch.delenv("PLANNER_STORE")
+    monkeypatch.chdir(tmp_path)  # no ./planner-store: the app shows the sample, uploads create one
+    at = _upload_page()
+    assert "uploads go to" in at.info[0].value
+    at.file_uploader[0].set_value(_wine(datasets)).run()
+    at.button[0].click().run()
+    assert "1 run(s) added" in at.success[0].value
+    assert len(RunStore(tmp_path / "planner-store").run_ids()) == 1
+    assert shared.store_version(str(SAMPLE)) == before
+    assert shared.default_store().root == str((tmp_path / "planner-store").resolve())
+
+
+# ------------------------------------------------------------------ `planner app`
+
+
+def test_planner_app_runs_streamlit_on_the_store():
+    cmd, env = streamlit_command("s3://bucket/runs", 8765, "127.0.0.1", headless=True)
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == APP
+    options = dict(zip(cmd[5::2], cmd[6::2], strict=True))
+    assert options == {"--browser.gatherUsageStats": "false", "--server.maxUploadSize": "200",
+                       "--server.headless": "true", "--server.port": "8765", "--server.address": "127.0.0.1"}
+    assert env["PLANNER_STORE"] == "s3://bucket/runs"
+    result = CliRunner().invoke(cli_app, ["app", "--help"])
+    assert result.exit_code == 0 and "--store" in result.output
