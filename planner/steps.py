@@ -196,6 +196,10 @@ def for_run(store: RunStore, run_id: str, rules: StepRules = StepRules()) -> pd.
     if saturated and "concurrency" in steps:  # set by `planner collect` from Locust's own CPU
         levels = {float(u) for u in str(saturated).split(",") if u.strip()}
         steps["generator_saturated"] = steps["concurrency"].isin(levels) | steps["generator_saturated"]
+    if (rec.run.get("labels") or {}).get("arrivals") == "open" and {"concurrency", "latency_mean_ms"} <= set(steps):
+        # open-loop levels are offered rates, not concurrencies: what was in flight is Little's law
+        steps["offered_users"] = steps["concurrency"]
+        steps["concurrency"] = steps["throughput_rps"] * steps["latency_mean_ms"] / 1000.0
     for field in (*CONFIG_FIELDS, "origin", "source"):
         if field not in steps or steps[field].isna().all():
             steps[field] = rec.run.get(field)

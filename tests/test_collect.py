@@ -174,3 +174,39 @@ def test_a_level_is_saturated_by_its_busiest_process_or_by_all_of_them(tmp_path)
                    "101,50,60,3\n105,52,64,3\n111,60,185,3\n115,62,190,3\n121,95,120,3\n125,97,130,3\n")
     assert saturated_levels(history, cpu, cores=2) == (97.0, (4, 8))  # 4: 187.5% of 2 cores; 8: 96% of one
     assert saturated_levels(history, cpu, cores=4) == (97.0, (8,))
+
+
+@pytest.mark.parametrize("text, users, rates", [
+    ("rate:rps=40,80,hold=30s,user-rps=2", (20, 40), (40, 80)),
+    ("rate:rps=10,20..50,hold=1m", (10, 20, 30, 40, 50), (10, 20, 30, 40, 50)),
+    ("rate:rps=0.5,1..2,hold=30s,user-rps=0.5", (1, 2, 3, 4), (0.5, 1, 1.5, 2)),
+])
+def test_rate_shape_is_open_loop_users_at_user_rps(text, users, rates):
+    shape = parse_shape(text)
+    assert shape.users == users and shape.rates_rps == pytest.approx(rates)
+    assert shape.env()["PLANNER_USER_RPS"] == f"{shape.user_rps:g}"
+    assert parse_shape(shape.text) == shape
+
+
+@pytest.mark.parametrize("text", ["rate:rps=3,hold=5s,user-rps=2", "rate:hold=5s", "rate:rps=10,hold=0s",
+                                  "rate:rps=10,hold=5s,user-rps=0", "rate:rps=10,20..25,hold=5s"])
+def test_rate_shape_rejects_bad_text_in_one_line(text):
+    with pytest.raises(InputError, match=r"^--shape: \w[\w-]*: expected "):
+        parse_shape(text)
+
+
+def test_open_loop_offers_its_rate_whatever_the_latency(tmp_path):
+    """Against a slow endpoint, closed-loop users would send users/latency; open-loop ones send their rate,
+    the steps carry in-flight concurrency (Little's law) and the offered users."""
+    slow = EndpointSettings(workers=8, service_ms=200.0, service_dist="const")  # 40 rps capacity
+    store = RunStore(tmp_path / "store")
+    with LocalEndpoint(slow) as ep:
+        outcome, result = collect_and_ingest(store, ep.url, parse_shape("rate:rps=20,hold=8s,user-rps=1"),
+                                             out_dir=tmp_path / "out", max_duration_s=30, origin="emulated")
+    run = store.get(outcome.run_id).run
+    assert run["labels"]["arrivals"] == "open" and run["labels"]["shape"].startswith("rate:rps=20,")
+    steps = for_run(store, outcome.run_id, StepRules(trim_s=2, min_duration_s=4))
+    (step,) = steps[steps["offered_users"] == 20].itertuples()
+    assert step.throughput_rps == pytest.approx(20, rel=0.25), "20 closed-loop users would send 100 rps"
+    assert step.latency_mean_ms == pytest.approx(200, rel=0.1)
+    assert step.concurrency == pytest.approx(step.throughput_rps * step.latency_mean_ms / 1000)

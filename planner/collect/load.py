@@ -5,7 +5,8 @@
 an HTTP URL.
 
 The load is a staircase (:class:`StairsShape`): closed-loop users with zero think time, so users
-= concurrency. The run is bounded three ways: the shape ends by itself after its last hold;
+= concurrency (``stairs:``), or open-loop levels of offered requests/s (``rate:``), each user
+sending Poisson arrivals on its own schedule, so latency does not throttle the offered rate. The run is bounded three ways: the shape ends by itself after its last hold;
 ``max_duration_s`` and ``max_requests`` stop it early from inside Locust (which then writes its
 CSVs as on any graceful stop); a hard timeout (``kill_after_s``) sends SIGTERM to the process group
 (Locust's handler writes its CSVs) and SIGKILL 10 s later. Locust rewrites its CSVs every second,
@@ -56,12 +57,22 @@ _SHAPE = "--shape"
 
 @dataclass(frozen=True)
 class StairsShape:
-    """Closed-loop load levels: ``users`` per level, each held ``hold_s`` seconds after a ramp at
-    ``spawn_rate`` users/s. :attr:`text` is the canonical ``stairs:...`` spelling."""
+    """Load levels: ``users`` per level, each held ``hold_s`` seconds after a ramp at ``spawn_rate``
+    users/s. Closed loop (``user_rps`` None): no think time, users = concurrency. Open loop
+    (``user_rps`` set): each user sends Poisson arrivals at ``user_rps`` requests/s on its own
+    schedule, so a level offers ``users × user_rps`` requests/s whatever the latency (while a user's
+    response takes less than its mean gap). :attr:`text` is the canonical spelling (``stairs:...``
+    or ``rate:...``)."""
 
     users: tuple[int, ...]
     hold_s: float
     spawn_rate: float
+    user_rps: float | None = None
+
+    @property
+    def rates_rps(self) -> tuple[float, ...] | None:
+        """Offered requests/s per level (open loop only)."""
+        return tuple(u * self.user_rps for u in self.users) if self.user_rps else None
 
     @property
     def duration_s(self) -> float:
@@ -71,7 +82,10 @@ class StairsShape:
 
     @property
     def text(self) -> str:
-        return f"stairs:users={','.join(map(str, self.users))},hold={self.hold_s:g}s,spawn-rate={self.spawn_rate:g}"
+        tail = f"hold={self.hold_s:g}s,spawn-rate={self.spawn_rate:g}"
+        if self.user_rps:
+            return f"rate:rps={','.join(f'{r:g}' for r in self.rates_rps)},{tail},user-rps={self.user_rps:g}"
+        return f"stairs:users={','.join(map(str, self.users))},{tail}"
 
     def users_at(self, t_s: float) -> float:
         """Users running ``t_s`` seconds into the staircase (ramps linear at ``spawn_rate``); 0 after it."""
@@ -88,11 +102,13 @@ class StairsShape:
 
     def env(self) -> dict[str, str]:
         """The environment variables :mod:`planner.collect.locustfile` reads."""
-        return {"PLANNER_STAIRS_USERS": ",".join(map(str, self.users)), "PLANNER_STAIRS_HOLD_S": f"{self.hold_s:g}",
-                "PLANNER_STAIRS_SPAWN_RATE": f"{self.spawn_rate:g}"}
+        env = {"PLANNER_STAIRS_USERS": ",".join(map(str, self.users)), "PLANNER_STAIRS_HOLD_S": f"{self.hold_s:g}",
+               "PLANNER_STAIRS_SPAWN_RATE": f"{self.spawn_rate:g}"}
+        return env | ({"PLANNER_USER_RPS": f"{self.user_rps:g}"} if self.user_rps else {})
 
     def to_dict(self) -> dict[str, Any]:
         return {"users": list(self.users), "hold_s": self.hold_s, "spawn_rate": self.spawn_rate,
+                "user_rps": self.user_rps, "rates_rps": list(self.rates_rps) if self.user_rps else None,
                 "duration_s": self.duration_s, "text": self.text}
 
 
@@ -100,22 +116,49 @@ class StairsShape:
 PRESETS = {"seeds": "stairs:users=10,20,40..200,hold=60s,spawn-rate=2"}
 
 
-def _users(text: str) -> tuple[int, ...]:
+def _levels(text: str) -> list[float]:
     """``10,20..60`` -> 10,20,30,40,50,60: ``a..b`` continues by the difference of the two values
     before ``b`` (the previous item and ``a``) up to ``b`` inclusive."""
-    users: list[int] = []
+    levels: list[float] = []
     for item in text.split(","):
         first, dots, last = item.strip().partition("..")
         if not dots:
-            users.append(int(first))
+            levels.append(float(first))
             continue
-        start, stop = int(first), int(last)
-        if not users or start - users[-1] <= 0 or stop < start or (stop - start) % (start - users[-1]):
+        start, stop = float(first), float(last)
+        step = start - levels[-1] if levels else 0.0
+        count = (stop - start) / step if step > 0 else -1.0
+        if count < 0 or abs(count - round(count)) > 1e-9:
             raise ValueError(f"{item!r} needs a smaller value before it and an end reached in whole steps")
-        users += range(start, stop + 1, start - users[-1])
-    if not users or any(u < 1 for u in users):
+        levels += [start + i * step for i in range(round(count) + 1)]
+    if not levels or any(v <= 0 for v in levels):
+        raise ValueError("levels must be > 0")
+    return levels
+
+
+def _users(text: str) -> tuple[int, ...]:
+    levels = _levels(text)
+    if any(v != int(v) for v in levels):
         raise ValueError("user counts must be integers >= 1")
-    return tuple(users)
+    return tuple(int(v) for v in levels)
+
+
+def _key_values(body: str, keys: tuple[str, ...], list_key: str) -> dict[str, str]:
+    """``k=v,k=v`` where the ``list_key`` value may itself hold commas; each key at most once."""
+    parts = dict.fromkeys(keys, "")
+    key = ""
+    for item in body.split(","):
+        name, eq, value = item.partition("=")
+        if eq:
+            key = name.strip()
+            if key not in parts or parts[key]:
+                raise InputError(_SHAPE, "key", f"{', '.join(keys)} (each once)", repr(key))
+            parts[key] = value
+        elif key == list_key:
+            parts[key] += "," + item
+        else:
+            raise InputError(_SHAPE, "item", "key=value", repr(item))
+    return parts
 
 
 def _seconds(text: str) -> float:
@@ -126,31 +169,43 @@ def _seconds(text: str) -> float:
     return float(match.group(1)) * scale
 
 
-def parse_shape(text: str) -> StairsShape:
-    """``stairs:users=10,20,40..200,hold=60s,spawn-rate=2`` or a preset name (:data:`PRESETS`).
+def _rate_shape(body: str, text: str) -> StairsShape:
+    expected = "rate:rps=R,R..R,hold=DURATION[,user-rps=U][,spawn-rate=S]"
+    parts = _key_values(body, ("rps", "hold", "user-rps", "spawn-rate"), "rps")
+    try:
+        user_rps = float(parts["user-rps"] or 1)
+        rates = _levels(parts["rps"]) if parts["rps"] else None
+        hold_s = _seconds(parts["hold"]) if parts["hold"] else None
+    except ValueError as exc:
+        raise InputError(_SHAPE, "value", expected, str(exc)) from None
+    if not rates or hold_s is None or hold_s <= 0 or not user_rps > 0:
+        raise InputError(_SHAPE, "value", expected + " with hold > 0 and user-rps > 0", repr(text))
+    users = tuple(round(r / user_rps) for r in rates)
+    if any(u < 1 or abs(u * user_rps - r) > 1e-9 * r for u, r in zip(users, rates, strict=True)):
+        raise InputError(_SHAPE, "rps", f"multiples of user-rps {user_rps:g}", parts["rps"])
+    spawn_rate = float(parts["spawn-rate"]) if parts["spawn-rate"] else max(10.0, max(users) / 5)
+    return StairsShape(users, hold_s, spawn_rate, user_rps)
 
-    ``users`` lists the levels; ``a..b`` steps on by the previous difference (``10,20..60`` =
-    10,20,30,40,50,60); ``hold`` is seconds per level (``s``, ``ms`` or ``m`` suffix); ``spawn-rate``
-    users/s (default 1).
+
+def parse_shape(text: str) -> StairsShape:
+    """A closed-loop staircase, an open-loop rate staircase, or a preset name (:data:`PRESETS`).
+
+    ``stairs:users=10,20,40..200,hold=60s,spawn-rate=2``: ``users`` lists the levels; ``a..b`` steps
+    on by the previous difference (``10,20..60`` = 10,20,30,40,50,60); ``hold`` is seconds per level
+    (``s``, ``ms`` or ``m`` suffix); ``spawn-rate`` users/s (default 1).
+    ``rate:rps=30,60..180,hold=30s,user-rps=1``: offered requests/s per level (Poisson arrivals,
+    ``user-rps`` per user, so rates must be multiples of it; default 1); ``spawn-rate`` defaults to
+    a fifth of the largest level's users per second (at least 10).
     """
     spelled = PRESETS.get(text.strip(), text.strip())
-    expected = "stairs:users=N,N..N,hold=DURATION[,spawn-rate=R] or " + " | ".join(PRESETS)
+    expected = "stairs:users=N,N..N,hold=DURATION[,spawn-rate=R]"
     kind, colon, body = spelled.partition(":")
+    if kind == "rate" and colon:
+        return _rate_shape(body, text)
     if kind != "stairs" or not colon:
-        raise InputError(_SHAPE, "kind", expected, repr(text))
-    parts = dict.fromkeys(("users", "hold", "spawn-rate"), "")
-    key = ""
-    for item in body.split(","):
-        name, eq, value = item.partition("=")
-        if eq:
-            key = name.strip()
-            if key not in parts or parts[key]:
-                raise InputError(_SHAPE, "key", "users, hold, spawn-rate (each once)", repr(key))
-            parts[key] = value
-        elif key == "users":
-            parts[key] += "," + item
-        else:
-            raise InputError(_SHAPE, "item", "key=value", repr(item))
+        raise InputError(_SHAPE, "kind", f"{expected} | rate:rps=R,R..R,hold=DURATION[,user-rps=U] | "
+                         + " | ".join(PRESETS), repr(text))
+    parts = _key_values(body, ("users", "hold", "spawn-rate"), "users")
     try:
         users = _users(parts["users"]) if parts["users"] else None
         hold_s = _seconds(parts["hold"]) if parts["hold"] else None
@@ -426,7 +481,8 @@ def run_labels(result: CollectResult, labels: Mapping[str, str] | None = None) -
     """Labels of a collected run: the user's, then target, shape, stop reason, Locust processes and
     saturated generator levels."""
     out = {**dict(labels or {}), "target_url": result.url, "shape": result.shape.text,
-           "stop_reason": result.stop_reason, "collector": "planner collect (locust)"}
+           "stop_reason": result.stop_reason, "collector": "planner collect (locust)",
+           "arrivals": "open" if result.shape.user_rps else "closed"}
     if result.processes > 1:
         out["locust_processes"] = str(result.processes)
     if result.generator_saturated_levels:

@@ -21,7 +21,10 @@ through environment variables:
 - ``PLANNER_STOP_REASON_FILE``: where to write why the run stopped (``shape-complete``,
   ``max-duration``, ``max-requests``, ``all-failed``).
 
-Users wait zero seconds between requests, so the load is closed-loop: users = concurrency.
+- ``PLANNER_USER_RPS``: unset, users wait zero seconds between requests (closed loop: users =
+  concurrency); set, each user sends Poisson arrivals at this rate on its own schedule (open loop:
+  a late user fires at once and keeps its schedule, so the offered rate holds while responses take
+  less than the mean gap; time a request spent late is not in its response time).
 
 Bounds: each process counts the requests it makes and idles its users once it reached its share
 of a request bound (all of it on one process; 1/N each of N workers with ``--processes N``, given
@@ -36,6 +39,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import random
 import time
 from pathlib import Path
 
@@ -58,6 +62,17 @@ def _payloads() -> list[tuple[bytes, str]]:
     return [(row["body"].encode("utf-8"), row["content_type"]) for row in rows]
 
 
+USER_RPS = _env_float("PLANNER_USER_RPS", 0.0)
+
+
+def _open_loop_wait(user) -> float:
+    """Seconds until the user's next Poisson arrival (exponential gaps of mean 1/``USER_RPS``)."""
+    now = time.monotonic()
+    user._next_arrival_s = getattr(user, "_next_arrival_s", now) + random.expovariate(USER_RPS)
+    return max(0.0, user._next_arrival_s - now)
+
+
+WAIT_TIME = _open_loop_wait if USER_RPS > 0 else constant(0)
 DRAIN_S = 1.5  # users stopped, the run lingers this long so Locust rewrites its CSVs with the final totals
 STOP_ALL_RATE = 10_000.0  # users/s: stop every user at once
 
@@ -109,10 +124,10 @@ def _on_request(exception=None, **_kwargs) -> None:
 
 
 class InvocationsUser(FastHttpUser):
-    """POSTs the payload bodies in turn to the target path, with no think time."""
+    """POSTs the payload bodies in turn to the target path (no think time, or open-loop arrivals)."""
 
     abstract = USER_KIND != "http"
-    wait_time = constant(0)
+    wait_time = WAIT_TIME
 
     def on_start(self) -> None:
         self._bodies = itertools.cycle(_payloads())
@@ -150,7 +165,7 @@ class SageMakerUser(User):
     (its time until the whole response body was read, ms, and its error) as a Locust request."""
 
     abstract = USER_KIND != "sagemaker"
-    wait_time = constant(0)
+    wait_time = WAIT_TIME
 
     def on_start(self) -> None:
         self._bodies = itertools.cycle(_payloads())
