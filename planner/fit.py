@@ -289,6 +289,7 @@ class USLFit:
 _UTIL_GRID = np.concatenate([np.linspace(0.0, 0.95, 760), 1.0 - np.geomspace(0.05, 1e-4, 120)[1:]])
 _UTIL_GRID_BOOT = np.concatenate([np.linspace(0.0, 0.9, 46), 1.0 - np.geomspace(0.1, 1e-3, 19)[1:]])
 _SCV_RANGE = (1e-3, 50.0)
+_DELAY_START = 0.05  # start the fixed delay at 5% of its bound (the smallest latency observed)
 
 
 def _statistic(percentile) -> Statistic:
@@ -318,7 +319,9 @@ def _queue_latency_ms(stat: Statistic, throughput_rps, servers, service_time_s, 
 
 @dataclass(frozen=True)
 class QueueModel:
-    """One instance as an M/G/c queue: ``servers`` workers, mean service time, service-time SCV.
+    """One instance as an M/G/c queue: ``servers`` workers, mean service time, service-time SCV,
+    plus ``delay_ms`` spent outside the queue (network, client, serialisation: it adds to every
+    latency but occupies no worker, so it does not lower the saturation throughput ``c/S``).
 
     Percentiles come from :func:`planner.queueing.mgc_response_quantile_s` (exact for M/M/c;
     Allen–Cunneen-scaled waiting otherwise); means from the Allen–Cunneen formula.
@@ -328,6 +331,7 @@ class QueueModel:
     service_time_s: float
     service_scv: float = 1.0
     arrival_scv: float = 1.0
+    delay_ms: float = 0.0
 
     @property
     def saturation_rps(self) -> float:
@@ -335,8 +339,8 @@ class QueueModel:
         return float(self.servers / self.service_time_s)
 
     def latency_ms(self, throughput_rps, stat: Statistic = 99.0) -> np.ndarray:
-        return _queue_latency_ms(stat, throughput_rps, self.servers, self.service_time_s,
-                                 self.service_scv, self.arrival_scv)
+        return self.delay_ms + _queue_latency_ms(stat, throughput_rps, self.servers, self.service_time_s,
+                                                 self.service_scv, self.arrival_scv)
 
 
 @dataclass(frozen=True)
@@ -486,6 +490,7 @@ class LatencySummary:
     rows_excluded: int
     excluded_by_flag: dict
     notes: tuple[str, ...]
+    delay_ms: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -573,40 +578,49 @@ class _QueueFit:
     cost: float
 
 
-def _residuals(obs: _Observations, service_s, servers: int, scv: float, arrival_scv: float) -> np.ndarray:
-    """Residuals of the M/G/c model (broadcast over ``service_s``): percentiles on the probit scale,
-    ``Phi^-1(F_model(y_obs)) - Phi^-1(p)`` (a calibration residual that needs no quantile inversion;
-    ~1-2x the log-latency error), means as ``ln(model/observed)``."""
+def _residuals(obs: _Observations, service_s, servers: int, scv: float, arrival_scv: float,
+               delay_s=0.0) -> np.ndarray:
+    """Residuals of the M/G/c model plus a fixed delay (broadcast over ``service_s``): percentiles
+    on the probit scale, ``Phi^-1(F_model(y_obs - delay)) - Phi^-1(p)`` (a calibration residual that
+    needs no quantile inversion; ~1-2x the log-latency error), means as ``ln(model/observed)``."""
     pct = ~np.isnan(obs.percentile)
     t_s = obs.latency_ms / 1e3
     dist = q.MGcResponse(obs.throughput_rps, service_s, servers, scv, arrival_scv)
-    exceed = np.clip(dist.exceedance(t_s), 1e-15, 1.0 - 1e-15)
+    exceed = np.clip(dist.exceedance(np.maximum(t_s - delay_s, 1e-12)), 1e-15, 1.0 - 1e-15)
     with np.errstate(divide="ignore"):
-        by_mean = np.log(dist.mean_s / t_s)
+        by_mean = np.log((dist.mean_s + delay_s) / t_s)
     return np.where(pct, -special.ndtri(exceed) - special.ndtri(np.where(pct, obs.percentile / 100.0, 0.5)), by_mean)
 
 
 def _fit_queue(obs: _Observations, servers: int, start: tuple[float, float], fit_scv: bool,
                arrival_scv: float) -> _QueueFit:
-    """Least squares (Levenberg–Marquardt) on :func:`_residuals` for (S, Cs^2) at fixed ``servers``.
+    """Least squares (Levenberg–Marquardt) on :func:`_residuals` for (S, Cs^2, delay) at fixed
+    ``servers``; Cs^2 and the delay only when percentiles were measured (the mean alone cannot
+    tell them apart from S).
 
     Parameters are unconstrained transforms: ``S = S_max*logistic(a)`` with ``S_max = c/X_max``
-    keeps the highest measured load stable; ``Cs^2 = exp(b)`` clipped to [1e-3, 50].
+    keeps the highest measured load stable; ``Cs^2 = exp(b)`` clipped to [1e-3, 50];
+    ``delay = D_max*logistic(g)`` with ``D_max`` = 90% of the smallest latency observed.
     """
     s_max = servers / obs.throughput_rps.max()
-    x0 = [special.logit(min(start[0] / s_max, 0.98)), math.log(start[1])][: 2 if fit_scv else 1]
+    d_max = 0.9 * float(obs.latency_ms.min()) / 1e3
+    d0 = _DELAY_START * d_max if fit_scv else 0.0
+    x0 = [special.logit(min(max(start[0] - d0, 1e-9) / s_max, 0.98)), math.log(start[1]),
+          special.logit(_DELAY_START)][: 3 if fit_scv else 1]
 
-    def params(x) -> tuple[float, float]:
-        scv = float(np.clip(math.exp(x[1]), *_SCV_RANGE)) if fit_scv else start[1]
-        return float(s_max * special.expit(x[0])), scv
+    def params(x) -> tuple[float, float, float]:
+        if not fit_scv:
+            return float(s_max * special.expit(x[0])), start[1], 0.0
+        scv = float(np.clip(math.exp(x[1]), *_SCV_RANGE))
+        return float(s_max * special.expit(x[0])), scv, float(d_max * special.expit(x[2]))
 
     def residuals(x):
-        service_s, scv = params(x)
-        return _residuals(obs, service_s, servers, scv, arrival_scv)
+        service_s, scv, delay_s = params(x)
+        return _residuals(obs, service_s, servers, scv, arrival_scv, delay_s)
 
     res = least_squares(residuals, x0, method="lm", xtol=1e-8, ftol=1e-8, gtol=1e-8, x_scale="jac")
-    service_s, scv = params(res.x)
-    return _QueueFit(QueueModel(servers, service_s, scv, arrival_scv), float(res.cost))
+    service_s, scv, delay_s = params(res.x)
+    return _QueueFit(QueueModel(servers, service_s, scv, arrival_scv, delay_s * 1e3), float(res.cost))
 
 
 def _boot_service_times(obs: _Observations, weights: np.ndarray, queue: QueueModel) -> np.ndarray:
@@ -620,7 +634,7 @@ def _boot_service_times(obs: _Observations, weights: np.ndarray, queue: QueueMod
     def objective(a, row):
         row = row.astype(int)
         service_s = (s_max[row] * special.expit(a))[:, None]
-        r = _residuals(obs, service_s, queue.servers, queue.service_scv, queue.arrival_scv)
+        r = _residuals(obs, service_s, queue.servers, queue.service_scv, queue.arrival_scv, queue.delay_ms / 1e3)
         r = np.where(weights[row] > 0, r, 0.0)  # observations outside the resample may be unstable
         return (weights[row] * r * r).sum(axis=1)
 
@@ -845,8 +859,8 @@ class LatencyModel:
             lam = _UTIL_GRID_BOOT[None, :] * sat[:, None]
             anchors = np.array([cv[stat].throughput_rps[-1] if stat in cv else 0.0 for cv in boot["curves"]])
             grid = np.column_stack([lam, anchors])
-            by_queue = _queue_latency_ms(stat, grid, c, boot["service_s"][:, None], boot["scv"][:, None],
-                                         self.arrival_scv)
+            by_queue = self.queue_.delay_ms + _queue_latency_ms(stat, grid, c, boot["service_s"][:, None],
+                                                                boot["scv"][:, None], self.arrival_scv)
             lat = by_queue[:, :-1].copy()
             for b, cv in enumerate(boot["curves"]):
                 if stat in cv:
@@ -920,4 +934,5 @@ class LatencyModel:
             saturation_rps_ci_upper=self.saturation_rps_ci_upper_ if boot else None,
             bootstrap_resamples=self.bootstrap_resamples_, rows_used=self.rows_used_,
             rows_excluded=self.rows_excluded_, excluded_by_flag=dict(self.excluded_by_flag_), notes=self.notes_,
+            delay_ms=self.queue_.delay_ms,
         )

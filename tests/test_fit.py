@@ -337,3 +337,22 @@ def test_usl_parameters_at_their_bound_are_reported_as_the_bound_with_intervals_
         lower = getattr(s, f"{name.removesuffix('_rps')}_ci_lower")
         upper = getattr(s, f"{name.removesuffix('_rps')}_ci_upper")
         assert lower <= getattr(s, name) <= upper, name
+
+
+def test_a_fixed_delay_outside_the_queue_is_told_apart_from_service_time():
+    """Network and client time add to every latency but occupy no worker: an M/M/4 queue (S = 20 ms)
+    measured through 3 ms of delay is still an M/M/4 queue saturating at 200 rps, not a bigger,
+    slower one."""
+    loads = np.linspace(20, 180, 9)
+    latency = {"mean": [3 + 1000 * q.mmc_mean_response_s(x, 0.02, 4) for x in loads]}
+    for p in (50, 90, 95, 99):
+        latency[p] = [3 + 1000 * q.mmc_response_quantile_s(p / 100, x, 0.02, 4) for x in loads]
+    model = LatencyModel.from_arrays(loads, latency).bootstrap(50)
+    s = model.summary()
+    assert s.servers == 4
+    assert s.service_time_ms == pytest.approx(20, rel=0.02) and s.delay_ms == pytest.approx(3, abs=0.3)
+    assert s.saturation_rps == pytest.approx(200, rel=0.02)
+    assert model.predict(190, 99) == pytest.approx(3 + 1000 * q.mmc_response_quantile_s(0.99, 190, 0.02, 4), rel=0.03)
+    low, high = model.predict_interval([100.0, 170.0], 99)
+    point = model.predict(np.array([100.0, 170.0]), 99)
+    assert np.all(low <= point * (1 + 2e-3)) and np.all(point <= high * (1 + 2e-3))  # grid interpolation
