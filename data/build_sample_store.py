@@ -3,7 +3,7 @@
 Two parts: every public file in ../shared/datasets through `planner ingest` (origin=published,
 with its source), and emulated instance profiles: `planner serve-local --profile P` load-tested
 by `planner collect` (real Locust, loopback; origin=emulated, labelled with the profile). The
-emulated part takes ~10 minutes on 2 cores; `--published-only` skips it.
+emulated part takes ~25 minutes on 2 cores; `--published-only` skips it.
 Usage: python data/build_sample_store.py [--datasets DIR] [--out DIR] [--published-only]
 """
 
@@ -58,13 +58,15 @@ PUBLISHED = [
 ]
 
 
-# serve-local profile: stairs of users (closed loop, no think time) around its worker count; the
-# 30 s holds leave 20 s per level after the 10 s trim of `planner.steps`.
+# serve-local profile: open-loop arrival rates (Poisson, `rate:` shapes) from ~10% to ~90% of the
+# profile's capacity, so the runs show the latency rise a queue makes as it fills; the 35 s holds
+# leave 25 s per level after the 10 s trim of `planner.steps`. Capacities (rps): m5 160, c5 400,
+# g4dn PyTorch 114.8, TensorRT 137.3.
 EMULATED = {
-    "m5.xlarge-small-model": "stairs:users=1,2,3,4,6,8,hold=30s,spawn-rate=20",
-    "c5.2xlarge-small-model": "stairs:users=2,4,6,8,12,hold=30s,spawn-rate=20",
-    "g4dn.2xlarge-resnet50-pt": "stairs:users=3,6,9,12,14,20,hold=30s,spawn-rate=20",
-    "g4dn.2xlarge-resnet50-trt": "stairs:users=3,6,9,12,14,20,hold=30s,spawn-rate=20",
+    "m5.xlarge-small-model": "rate:rps=16,32..144,hold=35s,user-rps=2",
+    "c5.2xlarge-small-model": "rate:rps=40,80..360,hold=35s,user-rps=4",
+    "g4dn.2xlarge-resnet50-pt": "rate:rps=10,20..100,hold=35s,user-rps=0.5",
+    "g4dn.2xlarge-resnet50-trt": "rate:rps=12,24..120,hold=35s,user-rps=0.5",
 }
 
 
@@ -88,7 +90,7 @@ def collect_profile(out: Path, profile: str, shape: str) -> None:
     settings = profile_settings(profile)
     with LocalEndpoint(settings) as endpoint:
         cmd = [sys.executable, "-m", "planner.cli", "collect", endpoint.url, "--store", str(out), "--shape", shape,
-               "--max-duration-s", "400", "--origin", "emulated", "--instance-type", settings.instance_type,
+               "--max-duration-s", "600", "--origin", "emulated", "--instance-type", settings.instance_type,
                "--endpoint", f"serve-local {profile}", "--label", f"profile={profile}",
                "--label", f"emulated_capacity_rps={settings.capacity_rps:.1f}"]
         subprocess.run(cmd, check=True)
