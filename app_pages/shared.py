@@ -8,7 +8,8 @@ every key, so an upload invalidates what was computed from the collection before
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import altair as alt
@@ -16,11 +17,36 @@ import pandas as pd
 import streamlit as st
 
 from planner.capacity import ConfigurationFit, fit_store
-from planner.catalog import PriceCatalog, load_catalog
-from planner.charts import usl_chart
+from planner.catalog import PriceCatalog, available_regions, load_catalog
+from planner.charts import serverless_cost_chart, usl_chart
+from planner.errors import PlannerError
+from planner.export import (
+    CostComparison,
+    Traffic,
+    compare_options,
+)
+from planner.recommend.mme import (
+    DEFAULT_MAX_MISS_RATIO,
+    DEFAULT_MEMORY_THRESHOLD,
+    MemorySeries,
+    MmeRecommendation,
+    memory_series,
+    parse_popularity,
+    recommend_mme,
+    throughput_run_ids,
+)
 from planner.recommend.realtime import RealtimeRecommendation, recommend_realtime
-from planner.steps import for_run
+from planner.recommend.serverless import (
+    MemoryLatency,
+    RealtimeBaseline,
+    ServerlessRecommendation,
+    comparable_realtime,
+    memory_latencies,
+    recommend_serverless,
+)
+from planner.steps import for_collection, for_run
 from planner.store import DEFAULT_STORE, RunStore
+from planner.units import parse_count, parse_duration_ms
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_STORE = Path(os.environ.get("PLANNER_SAMPLE_STORE", REPO / "data" / "sample-store"))
@@ -120,3 +146,215 @@ def run_usl_chart(root: str, version: tuple, run_id: str, config_label: str) -> 
 def max_upload_mb() -> int:
     """The per-file upload limit (MB): Streamlit's server.maxUploadSize, which `planner app` sets to 200."""
     return int(st.get_option("server.maxUploadSize"))
+
+
+# ------------------------------------------------------------------ serverless, multi-model, compare
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def collection_steps(root: str, version: tuple) -> pd.DataFrame:
+    """Every run's steady-state steps (:func:`planner.steps.for_collection`)."""
+    return for_collection(RunStore(root))
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def serverless_latencies(root: str, version: tuple) -> tuple[tuple[MemoryLatency, ...], tuple[str, ...]]:
+    """Latency per serverless memory size and the skipped sizes (:func:`planner.recommend.serverless.memory_latencies`)."""
+    return memory_latencies(collection_steps(root, version))
+
+
+@st.cache_data(show_spinner="Sizing the comparable real-time option…", max_entries=64)
+def serverless_baseline(root: str, version: tuple, peak_tps: float, latency_target_ms: float, max_utilization: float,
+                        region: str, discount: float, overrides: tuple[tuple[str, float], ...]
+                        ) -> tuple[RealtimeBaseline | None, list[str]]:
+    """:func:`planner.recommend.serverless.comparable_realtime` for the same peak and p99 (``planner serverless``)."""
+    latencies, _ = serverless_latencies(root, version)
+    return comparable_realtime(sizing_fits(root, version), collection_steps(root, version), latencies,
+                               price_catalog(region, discount, overrides), peak_tps, latency_target_ms,
+                               max_utilization)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def serverless_recommendation(root: str, version: tuple, *, monthly_invocations: float, peak_tps: float,
+                              latency_target_ms: float, strategy: str, balanced_weight: float, request_bytes: float,
+                              response_bytes: float, throttle_target: float, spillover_target: float,
+                              latency_scv: float, max_utilization: float, region: str, discount: float,
+                              overrides: tuple[tuple[str, float], ...]) -> ServerlessRecommendation:
+    """``planner serverless`` (real-time option sized from the collection): memory, concurrency, costs."""
+    latencies, skipped = serverless_latencies(root, version)
+    baseline, extra = serverless_baseline(root, version, peak_tps, latency_target_ms, max_utilization, region,
+                                          discount, overrides)
+    rec = recommend_serverless(latencies, price_catalog(region, discount, overrides),
+                               monthly_invocations=monthly_invocations, peak_tps=peak_tps,
+                               latency_target_ms=latency_target_ms, strategy=strategy, balanced_weight=balanced_weight,
+                               request_bytes=request_bytes, response_bytes=response_bytes,
+                               throttle_target=throttle_target, spillover_target=spillover_target, realtime=baseline,
+                               latency_scv=latency_scv)
+    return replace(rec, notes=(*skipped, *extra, *rec.notes))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def serverless_cost_spec(root: str, version: tuple, **scenario) -> dict:
+    """:func:`planner.charts.serverless_cost_chart` of :func:`serverless_recommendation` as a Vega-Lite dict."""
+    return serverless_cost_chart(serverless_recommendation(root, version, **scenario)).to_dict()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def gpu_memory_series(root: str, version: tuple) -> list[MemorySeries]:
+    """Every GPU memory vs models-loaded series of the collection (:func:`planner.recommend.mme.memory_series`)."""
+    store = RunStore(root)
+    return memory_series(store.runs(), store.table("gpu_memory"), store.table("metrics"))
+
+
+@st.cache_resource(show_spinner="Fitting the multi-model configurations' throughput (once per collection)…",
+                   max_entries=4)
+def mme_fits(root: str, version: tuple) -> list[ConfigurationFit]:
+    """Fits of the runs of the series' configurations, as :func:`planner.recommend.mme.recommend_mme_for_store`
+    makes them (its SLA and cap only set ``capacity``, which the sizing recomputes)."""
+    store = RunStore(root)
+    ids = throughput_run_ids(store.runs(), gpu_memory_series(root, version))
+    return fit_store(store, ids, percentile=99.0, for_sizing=True) if ids else []
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def mme_recommendation(root: str, version: tuple, *, target_tps: float, models: int, popularity: str,
+                       tps_per_instance: float | None, latency_target_ms: float | None, max_utilization: float,
+                       memory_threshold: float, max_miss_ratio: float, cold_load_ms: float | None, region: str,
+                       discount: float, overrides: tuple[tuple[str, float], ...]) -> MmeRecommendation:
+    """``planner mme`` over the whole collection: :func:`planner.recommend.mme.recommend_mme` on the cached
+    series and fits, as :func:`~planner.recommend.mme.recommend_mme_for_store` calls it."""
+    return recommend_mme(gpu_memory_series(root, version), price_catalog(region, discount, overrides),
+                         parse_popularity(popularity, models), target_tps,
+                         fits=[] if tps_per_instance is not None else mme_fits(root, version),
+                         tps_per_instance=tps_per_instance, max_utilization=max_utilization,
+                         latency_target_ms=latency_target_ms, memory_threshold=memory_threshold,
+                         max_miss_ratio=max_miss_ratio, cold_load_ms=cold_load_ms)
+
+
+@st.cache_data(show_spinner="Pricing every option…", max_entries=128)
+def comparison(root: str, version: tuple, *, target_tps: float, latency_target_ms: float,
+               monthly_invocations: float | None, request_bytes: float, response_bytes: float, models: int | None,
+               popularity: str, scenario: str, max_utilization: float, region: str, discount: float,
+               overrides: tuple[tuple[str, float], ...]) -> CostComparison:
+    """``planner export costs``: real-time without and with HA, serverless (when the collection has latencies
+    per memory size) and multi-model (with ``models``), priced side by side with their assumptions."""
+    catalog = price_catalog(region, discount, overrides)
+    traffic = (Traffic(target_tps, monthly_invocations, request_bytes, response_bytes) if monthly_invocations
+               else Traffic.at_peak_all_month(target_tps, request_bytes, response_bytes))
+    recs = [recommendation(root, version, target_tps, latency_target_ms, 99.0, max_utilization, ha,
+                           "least-outstanding", region, discount, overrides, None) for ha in (False, True)]
+    latencies, _ = serverless_latencies(root, version)
+
+    def multi_model():
+        return mme_recommendation(
+            root, version, target_tps=target_tps, models=models, popularity=popularity, tps_per_instance=None,
+            latency_target_ms=latency_target_ms, max_utilization=max_utilization,
+            memory_threshold=DEFAULT_MEMORY_THRESHOLD, max_miss_ratio=DEFAULT_MAX_MISS_RATIO, cold_load_ms=None,
+            region=region, discount=discount, overrides=overrides)
+
+    return compare_options(recs, traffic, catalog, latency_target_ms=latency_target_ms,
+                           serverless_latencies=latencies, multi_model=multi_model if models else None,
+                           scenario=scenario or None)
+
+
+# ------------------------------------------------------------------ scenario in the URL
+
+
+def positive_count(text: str) -> float:
+    """``1k``, ``3M``… as a number > 0 (ValueError or UnitError otherwise)."""
+    value = parse_count(text)
+    if not value > 0:
+        raise ValueError("expected a positive number")
+    return value
+
+
+def nonnegative_count(text: str) -> float:
+    value = parse_count(text)
+    if value < 0:
+        raise ValueError("expected a number >= 0")
+    return value
+
+
+def positive_ms(text: str) -> float:
+    """``200ms``, ``1.5s``… in ms, > 0."""
+    value = parse_duration_ms(text)
+    if not value > 0:
+        raise ValueError("expected a positive duration")
+    return value
+
+
+def fraction(low: float, high: float) -> Callable[[str], float]:
+    """A parser of a number in [low, high]."""
+    def parse(text: str) -> float:
+        value = float(text)
+        if not low <= value <= high:
+            raise ValueError(f"expected a number from {low:g} to {high:g}")
+        return value
+    return parse
+
+
+def whole(low: int, high: int) -> Callable[[str], int]:
+    """A parser of a whole number in [low, high]."""
+    def parse(text: str) -> int:
+        if not text.isdigit() or not low <= int(text) <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return int(text)
+    return parse
+
+
+def one_of(choices) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text not in tuple(choices):
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+    return parse
+
+
+def flag(text: str) -> bool:
+    return text.lower() in ("1", "true", "yes", "on")
+
+
+def region_name(text: str) -> str:
+    return one_of(available_regions())(text)
+
+
+def scenario_widgets(prefix: str, fields: dict[str, tuple[object, Callable[[str], object]]]) -> list[str]:
+    """Seed the widgets keyed ``{prefix}_{name}`` from the page's scenario: the URL's values on the page's
+    first visit (``fields``: name -> (default, parser)), then the session's. Returns what the link had that
+    was not understood (the default is used instead)."""
+    state = f"{prefix}__scenario"
+    if state not in st.session_state:
+        values, problems = {name: default for name, (default, _) in fields.items()}, []
+        params = st.query_params.to_dict()
+        for name in fields.keys() & params.keys():
+            try:
+                values[name] = fields[name][1](str(params[name]))
+            except (ValueError, PlannerError) as exc:
+                problems.append(f"{name}={params[name]!r}: {exc}")
+        st.session_state[state], st.session_state[f"{prefix}__problems"] = values, problems
+    for name, value in st.session_state[state].items():
+        st.session_state.setdefault(f"{prefix}_{name}", value)
+    return st.session_state[f"{prefix}__problems"]
+
+
+def scenario_state(prefix: str) -> dict[str, object]:
+    """The page's last scenario (the URL's on its first visit)."""
+    return st.session_state[f"{prefix}__scenario"]
+
+
+def widget_values(prefix: str, fields: dict) -> dict[str, object]:
+    """The current value of every scenario widget, by field name (fractions rounded to 4 digits)."""
+    return {name: (round(v, 4) if isinstance(v := st.session_state[f"{prefix}_{name}"], float) else v)
+            for name in fields}
+
+
+def keep_scenario(prefix: str, values: dict[str, object]) -> None:
+    """Remember the scenario for this session and put it in the address bar (a link reproduces the page)."""
+    st.session_state[f"{prefix}__scenario"] = values
+    st.query_params.from_dict({k: ("true" if v is True else "false" if v is False else f"{v:.15g}"
+                                   if isinstance(v, float) else str(v)) for k, v in values.items() if v != ""})
+
+
+def warn_problems(problems: list[str]) -> None:
+    for problem in problems:
+        st.warning(f"Link not fully understood, default used: {problem}")

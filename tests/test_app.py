@@ -7,6 +7,7 @@ must change them; the scenario must survive a round trip through the URL; upload
 
 from __future__ import annotations
 
+import io
 import json
 import statistics
 import time
@@ -14,17 +15,28 @@ from pathlib import Path
 
 import altair as alt
 import numpy as np
+import openpyxl
 import pytest
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from app_pages import shared
-from planner import charts
+from planner import charts, export
 from planner.catalog import load_catalog
 from planner.cli import app as cli_app
 from planner.cli.explore import streamlit_command
-from planner.recommend.realtime import recommend_realtime
+from planner.costs import serverless_usd_per_month
+from planner.queueing import erlang_b
+from planner.recommend.mme import memory_series, parse_popularity, recommend_mme
+from planner.recommend.realtime import predicted_latency_interval_ms, recommend_realtime
+from planner.recommend.serverless import (
+    RealtimeBaseline,
+    comparable_realtime,
+    memory_latencies,
+    recommend_serverless,
+)
+from planner.steps import for_collection
 from planner.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -332,3 +344,234 @@ def test_planner_app_runs_streamlit_on_the_store():
     assert env["PLANNER_STORE"] == "s3://bucket/runs"
     result = CliRunner().invoke(cli_app, ["app", "--help"])
     assert result.exit_code == 0 and "--store" in result.output
+
+
+# ------------------------------------------------------------------ serverless, multi-model, compare pages
+
+
+def _page(url_path: str, **params) -> AppTest:
+    """The app on page ``url_path`` opened from a link carrying ``params`` (and nothing another page left)."""
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.query_params.clear()
+    at.query_params.update(params)
+    at.switch_page(f"app_pages/{url_path}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metric(at: AppTest, label_start: str) -> str:
+    return next(m.value for m in at.metric if m.label.startswith(label_start))
+
+
+def _median_rerun_ms(at: AppTest, widget, values) -> float:
+    timings = []
+    for value in values:
+        widget.set_value(value)
+        start = time.perf_counter()
+        at.run()
+        timings.append(time.perf_counter() - start)
+        assert not at.exception, [e.value for e in at.exception]
+    return 1000 * statistics.median(timings)
+
+
+def test_serverless_page_equals_the_library_and_its_sliders_follow_erlang_b(sample_env, sizing):
+    at = _page("serverless")
+    _widget(at, "sls_peak_tps").set_value(60.0)
+    _widget(at, "sls_p99_ms").set_value(250.0)
+    _widget(at, "sls_strategy").set_value("balanced")
+    _widget(at, "sls_request_bytes").set_value(40_000.0)
+    at.run()
+    assert not at.exception
+    catalog = load_catalog()
+    steps = for_collection(RunStore(SAMPLE))
+    latencies, skipped = memory_latencies(steps)
+    baseline, extra = comparable_realtime(sizing, steps, latencies, catalog, 60.0, 250.0, 0.7)
+    rec = recommend_serverless(latencies, catalog, monthly_invocations=3e6, peak_tps=60, latency_target_ms=250,
+                               strategy="balanced", request_bytes=40_000, realtime=baseline)
+    expected = {**rec.to_dict(), "notes": [*skipped, *extra, *rec.notes]}
+    assert _as_json(at) == json.loads(json.dumps(expected))
+    assert _metric(at, "Memory") == f"{rec.recommended_memory_mb} MB"
+    assert _metric(at, "On demand") == f"${rec.on_demand_cost.usd_per_month:,.2f}/month"
+    assert len(at.get("vega_lite_chart")) == 3  # Power Tuning view, concurrency, break-even
+    assert (at.query_params["max_conc"], at.query_params["prov"]) == (str(rec.max_concurrency),
+                                                                      str(rec.provisioned_concurrency))
+    at.slider(key="sls_max_conc").set_value(rec.max_concurrency - 3)
+    at.slider(key="sls_prov").set_value(rec.provisioned_concurrency - 4)
+    at.run()
+    fewer, spill_slots = rec.max_concurrency - 3, rec.provisioned_concurrency - 4
+    throttle = erlang_b(rec.offered_load_erlang, fewer)
+    assert throttle > rec.throttle_target
+    assert _metric(at, f"Throttled at MaxConcurrency {fewer}") == f"{throttle:.3g}"
+    spill = erlang_b(rec.offered_load_erlang, spill_slots)
+    assert _metric(at, f"Spill-over with {spill_slots} provisioned") == f"{spill:.3g}"
+    best = rec.recommended
+    cost = serverless_usd_per_month(best.memory_mb, best.latency_mean_ms, 40_000, 0, catalog, 3e6,
+                                    provisioned_concurrency=spill_slots, provisioned_served_fraction=1 - spill)
+    assert _metric(at, f"Cost with {spill_slots} provisioned") == f"${cost.usd_per_month:,.2f}/month"
+    assert at.query_params["max_conc"] == str(fewer)
+    _widget(at, "sls_peak_tps").set_value(120.0)  # a new recommendation resets the sliders to it
+    at.run()
+    assert at.slider(key="sls_max_conc").value == _as_json(at)["max_concurrency"] > rec.max_concurrency
+
+
+def test_serverless_link_restores_the_scenario_and_the_sliders(sample_env):
+    at = _page("serverless", invocations="10M", peak_tps="80", p99_ms="0.5s", strategy="speed", max_conc="40",
+               prov="25", throttle="lots")
+    rec = _as_json(at)
+    assert (rec["monthly_invocations"], rec["peak_tps"], rec["latency_target_ms"], rec["strategy"]) == \
+        (1e7, 80.0, 500.0, "speed")
+    assert at.slider(key="sls_max_conc").value == 40 and at.slider(key="sls_prov").value == 25
+    assert "throttle='lots'" in at.warning[0].value and rec["throttle_target"] == 0.001
+    assert at.query_params["invocations"] == "10000000" and at.query_params["prov"] == "25"
+    again = _page("serverless", **at.query_params)
+    assert _as_json(again) == rec and again.slider(key="sls_max_conc").value == 40
+
+
+def test_multi_model_page_equals_planner_mme_json(sample_env):
+    at = _page("multi_model")
+    _widget(at, "mme_tps").set_value(500.0)
+    _widget(at, "mme_models").set_value(100)
+    _widget(at, "mme_zipf_s").set_value(0.8)
+    _widget(at, "mme_p99_ms").set_value(900.0)
+    at.run()
+    assert not at.exception
+    cli = CliRunner().invoke(cli_app, ["mme", "--target-tps", "500", "--models", "100", "--popularity", "zipf:0.8",
+                                       "--p99", "900ms", "--store", str(SAMPLE), "--json"])
+    assert cli.exit_code == 0, cli.output
+    expected = json.loads(cli.stdout)
+    assert _as_json(at) == expected
+    assert _metric(at, "Recommended") == f"{expected['instances']} × {expected['instance_type']}"
+    assert len(at.get("vega_lite_chart")) == 2  # density; hit ratio and cost vs instances
+    _widget(at, "mme_models").set_value(2000)  # more models than fit: misses, more instances for memory
+    at.run()
+    many = _as_json(at)
+    assert many["instances_for_memory"] > expected["instances_for_memory"]
+    _widget(at, "mme_popularity").set_value("uniform")
+    at.run()
+    uniform = _as_json(at)
+    assert uniform["popularity"] == "uniform" and uniform["instances_for_memory"] > many["instances_for_memory"]
+    _widget(at, "mme_models").set_value(100)
+    _widget(at, "mme_threshold").set_value(0.5)
+    at.run()
+    density = {v["label"]: v["max_models_per_instance"] for v in expected["variants"]}
+    half = {v["label"]: v["max_models_per_instance"] for v in _as_json(at)["variants"]}
+    assert half.keys() == density.keys() and all(half[k] < density[k] for k in density)
+    assert at.query_params["threshold"] == "0.5" and at.query_params["popularity"] == "uniform"
+
+
+def test_compare_page_lines_equal_planner_export_costs(sample_env, tmp_path):
+    at = _page("compare", tps="1000", p99_ms="800", invocations="30M", models="100", popularity="zipf",
+               scenario="=HYPERLINK(1)")
+    cli = CliRunner().invoke(cli_app, ["export", "costs", "--target-tps", "1000", "--p99", "800ms",
+                                       "--monthly-invocations", "30M", "--models", "100", "--popularity", "zipf:1.1",
+                                       "--scenario", "=HYPERLINK(1)", "--out", str(tmp_path / "costs.csv"),
+                                       "--store", str(SAMPLE), "--json"])
+    assert cli.exit_code == 0, cli.output
+    expected = json.loads(cli.stdout)
+    expected.pop("path")
+    assert _as_json(at) == expected
+    deployments = {line["deployment"] for line in expected["options"]}
+    assert {"serverless", "serverless, provisioned concurrency", "multi-model (100 models)"} <= deployments
+    assert any(d.startswith("real-time") and "HA" in d for d in deployments)
+    assert at.dataframe[0].value["option"].tolist() == [line["option"] for line in expected["options"]]
+    assert len(at.get("download_button")) == 2 and len(at.get("vega_lite_chart")) == 1
+    result = shared.comparison(str(SAMPLE), shared.store_version(str(SAMPLE)), target_tps=1000.0,
+                               latency_target_ms=800.0, monthly_invocations=3e7, request_bytes=0.0,
+                               response_bytes=0.0, models=100, popularity="zipf:1.1", scenario="=HYPERLINK(1)",
+                               max_utilization=0.7, region="us-east-1", discount=0.0, overrides=())
+    assert export.comparison_bytes(result, "csv") == (tmp_path / "costs.csv").read_bytes()
+    book = openpyxl.load_workbook(io.BytesIO(export.comparison_bytes(result, "xlsx")))
+    assert book.sheetnames == ["Options", "Assumptions"]
+    assert [row[0].value for row in book["Options"].iter_rows(min_row=2)] == [
+        line["option"] for line in expected["options"]]
+    assert "'=HYPERLINK(1)" in [row[1].value for row in book["Assumptions"].iter_rows()]
+    _widget(at, "cmp_models").set_value(0)
+    _widget(at, "cmp_tps").set_value(3000.0)
+    at.run()
+    fewer = _as_json(at)["options"]
+    assert not any(line["deployment"].startswith("multi-model") for line in fewer)
+    assert min(line["usd_per_month"] for line in fewer if line["deployment"].startswith("real-time")) > min(
+        line["usd_per_month"] for line in expected["options"] if line["deployment"].startswith("real-time"))
+
+
+def test_new_pages_rerender_fast_after_a_slider_change(sample_env):
+    figures = {}
+    at = _page("serverless")
+    at.slider(key="sls_max_conc").set_value(20).run()  # warm: the recommendation is cached from here on
+    figures["serverless (MaxConcurrency)"] = _median_rerun_ms(at, at.slider(key="sls_max_conc"),
+                                                              (12, 25, 30, 18, 40))
+    at = _page("multi_model")
+    models = _widget(at, "mme_models")
+    figures["multi-model (models)"] = _median_rerun_ms(at, models, (150, 250, 300, 350, 400))
+    at = _page("compare")
+    figures["compare (utilisation cap)"] = _median_rerun_ms(at, _widget(at, "cmp_util"), (0.6, 0.65, 0.75, 0.8, 0.85))
+    print("rerun after a slider change, median of 5:", ", ".join(f"{k} {v:.0f} ms" for k, v in figures.items()))
+    assert all(ms < 400 for ms in figures.values()), figures
+
+
+# ------------------------------------------------------------------ charts behind the new pages
+
+
+@pytest.fixture(scope="module")
+def serverless_rec():
+    latencies, _ = memory_latencies(for_collection(RunStore(SAMPLE)))
+    return recommend_serverless(latencies, load_catalog(), monthly_invocations=3e6, peak_tps=40, latency_target_ms=300,
+                                realtime=RealtimeBaseline("ml.m5.xlarge", 1, 168.0))
+
+
+def test_serverless_charts_carry_the_recommendation(serverless_rec):
+    rec = serverless_rec
+    frame = charts.serverless_concurrency_frame(rec, load_catalog(), 60)
+    assert (np.diff(frame["blocking_probability"]) < 0).all()
+    chosen = frame.set_index("slots")
+    assert chosen.loc[rec.max_concurrency, "blocking_probability"] == pytest.approx(rec.throttle_probability)
+    assert chosen.loc[rec.max_concurrency - 1, "blocking_probability"] > rec.throttle_target
+    assert chosen.loc[rec.provisioned_concurrency, "blocking_probability"] == pytest.approx(rec.spillover_probability)
+    assert chosen.loc[rec.provisioned_concurrency, "provisioned_usd_per_month"] == pytest.approx(
+        rec.provisioned_cost.usd_per_month)
+    alt.HConcatChart.from_dict(charts.serverless_concurrency_chart(rec, frame, 20, 5))
+    memory = charts.serverless_memory_frame(rec)
+    p99 = memory[memory["statistic"] == "p99"].set_index("memory_mb")
+    for o in rec.memory_options:
+        assert p99.loc[o.memory_mb, "latency_ms"] == o.latency_p99_ms and p99.loc[o.memory_mb, "pareto"] == o.pareto
+    spec = charts.serverless_memory_chart(rec)
+    alt.HConcatChart.from_dict(spec)
+    front = [r["memory_mb"] for r in spec["datasets"]["cost"] if r["pareto"]]
+    assert rec.recommended_memory_mb in front and len(front) < len(rec.memory_options)
+
+
+def test_mme_charts_reproduce_the_density_and_the_sizing():
+    store = RunStore(SAMPLE)
+    series = memory_series(store.runs(), store.table("gpu_memory"), store.table("metrics"))
+    popularity = parse_popularity("zipf:1.1", 300)
+    rec = recommend_mme(series, load_catalog(), popularity, 500, tps_per_instance=80.0)
+    fitted, measured = charts.mme_memory_frames(rec, series, load_catalog())
+    for v in rec.variants:
+        line = fitted[fitted["variant"] == v.label].set_index("models_loaded")["gpu_memory_pct"]
+        assert line[1] - line[0] == pytest.approx(v.memory.slope_pct_per_model)
+        assert line[v.max_models_per_instance] <= 100 * rec.memory_threshold < line[v.max_models_per_instance + 1]
+    assert set(measured["role"]) <= {"fitted", "left out"} and (measured["role"] == "fitted").sum() >= 60
+    frame = charts.mme_instances_frame(rec, popularity.shares)
+    for v in rec.variants:
+        part = frame[frame["variant"] == v.label].set_index("instances")
+        assert (np.diff(part["hit_ratio"]) >= -1e-12).all()
+        assert part.loc[v.instances, "hit_ratio"] == pytest.approx(v.hit_ratio)
+        assert part.loc[v.instances, "usd_per_month"] == pytest.approx(v.usd_per_month)
+        assert part.index[part["meets_miss_ratio"]].min() == v.instances_for_memory
+    alt.LayerChart.from_dict(charts.mme_memory_chart(rec, series, load_catalog()))
+    alt.HConcatChart.from_dict(charts.mme_instances_chart(rec, popularity.shares))
+
+
+def test_latency_interval_is_public_and_is_the_recommenders(sizing):
+    rec = recommend_realtime(sizing, load_catalog(), target_tps=1000, latency_target_ms=200, top=5)
+    for option in rec.options:
+        fit = next(f for f in sizing if f.config.label == option.label)
+        if fit.latency is None:
+            continue
+        with np.errstate(divide="ignore"):  # the second load is beyond saturation
+            low, high = predicted_latency_interval_ms(fit, [rec.target_tps, 10 * rec.target_tps],
+                                                      option.instance_count)
+        assert (low[0], high[0]) == (option.predicted_latency_ci_lower_ms, option.predicted_latency_ci_upper_ms)
+        assert low[0] <= option.predicted_latency_ms <= high[0] and np.isinf(high[1])

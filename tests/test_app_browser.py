@@ -120,6 +120,21 @@ def test_changing_the_target_tps_changes_the_recommendation(app_url, browser):
     assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 20_000
     print(f"recommendation {before!r} -> {after!r}: first change {elapsed_ms:.0f} ms, warm change "
           f"{again_ms:.0f} ms (Enter to new number on screen, polled every 50 ms); screenshot: {shot}")
+    for path, expected in (("serverless?peak_tps=40", " MB"), ("multi-model?models=100", " × "),
+                           ("compare?p99_ms=800", "")):
+        _page_renders(browser, wait, f"{app_url}/{path}", expected)
+
+
+def _page_renders(driver, wait, url: str, metric_text: str) -> None:
+    """The page at ``url`` draws its charts (and a metric containing ``metric_text``) without an exception."""
+    from selenium.webdriver.common.by import By
+
+    driver.get(url)
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"] canvas, '
+                                                          '[data-testid="stVegaLiteChart"] svg'))
+    if metric_text:
+        wait.until(lambda d: metric_text in _recommended(d))
+    assert not driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'), url
 
 
 def _set_target_tps(driver, wait, value: str, shown: str) -> float:

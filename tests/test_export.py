@@ -209,3 +209,20 @@ def test_multi_model_lines_carry_the_mme_sizing():
         assert line.usd_per_month == pytest.approx(line.compute_usd_per_month + line.data_processing_usd_per_month)
         assert line.sla_met == (v.latency_p99_ms is not None and v.latency_p99_ms <= 800)
     assert not any(line.sla_met for line in lines if line.predicted_latency_ms is None), "unknown is not met"
+
+
+def test_an_infeasible_multi_model_sizing_is_an_assumption_row_not_a_failure():
+    from planner.errors import InfeasibleError
+    from planner.export import compare_options
+
+    recs, catalog = _recs()
+
+    def multi_model():
+        raise InfeasibleError("no multi-model endpoint variant can be sized: p99 at light load is 668 ms")
+
+    comparison = compare_options(recs, Traffic(1000, 1e9), catalog, latency_target_ms=200.0, multi_model=multi_model,
+                                 scenario="q3 plan")
+    rows = {a.item: a for a in comparison.assumptions}
+    assert rows["multi-model"].value == "not an option" and "668 ms" in rows["multi-model"].source
+    assert rows["scenario"].value == "q3 plan"
+    assert comparison.lines and all(line.deployment.startswith("real-time") for line in comparison.lines)

@@ -59,17 +59,10 @@ def export_costs(
     multi-model GPU endpoints with --models, when it has GPU memory series.
     """
     from planner.catalog import load_catalog
-    from planner.export import (
-        Assumption,
-        Traffic,
-        cost_comparison,
-        mme_lines,
-        price_assumptions,
-        serverless_lines,
-        write_comparison,
-    )
+    from planner.export import Traffic, compare_options, write_comparison
+    from planner.recommend.mme import parse_popularity, recommend_mme_for_store
     from planner.recommend.realtime import recommend_realtime
-    from planner.recommend.serverless import RealtimeBaseline, memory_latencies, recommend_serverless
+    from planner.recommend.serverless import memory_latencies
     from planner.steps import for_collection
 
     tps = count_arg(target_tps, "--target-tps")
@@ -78,28 +71,19 @@ def export_costs(
     traffic = (Traffic(tps, count_arg(monthly_invocations, "--monthly-invocations"), *payload)
                if monthly_invocations else Traffic.at_peak_all_month(tps, *payload))
     catalog = load_catalog(region, price_file=price_file, discount=discount)
+    found = read_store(store)
     fits = collection_fits(store, None, 99.0, target_ms, max_utilization, for_sizing=True)
     recs = [recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms,
                                max_utilization=max_utilization, ha=ha) for ha in (False, True)]
-    latencies, _ = memory_latencies(for_collection(read_store(store)))
-    extra, sizes = [], []
-    if latencies:
-        serverless = recommend_serverless(latencies, catalog, monthly_invocations=traffic.monthly_invocations,
-                                          peak_tps=tps, latency_target_ms=target_ms, request_bytes=payload[0],
-                                          response_bytes=payload[1],
-                                          realtime=RealtimeBaseline.from_recommendation(recs[0]))
-        extra, sizes = serverless_lines(serverless), [serverless.recommended_memory_mb]
-    if models:
-        from planner.recommend.mme import parse_popularity, recommend_mme_for_store
+    latencies, _ = memory_latencies(for_collection(found))
+    shares = parse_popularity(popularity, models) if models else None
 
-        consolidated = recommend_mme_for_store(read_store(store), catalog, parse_popularity(popularity, models), tps,
-                                               latency_target_ms=target_ms, max_utilization=max_utilization)
-        extra += mme_lines(consolidated, traffic, catalog)
-    types = [line.instance_type for line in extra if line.instance_type]
-    types += [o.instance_type for rec in recs for o in rec.options[:3]]
-    named = [Assumption("scenario", scenario, "", "given")] if scenario else []
-    comparison = cost_comparison(recs, traffic, catalog, extra_lines=extra,
-                                 extra_assumptions=[*named, *price_assumptions(catalog, types, sizes)])
+    def multi_model():
+        return recommend_mme_for_store(found, catalog, shares, tps, latency_target_ms=target_ms,
+                                       max_utilization=max_utilization)
+
+    comparison = compare_options(recs, traffic, catalog, latency_target_ms=target_ms, serverless_latencies=latencies,
+                                 multi_model=multi_model if models else None, scenario=scenario)
     path = write_comparison(comparison, out_file, fmt)
     if as_json:
         emit_json({"path": str(path), **comparison.to_dict()})

@@ -159,11 +159,19 @@ class _Curve:
         return min(independent, self._pooled_ms(total_rps, n))
 
     def interval_ms(self, total_rps: float, n: int) -> tuple[float | None, float | None]:
-        low, high = self.model.predict_interval(total_rps / n, self.stat)
-        independent = self._independent_ms(total_rps, n)
-        factor = self.latency_ms(total_rps, n) / independent if math.isfinite(independent) and independent > 0 else 1.0
-        low, high = float(np.asarray(low)) * factor, float(np.asarray(high)) * factor
+        low, high = (float(v[0]) for v in self.band_ms(np.array([total_rps], dtype=float), n))
         return (low if math.isfinite(low) else None, high if math.isfinite(high) else None)
+
+    def band_ms(self, total_rps: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """The fitted model's bootstrap band at each per-instance load ``total / n``, scaled by the prediction
+        over the independent-queue one (1 for random routing: pooling only lowers the curve)."""
+        low, high = self.model.predict_interval(total_rps / n, self.stat)
+        factor = np.array([self._pooling_factor(float(x), n) for x in total_rps])
+        return np.asarray(low, dtype=float) * factor, np.asarray(high, dtype=float) * factor
+
+    def _pooling_factor(self, total_rps: float, n: int) -> float:
+        independent = self._independent_ms(total_rps, n)
+        return self.latency_ms(total_rps, n) / independent if math.isfinite(independent) and independent > 0 else 1.0
 
     def ok(self, total_rps: float, n: int, target_ms: float, max_utilization: float) -> bool:
         return total_rps / n <= max_utilization * self.saturation_rps and self.latency_ms(total_rps, n) <= target_ms
@@ -201,6 +209,19 @@ def predicted_latency_ms(fit: ConfigurationFit, total_tps: float, instance_count
     if fit.latency is None:
         raise ValueError(f"{fit.config.label}: no fitted latency model")
     return _Curve(fit, percentile, routing).latency_ms(total_tps, instance_count)
+
+
+def predicted_latency_interval_ms(fit: ConfigurationFit, total_tps, instance_count: int,
+                                  percentile: float | str = 99.0,
+                                  routing: str = "least-outstanding") -> tuple[np.ndarray, np.ndarray]:
+    """95 % bootstrap band (lower, upper; ms) of :func:`predicted_latency_ms` at each total load (requests/s):
+    the fitted model's band at the per-instance load, scaled as the prediction is under pooled routing.
+    Arrays shaped like ``total_tps``; ``inf`` at or beyond saturation. Recommendations report this band."""
+    if fit.latency is None:
+        raise ValueError(f"{fit.config.label}: no fitted latency model")
+    loads = np.asarray(total_tps, dtype=float)
+    low, high = _Curve(fit, percentile, routing).band_ms(loads.reshape(-1), instance_count)
+    return low.reshape(loads.shape), high.reshape(loads.shape)
 
 
 def _rejection(fit: ConfigurationFit, reason: str, best: float | None = None) -> Rejection:

@@ -1,0 +1,135 @@
+"""Compare & export page: every deployment option side by side with its monthly cost — real-time, real-time
+HA, serverless on demand and with provisioned concurrency, multi-model when a model count is given — as
+``planner export costs`` prices them, with the finance export (CSV, XLSX) as downloads. The scenario lives in
+the URL."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.shared import (
+    comparison,
+    default_store,
+    fraction,
+    keep_scenario,
+    nonnegative_count,
+    one_of,
+    positive_count,
+    positive_ms,
+    region_name,
+    scenario_widgets,
+    store_banner,
+    store_version,
+    warn_problems,
+    whole,
+    widget_values,
+)
+from planner.catalog import available_regions
+from planner.charts import comparison_chart
+from planner.errors import PlannerError
+from planner.export import CostComparison, comparison_bytes
+
+PREFIX = "cmp"
+POPULARITIES = ("uniform", "zipf")
+# URL key -> (default, parser); each is the widget keyed "cmp_<key>". invocations 0: the peak all month;
+# models 0: no multi-model line.
+FIELDS: dict[str, tuple[object, object]] = {
+    "tps": (1000.0, positive_count), "p99_ms": (200.0, positive_ms), "invocations": (0.0, nonnegative_count),
+    "request_bytes": (0.0, nonnegative_count), "response_bytes": (0.0, nonnegative_count),
+    "models": (0, whole(0, 5000)), "popularity": ("uniform", one_of(POPULARITIES)), "zipf_s": (1.1, fraction(0, 3)),
+    "util": (0.7, fraction(0.05, 1)), "scenario": ("", str), "region": ("us-east-1", region_name),
+    "discount": (0.0, fraction(0, 0.9))}
+LINE_COLUMNS = {
+    "option": st.column_config.TextColumn("option"),
+    "deployment": st.column_config.TextColumn("deployment"),
+    "compute_usd_per_month": st.column_config.NumberColumn("compute (USD/month)", format="%,.0f"),
+    "provisioned_concurrency_usd_per_month": st.column_config.NumberColumn("provisioned (USD/month)", format="%,.0f"),
+    "data_processing_usd_per_month": st.column_config.NumberColumn("data (USD/month)", format="%,.2f"),
+    "usd_per_month": st.column_config.NumberColumn("total (USD/month)", format="%,.0f"),
+    "usd_per_year": st.column_config.NumberColumn("total (USD/year)", format="%,.0f"),
+    "usd_per_million_requests": st.column_config.NumberColumn("USD per 1M requests", format="%.3f"),
+    "predicted_latency_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
+    "sla_met": st.column_config.CheckboxColumn("SLA met"),
+    "notes": st.column_config.TextColumn("notes"),
+}
+
+
+def _sidebar() -> dict[str, object]:
+    side = st.sidebar
+    side.header("Traffic and SLA")
+    side.number_input("Peak throughput (TPS)", min_value=0.1, max_value=1e8, step=100.0, format="%g", key="cmp_tps")
+    side.number_input("p99 latency target (ms)", min_value=0.1, max_value=1e6, step=10.0, format="%g",
+                      key="cmp_p99_ms")
+    side.number_input("Invocations per month (0: the peak all month)", min_value=0.0, step=1e6, format="%g",
+                      key="cmp_invocations", help="Without it every second runs at the peak: an upper bound.")
+    side.number_input("Request payload (bytes)", min_value=0.0, step=1000.0, format="%g", key="cmp_request_bytes")
+    side.number_input("Response payload (bytes)", min_value=0.0, step=1000.0, format="%g", key="cmp_response_bytes")
+    side.slider("Utilisation cap per instance", 0.05, 1.0, step=0.05, key="cmp_util")
+    side.header("Multi-model")
+    side.number_input("Models on one endpoint (0: none)", min_value=0, max_value=5000, step=10, key="cmp_models")
+    side.radio("Popularity", POPULARITIES, key="cmp_popularity", horizontal=True)
+    side.slider("Zipf exponent S", 0.0, 3.0, step=0.05, key="cmp_zipf_s",
+                disabled=st.session_state["cmp_popularity"] != "zipf")
+    side.header("Prices and export")
+    side.selectbox("Region", available_regions(), key="cmp_region")
+    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key="cmp_discount")
+    side.text_input("Scenario name (Assumptions sheet)", key="cmp_scenario")
+    return widget_values(PREFIX, FIELDS)
+
+
+def library_args(values: dict[str, object]) -> dict[str, object]:
+    """The scenario as :func:`app_pages.shared.comparison`'s keyword arguments (as `planner export costs`)."""
+    popularity = "uniform" if values["popularity"] == "uniform" else f"zipf:{values['zipf_s']:g}"
+    return {"target_tps": values["tps"], "latency_target_ms": values["p99_ms"],
+            "monthly_invocations": values["invocations"] or None, "request_bytes": values["request_bytes"],
+            "response_bytes": values["response_bytes"], "models": int(values["models"]) or None,
+            "popularity": popularity, "scenario": str(values["scenario"]).strip(), "max_utilization": values["util"],
+            "region": values["region"], "discount": values["discount"], "overrides": ()}
+
+
+def _downloads(result: CostComparison) -> None:
+    cols = st.columns([1, 1, 4])
+    cols[0].download_button("Download CSV", functools.partial(comparison_bytes, result, "csv"),
+                            file_name="planner-costs.csv", mime="text/csv", on_click="ignore", type="primary")
+    cols[1].download_button("Download XLSX", functools.partial(comparison_bytes, result, "xlsx"),
+                            file_name="planner-costs.xlsx", on_click="ignore",
+                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    cols[2].caption("The files `planner export costs --out FILE` writes: an Options and an Assumptions sheet; "
+                    "text from users escaped against spreadsheet formulas.")
+
+
+def page() -> None:
+    st.title("Compare & export")
+    choice = default_store()
+    store_banner(choice)
+    problems = scenario_widgets(PREFIX, FIELDS)
+    values = _sidebar()
+    warn_problems(problems)
+    version = store_version(choice.root)
+    if not version:
+        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+        return
+    try:
+        result = comparison(choice.root, version, **library_args(values))
+    except (PlannerError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    data = result.to_dict()
+    if data["options"]:
+        st.vega_lite_chart(comparison_chart(data["options"]))
+        st.dataframe(pd.DataFrame(data["options"])[list(LINE_COLUMNS)], column_config=LINE_COLUMNS, hide_index=True)
+    else:
+        st.info("No option meets this target: see the Capacity planner page for why.")
+    _downloads(result)
+    with st.expander("Assumptions"):
+        st.dataframe(pd.DataFrame(data["assumptions"]).astype(str), hide_index=True)
+    with st.expander("As `planner export costs --json` (without the path)"):
+        st.code(json.dumps(data, indent=2, default=str), language="json")
+    keep_scenario(PREFIX, values)
+
+
+page()

@@ -1,0 +1,151 @@
+"""Multi-model page: M models on GPU multi-model endpoints -> ``planner mme``: density (GPU memory vs models
+loaded, the fitted line and its band, the models each variant fits at the memory threshold), the LRU hit ratio
+and the cost against the instance count, for uniform or Zipf popularity. The scenario lives in the URL."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.shared import (
+    default_store,
+    fraction,
+    gpu_memory_series,
+    keep_scenario,
+    mme_recommendation,
+    nonnegative_count,
+    one_of,
+    positive_count,
+    price_catalog,
+    region_name,
+    scenario_widgets,
+    store_banner,
+    store_version,
+    warn_problems,
+    whole,
+    widget_values,
+)
+from planner.catalog import available_regions
+from planner.charts import mme_instances_chart, mme_memory_chart
+from planner.errors import PlannerError
+from planner.recommend.mme import MmeRecommendation, parse_popularity, rationale
+
+PREFIX = "mme"
+POPULARITIES = ("zipf", "uniform")
+MAX_MODELS = 5000
+# URL key -> (default, parser); each is the widget keyed "mme_<key>". 0 for tps_per_instance, p99_ms and
+# cold_load_ms: not given (fitted capacity, no SLA, the measured ModelLoadingWaitTime).
+FIELDS: dict[str, tuple[object, object]] = {
+    "tps": (500.0, positive_count), "models": (200, whole(1, MAX_MODELS)), "popularity": ("zipf", one_of(POPULARITIES)),
+    "zipf_s": (1.1, fraction(0, 3)), "tps_per_instance": (0.0, nonnegative_count), "p99_ms": (0.0, nonnegative_count),
+    "threshold": (0.9, fraction(0.05, 1)), "miss": (0.01, fraction(0, 1)), "util": (0.7, fraction(0.05, 1)),
+    "cold_load_ms": (0.0, nonnegative_count), "region": ("us-east-1", region_name), "discount": (0.0, fraction(0, 0.9))}
+VARIANT_COLUMNS = {
+    "label": st.column_config.TextColumn("variant"),
+    "max_models_per_instance": st.column_config.NumberColumn("models per instance"),
+    "gpu_memory_per_model_mb": st.column_config.NumberColumn("MiB per model", format="%.0f"),
+    "tps_per_instance": st.column_config.NumberColumn("TPS per instance", format="%.1f"),
+    "instances_for_memory": st.column_config.NumberColumn("instances (memory)"),
+    "instances_for_throughput": st.column_config.NumberColumn("instances (TPS)"),
+    "instances": st.column_config.NumberColumn("instances"),
+    "hit_ratio": st.column_config.NumberColumn("hit ratio", format="percent"),
+    "latency_p99_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
+    "usd_per_month": st.column_config.NumberColumn("USD/month", format="%,.0f"),
+}
+
+
+def _sidebar() -> dict[str, object]:
+    side = st.sidebar
+    side.header("Models and traffic")
+    side.number_input("Peak throughput over all models (TPS)", min_value=0.1, max_value=1e7, step=50.0, format="%g",
+                      key="mme_tps")
+    side.slider("Models hosted (M)", 1, MAX_MODELS, key="mme_models")
+    side.radio("Popularity", POPULARITIES, key="mme_popularity", horizontal=True,
+               help="How requests spread over the models: Zipf (a few hot models) or uniform.")
+    side.slider("Zipf exponent S", 0.0, 3.0, step=0.05, key="mme_zipf_s",
+                disabled=st.session_state["mme_popularity"] != "zipf")
+    side.header("Limits")
+    side.slider("GPU memory threshold", 0.05, 1.0, step=0.05, key="mme_threshold",
+                help="Fraction of GPU memory models may fill (the benchmark stops at 90 %).")
+    side.number_input("Largest miss ratio", min_value=0.0, max_value=1.0, step=0.005, format="%g", key="mme_miss",
+                      help="Share of requests that may wait for a cold load (0.01 keeps cold loads out of the p99).")
+    side.slider("Utilisation cap per instance", 0.05, 1.0, step=0.05, key="mme_util")
+    side.number_input("p99 target (ms, 0: none)", min_value=0.0, step=50.0, format="%g", key="mme_p99_ms")
+    side.number_input("TPS per instance (0: fitted)", min_value=0.0, step=10.0, format="%g",
+                      key="mme_tps_per_instance")
+    side.number_input("Cold load (ms, 0: measured)", min_value=0.0, step=500.0, format="%g", key="mme_cold_load_ms")
+    side.header("Prices")
+    side.selectbox("Region", available_regions(), key="mme_region")
+    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key="mme_discount")
+    return widget_values(PREFIX, FIELDS)
+
+
+def popularity_spec(values: dict[str, object]) -> str:
+    """The ``--popularity`` text of the scenario: ``uniform`` or ``zipf:S``."""
+    return "uniform" if values["popularity"] == "uniform" else f"zipf:{values['zipf_s']:g}"
+
+
+def library_args(values: dict[str, object]) -> dict[str, object]:
+    """The scenario as :func:`app_pages.shared.mme_recommendation`'s keyword arguments."""
+    return {"target_tps": values["tps"], "models": int(values["models"]), "popularity": popularity_spec(values),
+            "tps_per_instance": values["tps_per_instance"] or None, "latency_target_ms": values["p99_ms"] or None,
+            "max_utilization": values["util"], "memory_threshold": values["threshold"],
+            "max_miss_ratio": values["miss"], "cold_load_ms": values["cold_load_ms"] or None,
+            "region": values["region"], "discount": values["discount"], "overrides": ()}
+
+
+def _headline(rec: MmeRecommendation) -> None:
+    best = rec.variants[0]
+    cols = st.columns(5)
+    cols[0].metric("Recommended", f"{best.instances} × {best.instance_type}", help=best.label)
+    cols[1].metric("Models per instance", f"{best.max_models_per_instance}",
+                   help=f"at {rec.memory_threshold:.0%} GPU memory")
+    cols[2].metric("Hit ratio", f"{best.hit_ratio:.1%}", help=f"{rec.models} models, {rec.popularity}")
+    cols[3].metric("Predicted p99", "n/a" if best.latency_p99_ms is None else f"{best.latency_p99_ms:.0f} ms")
+    cols[4].metric("Cost", f"${best.usd_per_month:,.0f}/month")
+
+
+def page() -> None:
+    st.title("Multi-model endpoints")
+    choice = default_store()
+    store_banner(choice)
+    problems = scenario_widgets(PREFIX, FIELDS)
+    values = _sidebar()
+    warn_problems(problems)
+    version = store_version(choice.root)
+    if not version:
+        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+        return
+    args = library_args(values)
+    try:
+        rec = mme_recommendation(choice.root, version, **args)
+    except (PlannerError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    _headline(rec)
+    st.markdown(rationale(rec))
+    catalog = price_catalog(str(values["region"]), float(values["discount"]), ())
+    left, right = st.columns([2, 3])
+    with left:
+        st.vega_lite_chart(mme_memory_chart(rec, gpu_memory_series(choice.root, version), catalog))
+    with right:
+        shares = parse_popularity(args["popularity"], args["models"]).shares
+        st.vega_lite_chart(mme_instances_chart(rec, shares))
+    table = pd.DataFrame([v.to_dict() for v in rec.variants])[list(VARIANT_COLUMNS)]
+    st.dataframe(table, column_config=VARIANT_COLUMNS, hide_index=True)
+    with st.expander(f"Not an option ({len(rec.rejected)})"):
+        for label, reason in rec.rejected:
+            st.markdown(f"- **{label}**: {reason}")
+    with st.expander("Notes"):
+        for note in rec.to_dict()["notes"]:
+            st.markdown(f"- {note}")
+    with st.expander("As `planner mme --json`"):
+        st.code(json.dumps(rec.to_dict(), indent=2, default=str), language="json")
+    st.caption(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h. The scenario is "
+               "in the address bar: copy it to share.")
+    keep_scenario(PREFIX, values)
+
+
+page()

@@ -1,0 +1,190 @@
+"""Serverless page: a traffic profile (invocations per month, peak TPS, p99 target, payloads) -> ``planner
+serverless``: the memory size by strategy (Power Tuning view: latency percentiles and cost per size, the Pareto
+front), MaxConcurrency and provisioned-concurrency sliders with their Erlang B throttle / spill-over
+probabilities at the peak, and the break-even against the comparable real-time option. The scenario, sliders
+included, lives in the URL (st.query_params)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from app_pages.shared import (
+    default_store,
+    fraction,
+    keep_scenario,
+    nonnegative_count,
+    one_of,
+    positive_count,
+    positive_ms,
+    price_catalog,
+    region_name,
+    scenario_state,
+    scenario_widgets,
+    serverless_cost_spec,
+    serverless_recommendation,
+    store_banner,
+    store_version,
+    warn_problems,
+    whole,
+    widget_values,
+)
+from planner.catalog import available_regions
+from planner.charts import serverless_concurrency_chart, serverless_concurrency_frame, serverless_memory_chart
+from planner.errors import PlannerError
+from planner.recommend.serverless import MAX_CONCURRENCY, STRATEGIES, ServerlessRecommendation, rationale
+
+PREFIX = "sls"
+# URL key -> (default, parser); each is the widget keyed "sls_<key>". max_conc / prov 0: the recommended value.
+FIELDS: dict[str, tuple[object, object]] = {
+    "invocations": (3e6, positive_count), "peak_tps": (40.0, positive_count), "p99_ms": (300.0, positive_ms),
+    "strategy": ("cost", one_of(STRATEGIES)), "weight": (0.5, fraction(0, 1)),
+    "request_bytes": (0.0, nonnegative_count), "response_bytes": (0.0, nonnegative_count),
+    "throttle": (0.001, fraction(1e-9, 0.5)), "spillover": (0.01, fraction(1e-9, 0.5)),
+    "scv": (0.1, fraction(1e-4, 4.0)), "util": (0.7, fraction(0.05, 1.0)), "region": ("us-east-1", region_name),
+    "discount": (0.0, fraction(0, 0.9)), "max_conc": (0, whole(0, MAX_CONCURRENCY)),
+    "prov": (0, whole(0, MAX_CONCURRENCY))}
+SIDEBAR = [k for k in FIELDS if k not in ("max_conc", "prov")]
+OPTION_COLUMNS = {
+    "memory_mb": st.column_config.NumberColumn("memory (MB)"),
+    "latency_mean_ms": st.column_config.NumberColumn("mean (ms)", format="%.0f"),
+    "latency_p50_ms": st.column_config.NumberColumn("p50 (ms)", format="%.0f"),
+    "latency_p99_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
+    "latency_percentiles_source": st.column_config.TextColumn("percentiles"),
+    "usd_per_million_invocations": st.column_config.NumberColumn("USD per 1M invocations", format="%.2f"),
+    "usd_per_month": st.column_config.NumberColumn("USD/month (on demand)", format="%,.2f"),
+    "meets_sla": st.column_config.CheckboxColumn("meets the SLA"),
+    "pareto": st.column_config.CheckboxColumn("Pareto front"),
+}
+
+
+def _sidebar() -> dict[str, object]:
+    side = st.sidebar
+    side.header("Traffic")
+    side.number_input("Invocations per month", min_value=1.0, max_value=1e12, step=1e6, format="%g",
+                      key="sls_invocations")
+    side.number_input("Peak throughput (TPS)", min_value=0.01, max_value=1e6, step=10.0, format="%g",
+                      key="sls_peak_tps", help="Requests per second at the busiest minute: sets the concurrency.")
+    side.number_input("p99 latency target (ms)", min_value=1.0, max_value=1e6, step=50.0, format="%g",
+                      key="sls_p99_ms")
+    side.number_input("Request payload (bytes)", min_value=0.0, step=1000.0, format="%g", key="sls_request_bytes")
+    side.number_input("Response payload (bytes)", min_value=0.0, step=1000.0, format="%g", key="sls_response_bytes")
+    side.header("Memory and concurrency")
+    side.radio("Memory strategy", STRATEGIES, key="sls_strategy", horizontal=True,
+               help="As AWS Lambda Power Tuning: the cheapest, the fastest, or a balance, of the sizes meeting the SLA.")
+    side.slider("Balanced: weight of cost", 0.0, 1.0, step=0.05, key="sls_weight",
+                disabled=st.session_state["sls_strategy"] != "balanced")
+    side.number_input("Throttle target (share of requests)", min_value=1e-9, max_value=0.5, format="%g",
+                      step=0.001, key="sls_throttle")
+    side.number_input("Spill-over target (share of requests)", min_value=1e-9, max_value=0.5, format="%g",
+                      step=0.005, key="sls_spillover")
+    side.number_input("Latency Cs² where only the mean was measured", min_value=1e-4, max_value=4.0, format="%g",
+                      step=0.05, key="sls_scv", help="p99 is estimated from the mean latency with this variability.")
+    side.header("Real-time comparison and prices")
+    side.slider("Real-time utilisation cap", 0.05, 1.0, step=0.05, key="sls_util")
+    side.selectbox("Region", available_regions(), key="sls_region")
+    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key="sls_discount")
+    return widget_values(PREFIX, SIDEBAR)
+
+
+def _library_args(values: dict[str, object]) -> dict[str, object]:
+    """The scenario as :func:`app_pages.shared.serverless_recommendation`'s keyword arguments."""
+    return {"monthly_invocations": values["invocations"], "peak_tps": values["peak_tps"],
+            "latency_target_ms": values["p99_ms"], "strategy": values["strategy"], "balanced_weight": values["weight"],
+            "request_bytes": values["request_bytes"], "response_bytes": values["response_bytes"],
+            "throttle_target": values["throttle"], "spillover_target": values["spillover"],
+            "latency_scv": values["scv"], "max_utilization": values["util"], "region": values["region"],
+            "discount": values["discount"], "overrides": ()}
+
+
+def _headline(rec: ServerlessRecommendation) -> None:
+    best = rec.recommended
+    cols = st.columns(5)
+    cols[0].metric("Memory", f"{best.memory_mb} MB", help=f"strategy {rec.strategy}")
+    cols[1].metric("Predicted p99", f"{best.latency_p99_ms:.0f} ms", help=best.latency_percentiles_source)
+    cols[2].metric("On demand", f"${rec.on_demand_cost.usd_per_month:,.2f}/month")
+    cols[3].metric(f"With {rec.provisioned_concurrency} provisioned",
+                   f"${rec.provisioned_cost.usd_per_month:,.2f}/month")
+    even = rec.break_even_monthly_invocations
+    cols[4].metric("Break-even vs real-time", "n/a" if even is None else f"{even:,.0f}/month",
+                   help="invocations per month above which the real-time option is cheaper")
+
+
+def _concurrency_sliders(rec: ServerlessRecommendation) -> tuple[int, int]:
+    """MaxConcurrency and provisioned-concurrency sliders: the recommended values whenever the recommendation
+    changes, else the scenario's (URL or last used)."""
+    signature = (rec.recommended_memory_mb, rec.offered_load_erlang, rec.max_concurrency,
+                 rec.provisioned_concurrency)
+    changed = st.session_state.get("sls_signature", signature) != signature
+    st.session_state["sls_signature"] = signature
+    if changed or not st.session_state.get("sls_max_conc"):
+        st.session_state["sls_max_conc"] = rec.max_concurrency
+    if changed or not st.session_state.get("sls_prov"):
+        st.session_state["sls_prov"] = rec.provisioned_concurrency
+    left, right = st.columns(2)
+    max_conc = left.slider("MaxConcurrency", 1, MAX_CONCURRENCY, key="sls_max_conc",
+                           help=f"recommended: {rec.max_concurrency} (throttle ≤ {rec.throttle_target:g})")
+    st.session_state["sls_prov"] = min(st.session_state["sls_prov"], max_conc)
+    provisioned = right.slider("Provisioned concurrency", 1, max(2, max_conc), key="sls_prov",
+                               help=f"recommended: {rec.provisioned_concurrency} (spill-over ≤ "
+                                    f"{rec.spillover_target:g}); at most MaxConcurrency")
+    return max_conc, provisioned
+
+
+def _concurrency(rec: ServerlessRecommendation, values: dict[str, object]) -> None:
+    st.subheader("Concurrency at the peak (Erlang B)")
+    max_conc, provisioned = _concurrency_sliders(rec)
+    catalog = price_catalog(str(values["region"]), float(values["discount"]), ())
+    frame = serverless_concurrency_frame(rec, catalog, min(MAX_CONCURRENCY, max(20, 2 * rec.max_concurrency,
+                                                                                max_conc)))
+    row = frame.set_index("slots")
+    cols = st.columns(3)
+    cols[0].metric(f"Throttled at MaxConcurrency {max_conc}", f"{row.loc[max_conc, 'blocking_probability']:.3g}",
+                   help=f"target {rec.throttle_target:g}")
+    cols[1].metric(f"Spill-over with {provisioned} provisioned",
+                   f"{row.loc[provisioned, 'blocking_probability']:.3g}", help=f"target {rec.spillover_target:g}")
+    cols[2].metric(f"Cost with {provisioned} provisioned",
+                   f"${row.loc[provisioned, 'provisioned_usd_per_month']:,.2f}/month")
+    st.vega_lite_chart(serverless_concurrency_chart(rec, frame, max_conc, provisioned))
+    values["max_conc"], values["prov"] = max_conc, provisioned
+
+
+def page() -> None:
+    st.title("Serverless")
+    choice = default_store()
+    store_banner(choice)
+    problems = scenario_widgets(PREFIX, FIELDS)
+    values = _sidebar()
+    values |= {k: scenario_state(PREFIX)[k] for k in ("max_conc", "prov")}
+    warn_problems(problems)
+    version = store_version(choice.root)
+    if not version:
+        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+        return
+    args = _library_args(values)
+    try:
+        rec = serverless_recommendation(choice.root, version, **args)
+    except (PlannerError, ValueError) as exc:
+        st.error(str(exc))
+        return
+    _headline(rec)
+    (st.markdown if rec.feasible else st.error)(rationale(rec))
+    st.vega_lite_chart(serverless_memory_chart(rec))
+    frame = pd.DataFrame([o.to_dict() for o in rec.memory_options])[list(OPTION_COLUMNS)]
+    st.dataframe(frame, column_config=OPTION_COLUMNS, hide_index=True)
+    _concurrency(rec, values)
+    st.subheader("Break-even against real-time")
+    st.vega_lite_chart(serverless_cost_spec(choice.root, version, **args))
+    with st.expander(f"Notes ({len(rec.notes)})"):
+        for note in rec.notes:
+            st.markdown(f"- {note}")
+    with st.expander("As `planner serverless --json`"):
+        st.code(json.dumps(rec.to_dict(), indent=2, default=str), language="json")
+    st.caption(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h. The scenario is "
+               "in the address bar: copy it to share.")
+    keep_scenario(PREFIX, values)
+
+
+page()
