@@ -206,8 +206,12 @@ def _median(rows: list[dict], method: str) -> float:
 
 def render(rows: list[dict]) -> str:
     """The table as fixed-width text, with medians over configurations as the last rows."""
+    origins = sorted({r["origin"] for r in rows if r["origin"] != SYNTHETIC_ORIGIN})
+    by_origin = [(f"median, {o} ({len(part)})", part) for o in origins
+                 for part in [[r for r in rows if r["origin"] == o]]]
     measured = [r for r in rows if r["origin"] != SYNTHETIC_ORIGIN]
-    summaries = [(f"median, measured ({len(measured)})", measured), (f"median, all ({len(rows)})", rows)]
+    summaries = [*by_origin, (f"median, not synthetic ({len(measured)})", measured),
+                 (f"median, all ({len(rows)})", rows)]
     body = [[r["configuration"], r["origin"], r["statistic"], str(r["n_train"]), str(r["n_test"]),
              *(_percent(r[m]) for m in METHODS)] for r in rows]
     foot = [[name, "", "", "", "", *(_percent(_median(part, m)) for m in METHODS)] for name, part in summaries

@@ -32,7 +32,7 @@ from planner.store import RunStore  # noqa: E402
 
 INSTANCE = EndpointSettings(workers=4, service_ms=20.0, service_dist="exp", routing="random",
                             instance_type="ml.m5.xlarge", profile="closed-loop-bench")
-MEASURE_RATES_RPS = (30, 60, 90, 120, 140, 160, 175)
+MEASURE_RATES_RPS = (30, 60, 90, 120, 140, 160, 176)
 USER_RPS = 2.0
 
 
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     rates = ",".join(str(r) for r in MEASURE_RATES_RPS)
     print(f"1. measuring one instance ({INSTANCE.workers} workers, S = {INSTANCE.service_ms:g} ms exp, "
           f"capacity {INSTANCE.capacity_rps:g} rps) at {rates} rps ...", file=sys.stderr)
-    _collect(store, INSTANCE, f"rate:rps={rates},hold=30s,user-rps={USER_RPS:g}", work, "one-instance")
+    _collect(store, INSTANCE, f"rate:rps={rates},hold=40s,user-rps={USER_RPS:g}", work, "one-instance")
     fits = fit_store(store, percentile=99, latency_target_ms=args.p99_ms, max_utilization=args.max_utilization,
                      for_sizing=True)
     rec = recommend_realtime(fits, load_catalog(), target_tps=args.target_tps, latency_target_ms=args.p99_ms,
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = dataclasses.replace(INSTANCE, instances=count)
         run_id = _collect(store, settings, f"rate:rps={args.target_tps:g},hold={args.hold_s:g}s,"
                                            f"user-rps={USER_RPS:g}", work, f"fleet-{count}")
-        step = for_run(store, run_id).iloc[-1]
+        steps = for_run(store, run_id)
+        step = steps.loc[steps["offered_users"].idxmax()]  # the hold at the target rate, not the ramp
         predicted = best.predicted_latency_ms if count == best.instance_count else None
         rows.append((count, step["throughput_rps"], predicted, _exact_p99_ms(args.target_tps, count, INSTANCE.routing),
                      step["latency_p99_ms"]))

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import FitError
-from planner.fit import CapacityEstimate, LatencyModel, LatencySummary, USLFit, USLSummary
+from planner.fit import CapacityEstimate, LatencyModel, LatencySummary
+from planner.usl import USLFit, USLSummary
 
 if TYPE_CHECKING:
     from planner.store import RunStore

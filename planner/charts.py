@@ -19,7 +19,6 @@ from planner.capacity import ConfigurationFit
 from planner.catalog import PriceCatalog
 from planner.costs import serverless_usd_per_month, usd_per_month
 from planner.errors import PlannerError
-from planner.fit import USLFit
 from planner.queueing import erlang_b, usl_throughput
 from planner.recommend.autoscale import AutoscalePlan
 from planner.recommend.mme import (
@@ -37,6 +36,7 @@ from planner.recommend.realtime import (
     predicted_latency_ms,
 )
 from planner.recommend.serverless import MAX_CONCURRENCY, ServerlessRecommendation
+from planner.usl import USLFit
 
 # Roles of a measured step in the latency fit (see :func:`measured_frame`).
 FITTED, HELD_OUT, PAST_KNEE = "fitted", "held out (validation)", "past the knee (USL only)"
@@ -353,11 +353,16 @@ def option_latency_chart(fit: ConfigurationFit, option: RealtimeOption, rec: Rea
     return spec
 
 
-def save_chart(chart: alt.TopLevelMixin, path: Path) -> Path:
-    """Save as .html (self-contained spec) or .png (needs vl-convert-python)."""
+def save_chart(chart: alt.TopLevelMixin | dict, path: Path) -> Path:
+    """Save an altair chart or a Vega-Lite spec (dict) as .html (self-contained spec), .png or .svg
+    (rendered by vl-convert) or .json."""
     path = Path(path)
     if path.suffix.lower() not in (".html", ".png", ".svg", ".json"):
         raise PlannerError(f"{path}: expected a .html, .png, .svg or .json chart file name, found {path.suffix!r}")
+    if isinstance(chart, dict):
+        kind = next((k for k in ("layer", "vconcat", "hconcat", "concat") if k in chart), "")
+        chart = {"layer": alt.LayerChart, "vconcat": alt.VConcatChart, "hconcat": alt.HConcatChart,
+                 "concat": alt.ConcatChart}.get(kind, alt.Chart).from_dict(chart)
     try:
         chart.save(str(path))
     except (ValueError, ImportError) as exc:

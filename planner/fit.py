@@ -1,9 +1,10 @@
-"""Curve estimators over steady-state load steps: USL throughput and tail latency vs throughput.
+"""Tail latency vs throughput over steady-state load steps: an M/G/c queue against a monotone curve.
 
-Input: a *steps* frame (one row per load level; see ``planner.steps``) with ``concurrency``,
-``throughput_rps``, ``latency_mean_ms``, optional ``latency_p<pct>_ms`` columns and boolean flags
-(``too_short``, ``errors``, ``cumulative_percentiles``, ``generator_saturated``). Flagged rows are
-dropped only when named in ``exclude``; every summary says how many rows were used and excluded.
+Input: a *steps* frame (one row per load level; see ``planner.steps``) with ``throughput_rps``,
+``latency_mean_ms``, optional ``latency_p<pct>_ms`` columns and boolean flags (``too_short``,
+``errors``, ``cumulative_percentiles``, ``generator_saturated``). Flagged rows are dropped only
+when named in ``exclude``; every summary says how many rows were used and excluded. Throughput vs
+concurrency (the Universal Scalability Law) is :mod:`planner.usl`.
 
 Estimators follow one shape: ``fit() -> self``, fitted attributes end in ``_``, ``predict()``,
 ``bootstrap(n_resamples, seed)`` (resampling steps, percentile intervals) and ``summary()``
@@ -14,275 +15,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import special, stats
+from scipy import special
 from scipy.optimize import elementwise, isotonic_regression, least_squares
 
 from planner import queueing as q
-from planner.errors import FitError, InputError
+from planner.errors import FitError
+from planner.resampling import percentile_interval, positive, select_steps
 from planner.schema import column_percentile, percentile_column, percentile_columns
 
 Statistic = float | Literal["mean"]
-STEPS = "<steps>"
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-def _select_steps(steps: pd.DataFrame, exclude: Sequence[str], needed: Sequence[str]) -> tuple[pd.DataFrame, dict]:
-    """Rows of ``steps`` not flagged by any column in ``exclude``, and the flagged count per flag
-    (a row may carry several flags: the rows excluded are ``len(steps) - len(used)``)."""
-    for column in needed:
-        if column not in steps.columns:
-            raise InputError(STEPS, f"column {column!r}", "a steps frame column", f"columns {list(steps.columns)}")
-    drop = np.zeros(len(steps), dtype=bool)
-    excluded = {}
-    for flag in exclude:
-        if flag not in steps.columns:
-            excluded[flag] = 0
-            continue
-        hit = steps[flag].astype("boolean").fillna(False).to_numpy(dtype=bool)
-        excluded[flag] = int(hit.sum())
-        drop |= hit
-    return steps.loc[~drop].reset_index(drop=True), excluded
-
-
-def _positive(values, name: str) -> np.ndarray:
-    arr = np.asarray(pd.to_numeric(pd.Series(values), errors="coerce").astype("float64"), dtype=float)
-    bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0))
-    if bad.size:
-        raise InputError(STEPS, f"row {int(bad[0])} field {name!r}", "a finite value > 0", repr(arr[bad[0]]))
-    return arr
-
-
-def _interval(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval per column (no interpolation, so infinite samples stay safe)."""
-    alpha = (1.0 - level) / 2.0
-    lower, upper = np.quantile(samples, [alpha, 1.0 - alpha], axis=0, method="inverted_cdf")
-    return lower, upper
-
-
-# --------------------------------------------------------------------------- USL
-
-
-@dataclass(frozen=True)
-class USLSummary:
-    """A fitted Universal Scalability Law curve ``X(N) = lambda*N/(1 + sigma(N-1) + kappa N(N-1))``.
-
-    ``*_ci_lower/upper`` are the interval named by ``interval`` ('wald', 'usl-r' or
-    'bootstrap-percentile'); derived quantities get intervals only from the bootstrap.
-    """
-
-    lambda_rps: float
-    sigma: float
-    kappa: float
-    lambda_se: float
-    sigma_se: float
-    kappa_se: float
-    lambda_ci_lower: float
-    lambda_ci_upper: float
-    sigma_ci_lower: float
-    sigma_ci_upper: float
-    kappa_ci_lower: float
-    kappa_ci_upper: float
-    interval: str
-    level: float
-    peak_concurrency: float
-    peak_throughput_rps: float
-    amdahl_ceiling_rps: float
-    optimal_concurrency: float
-    residual_std_error_rps: float
-    df_residual: int
-    rows_used: int
-    rows_excluded: int
-    excluded_by_flag: dict = field(default_factory=dict)
-    peak_concurrency_ci_lower: float | None = None
-    peak_concurrency_ci_upper: float | None = None
-    peak_throughput_rps_ci_lower: float | None = None
-    peak_throughput_rps_ci_upper: float | None = None
-    bootstrap_resamples: int = 0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-_AT_ZERO = 1e-12
-
-
-class USLFit:
-    """Universal Scalability Law by bounded non-linear least squares (``scipy.optimize.least_squares``).
-
-    Start values: ``lambda = max(X/N)``, ``sigma = 0.01``, ``kappa = 1e-4``. Standard errors are
-    nls-style, ``cov = inv(J'J) * RSS/(n - 3)`` with the analytic Jacobian at the optimum.
-    Intervals (``interval``): ``'wald'`` = ``coef +/- SE * t(0.5 + level/2, n - 3)`` (textbook);
-    ``'usl-r'`` = ``coef +/- SE * t(level, n - 1)``, the formula of R package ``usl``'s ``confint``,
-    kept only to prove parity with its published numbers. ``bootstrap()`` replaces them by
-    percentile intervals from resampled steps.
-    """
-
-    def __init__(self, interval: Literal["wald", "usl-r"] = "wald", level: float = 0.95,
-                 lambda_bounds: tuple[float, float] = (0.0, math.inf),
-                 sigma_bounds: tuple[float, float] = (0.0, 1.0),
-                 kappa_bounds: tuple[float, float] = (0.0, 1.0)) -> None:
-        if interval not in ("wald", "usl-r"):
-            raise ValueError(f"interval must be 'wald' or 'usl-r', got {interval!r}")
-        self.interval = interval
-        self.level = level
-        self.bounds = tuple(zip(lambda_bounds, sigma_bounds, kappa_bounds, strict=True))
-        self.excluded_by_flag_: dict = {}
-        self.rows_excluded_ = 0
-
-    # -- fitting
-
-    @staticmethod
-    def _residuals(x, n, y):
-        return q.usl_throughput(n, *x) - y
-
-    @staticmethod
-    def _jacobian(x, n, y):
-        lam, sigma, kappa = x
-        denom = 1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0)
-        return np.column_stack([n / denom, -lam * n * (n - 1.0) / denom**2, -lam * n * n * (n - 1.0) / denom**2])
-
-    def _solve(self, n, y, x0, tol):
-        res = least_squares(self._residuals, x0, jac=self._jacobian, bounds=self.bounds, args=(n, y),
-                            method="trf", x_scale="jac", xtol=tol, ftol=tol, gtol=tol, max_nfev=2000)
-        x = res.x.copy()
-        x[1:][x[1:] < _AT_ZERO] = 0.0  # solver dust at the sigma/kappa >= 0 bound: report the bound itself
-        return x
-
-    def fit(self, concurrency, throughput_rps) -> USLFit:
-        """Fit to arrays of concurrency (users) and throughput (rps); needs >= 3 distinct levels."""
-        n = _positive(concurrency, "concurrency")
-        y = _positive(throughput_rps, "throughput_rps")
-        if n.size != y.size:
-            raise InputError(STEPS, "concurrency/throughput_rps", "arrays of equal length", f"{n.size} and {y.size}")
-        if np.unique(n).size < 3:
-            raise FitError(f"USL needs at least 3 distinct concurrency levels, got {np.unique(n).size}")
-        self.concurrency_, self.throughput_rps_ = n, y
-        x0 = np.array([np.max(y / n), 0.01, 1e-4])
-        x0 = np.clip(x0, self.bounds[0], self.bounds[1])
-        self.lambda_, self.sigma_, self.kappa_ = self._solve(n, y, x0, 1e-15)
-        self._set_derived()
-        self.rows_used_ = int(n.size)
-        self.interval_ = self.interval
-        self._set_intervals(self.confint(self.level, self.interval))
-        self.bootstrap_resamples_ = 0
-        self._boot_derived = {}
-        return self
-
-    def fit_steps(self, steps: pd.DataFrame, exclude: Sequence[str] = ()) -> USLFit:
-        """Fit to a steps frame (``concurrency``, ``throughput_rps``), dropping rows flagged in ``exclude``."""
-        used, excluded = _select_steps(steps, exclude, ("concurrency", "throughput_rps"))
-        self.fit(used["concurrency"], used["throughput_rps"])
-        self.excluded_by_flag_, self.rows_excluded_ = excluded, len(steps) - len(used)
-        return self
-
-    def _set_intervals(self, table: dict[str, tuple[float, float]]) -> None:
-        """Store ``{name: (lower, upper)}`` as ``<name>_ci_lower_`` / ``<name>_ci_upper_``."""
-        self._ci = table
-        for name, (lower, upper) in table.items():
-            setattr(self, f"{name}_ci_lower_", lower)
-            setattr(self, f"{name}_ci_upper_", upper)
-
-    def _set_derived(self) -> None:
-        n, y, x = self.concurrency_, self.throughput_rps_, self.params_
-        resid = self._residuals(x, n, y)
-        self.df_residual_ = int(n.size - 3)
-        rss = float(resid @ resid)
-        self.residual_std_error_ = math.sqrt(rss / self.df_residual_) if self.df_residual_ > 0 else math.nan
-        jac = self._jacobian(x, n, y)
-        scale = np.linalg.norm(jac, axis=0)
-        scale[scale == 0] = 1.0
-        js = jac / scale
-        cov = np.linalg.inv(js.T @ js) / np.outer(scale, scale) * self.residual_std_error_**2
-        self.lambda_se_, self.sigma_se_, self.kappa_se_ = np.sqrt(np.diag(cov))
-        self.peak_concurrency_ = q.usl_peak_concurrency(self.sigma_, self.kappa_)
-        self.peak_throughput_rps_ = q.usl_peak_throughput(*x)
-        self.amdahl_ceiling_rps_ = q.usl_amdahl_ceiling(self.lambda_, self.sigma_)
-        self.optimal_concurrency_ = q.usl_optimal_concurrency(self.sigma_)
-
-    @property
-    def params_(self) -> np.ndarray:
-        return np.array([self.lambda_, self.sigma_, self.kappa_])
-
-    def confint(self, level: float = 0.95, interval: Literal["wald", "usl-r"] = "wald") -> dict[str, tuple[float, float]]:
-        """Analytic intervals ``{'lambda': (lo, hi), 'sigma': ..., 'kappa': ...}`` (see class doc)."""
-        n = self.concurrency_.size
-        if interval == "wald":
-            t = stats.t.ppf(0.5 + level / 2.0, n - 3) if n > 3 else math.nan
-        elif interval == "usl-r":
-            t = stats.t.ppf(level, n - 1)
-        else:
-            raise ValueError(f"interval must be 'wald' or 'usl-r', got {interval!r}")
-        ses = (self.lambda_se_, self.sigma_se_, self.kappa_se_)
-        return {name: (float(c - t * se), float(c + t * se))
-                for name, c, se in zip(("lambda", "sigma", "kappa"), self.params_, ses, strict=True)}
-
-    def bootstrap(self, n_resamples: int = 200, seed: int = 0, level: float | None = None) -> USLFit:
-        """Resample steps with replacement, refit (warm start), and set percentile intervals.
-
-        Sets ``lambda_ci_lower_`` ... ``kappa_ci_upper_``, ``peak_concurrency_ci_*`` and
-        ``peak_throughput_rps_ci_*``; resamples with fewer than 3 distinct levels are redrawn.
-        ``bootstrap_samples_`` keeps every refit (columns lambda, sigma, kappa, peak_*).
-        """
-        level = self.level if level is None else level
-        rng = np.random.default_rng(seed)
-        n, y = self.concurrency_, self.throughput_rps_
-        fits = []
-        while len(fits) < n_resamples:
-            idx = rng.integers(0, n.size, n.size)
-            if np.unique(n[idx]).size < 3:
-                continue
-            fits.append(self._solve(n[idx], y[idx], self.params_, 1e-8))
-        params = np.array(fits)
-        lam, sigma, kappa = params.T
-        samples = pd.DataFrame({
-            "lambda": lam, "sigma": sigma, "kappa": kappa,
-            "peak_concurrency": q.usl_peak_concurrency(sigma, kappa),
-            "peak_throughput_rps": q.usl_peak_throughput(lam, sigma, kappa),
-        })
-        lower, upper = _interval(samples.to_numpy(), level)
-        self._set_intervals({name: (float(lo), float(hi))
-                             for name, lo, hi in zip(samples.columns, lower, upper, strict=True)})
-        self._boot_derived = {k: self._ci[k] for k in ("peak_concurrency", "peak_throughput_rps")}
-        self.bootstrap_samples_ = samples
-        self.bootstrap_resamples_ = n_resamples
-        self.interval_ = "bootstrap-percentile"
-        self.level = level
-        return self
-
-    def predict(self, concurrency):
-        """Fitted throughput (rps) at ``concurrency``."""
-        return q.usl_throughput(concurrency, *self.params_)
-
-    def summary(self) -> USLSummary:
-        ci = self._ci
-        boot = self._boot_derived
-        return USLSummary(
-            lambda_rps=float(self.lambda_), sigma=float(self.sigma_), kappa=float(self.kappa_),
-            lambda_se=float(self.lambda_se_), sigma_se=float(self.sigma_se_), kappa_se=float(self.kappa_se_),
-            lambda_ci_lower=ci["lambda"][0], lambda_ci_upper=ci["lambda"][1],
-            sigma_ci_lower=ci["sigma"][0], sigma_ci_upper=ci["sigma"][1],
-            kappa_ci_lower=ci["kappa"][0], kappa_ci_upper=ci["kappa"][1],
-            interval=self.interval_, level=self.level,
-            peak_concurrency=float(self.peak_concurrency_), peak_throughput_rps=float(self.peak_throughput_rps_),
-            amdahl_ceiling_rps=float(self.amdahl_ceiling_rps_), optimal_concurrency=float(self.optimal_concurrency_),
-            residual_std_error_rps=float(self.residual_std_error_), df_residual=self.df_residual_,
-            rows_used=self.rows_used_, rows_excluded=self.rows_excluded_,
-            excluded_by_flag=dict(self.excluded_by_flag_),
-            peak_concurrency_ci_lower=boot.get("peak_concurrency", (None, None))[0],
-            peak_concurrency_ci_upper=boot.get("peak_concurrency", (None, None))[1],
-            peak_throughput_rps_ci_lower=boot.get("peak_throughput_rps", (None, None))[0],
-            peak_throughput_rps_ci_upper=boot.get("peak_throughput_rps", (None, None))[1],
-            bootstrap_resamples=self.bootstrap_resamples_,
-        )
-
 
 # --------------------------------------------------------------------------- latency vs throughput
 
@@ -499,7 +246,7 @@ class LatencySummary:
 def _observations(frame: pd.DataFrame) -> tuple[_Observations, list[str]]:
     """Observations of a used steps frame; cumulative percentiles are never taken as per-step values."""
     notes = []
-    lam = _positive(frame["throughput_rps"], "throughput_rps")
+    lam = positive(frame["throughput_rps"], "throughput_rps")
     mean = pd.to_numeric(frame.get("latency_mean_ms", pd.Series(np.nan, index=frame.index)),
                          errors="coerce").astype("float64").to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(mean)
@@ -593,8 +340,8 @@ def _residuals(obs: _Observations, service_s, servers: int, scv: float, arrival_
 
 
 def _fit_queue(obs: _Observations, servers: int, start: tuple[float, float], fit_scv: bool,
-               arrival_scv: float) -> _QueueFit:
-    """Least squares (Levenberg–Marquardt) on :func:`_residuals` for (S, Cs^2, delay) at fixed
+               arrival_scv: float, fit_delay: bool = False) -> _QueueFit:
+    """Least squares (Levenberg–Marquardt) on :func:`_residuals` for (S, Cs^2[, delay]) at fixed
     ``servers``; Cs^2 and the delay only when percentiles were measured (the mean alone cannot
     tell them apart from S).
 
@@ -604,15 +351,15 @@ def _fit_queue(obs: _Observations, servers: int, start: tuple[float, float], fit
     """
     s_max = servers / obs.throughput_rps.max()
     d_max = 0.9 * float(obs.latency_ms.min()) / 1e3
-    d0 = _DELAY_START * d_max if fit_scv else 0.0
+    fit_delay = fit_delay and fit_scv
+    d0 = _DELAY_START * d_max if fit_delay else 0.0
     x0 = [special.logit(min(max(start[0] - d0, 1e-9) / s_max, 0.98)), math.log(start[1]),
-          special.logit(_DELAY_START)][: 3 if fit_scv else 1]
+          special.logit(_DELAY_START)][: 1 + fit_scv + fit_delay]
 
     def params(x) -> tuple[float, float, float]:
-        if not fit_scv:
-            return float(s_max * special.expit(x[0])), start[1], 0.0
-        scv = float(np.clip(math.exp(x[1]), *_SCV_RANGE))
-        return float(s_max * special.expit(x[0])), scv, float(d_max * special.expit(x[2]))
+        scv = float(np.clip(math.exp(x[1]), *_SCV_RANGE)) if fit_scv else start[1]
+        delay_s = float(d_max * special.expit(x[2])) if fit_delay else 0.0
+        return float(s_max * special.expit(x[0])), scv, delay_s
 
     def residuals(x):
         service_s, scv, delay_s = params(x)
@@ -645,18 +392,37 @@ def _boot_service_times(obs: _Observations, weights: np.ndarray, queue: QueueMod
 
 
 def _fit_queue_profile(obs: _Observations, arrival_scv: float) -> tuple[_QueueFit, _Start]:
+    """The queue without and (when percentiles were measured) with a fixed delay, each profiled over
+    ``c`` (:func:`_profile_servers`); the delay is kept only when it pays for its parameter by the
+    Bayesian information criterion, ``n·ln(RSS/n) + k·ln(n)``: a delay that merely trades places
+    with service time on data that hardly queued would overstate the saturation throughput."""
+    start = _start(obs)
+    fit_scv = bool((~np.isnan(obs.percentile)).any())
+    plain = _profile_servers(obs, start, fit_scv, arrival_scv, fit_delay=False)
+    if not fit_scv:
+        return plain, start
+    delayed = _profile_servers(obs, start, fit_scv, arrival_scv, fit_delay=True)
+    n = obs.latency_ms.size
+
+    def bic(fit: _QueueFit, k: int) -> float:
+        return n * math.log(max(2.0 * fit.cost, 1e-300) / n) + k * math.log(n)
+
+    return (delayed if bic(delayed, 4) < bic(plain, 3) else plain), start
+
+
+def _profile_servers(obs: _Observations, start: _Start, fit_scv: bool, arrival_scv: float,
+                     fit_delay: bool) -> _QueueFit:
     """Profile the integer server count ``c``: start at ``ceil(X_max*S0/0.95)`` (the throughput
     ceiling), walk down by 1 and up by max(1, 10%) while the least-squares cost improves by > 0.1%.
     The smallest ``c`` reaching the best cost is kept (interpretable; a test that never queued
     only bounds c from below)."""
-    start = _start(obs)
-    fit_scv = bool((~np.isnan(obs.percentile)).any())
     x_max = float(obs.throughput_rps.max())
     cache: dict[int, _QueueFit] = {}
 
     def at(c: int) -> _QueueFit:
         if c not in cache:
-            cache[c] = _fit_queue(obs, c, (start.service_time_s, start.service_scv), fit_scv, arrival_scv)
+            cache[c] = _fit_queue(obs, c, (start.service_time_s, start.service_scv), fit_scv, arrival_scv,
+                                  fit_delay)
         return cache[c]
 
     def better(a: int, b: int) -> bool:
@@ -670,7 +436,7 @@ def _fit_queue_profile(obs: _Observations, arrival_scv: float) -> tuple[_QueueFi
         if nxt > 4096 or not better(nxt, best):
             break
         best = nxt
-    return at(best), start
+    return at(best)
 
 
 class LatencyModel:
@@ -713,7 +479,7 @@ class LatencyModel:
 
     def fit(self, steps: pd.DataFrame, exclude: Sequence[str] = ()) -> LatencyModel:
         """Fit to a steps frame, dropping rows flagged by any column named in ``exclude``."""
-        used, self.excluded_by_flag_ = _select_steps(steps, exclude, ("throughput_rps",))
+        used, self.excluded_by_flag_ = select_steps(steps, exclude, ("throughput_rps",))
         self.rows_excluded_ = len(steps) - len(used)
         self.rows_used_ = len(used)
         obs, notes = _observations(used)
@@ -840,7 +606,7 @@ class LatencyModel:
         curves = [_fit_curves(obs, w) if self.model_ == "isotonic" else {} for w in weights]
         self._boot = {"service_s": service_s, "scv": np.full(n_resamples, self.queue_.service_scv),
                       "curves": curves, "tables": {}}
-        lower, upper = _interval(np.column_stack([service_s * 1e3, self.queue_.servers / service_s]), self.level)
+        lower, upper = percentile_interval(np.column_stack([service_s * 1e3, self.queue_.servers / service_s]), self.level)
         self.service_time_ms_ci_lower_, self.saturation_rps_ci_lower_ = (float(v) for v in lower)
         self.service_time_ms_ci_upper_, self.saturation_rps_ci_upper_ = (float(v) for v in upper)
         self.bootstrap_resamples_ = n_resamples
@@ -871,13 +637,18 @@ class LatencyModel:
         return boot["tables"][stat]
 
     def predict_interval(self, throughput_rps, percentile: float | str = 99.0, level: float | None = None):
-        """Bootstrap percentile band ``(lower, upper)`` (ms) of :meth:`predict` at ``throughput_rps``."""
+        """Bootstrap percentile band ``(lower, upper)`` (ms) of :meth:`predict` at ``throughput_rps``,
+        widened where needed to contain the estimate itself (a percentile band can miss a biased
+        estimator's value, e.g. the monotone curve's extrapolation; a band that excludes the number
+        it is shown with would be misread)."""
         stat = _statistic(percentile)
         axis, log_lat = self._boot_table(stat)
-        util = np.atleast_1d(np.asarray(throughput_rps, dtype=float))[None, :] * self._boot["service_s"][:, None]
-        util = _load_axis(np.minimum(util / self.queue_.servers, 1.0))
+        loads = np.atleast_1d(np.asarray(throughput_rps, dtype=float))
+        util = _load_axis(np.minimum(loads[None, :] * self._boot["service_s"][:, None] / self.queue_.servers, 1.0))
         band = np.exp(_interp_rows(util, axis[0], log_lat))
-        lower, upper = _interval(band, self.level if level is None else level)
+        lower, upper = percentile_interval(band, self.level if level is None else level)
+        point = np.atleast_1d(self.predict_table(loads, stat))
+        lower, upper = np.minimum(lower, point), np.maximum(upper, point)
         if np.ndim(throughput_rps) == 0:
             return float(lower[0]), float(upper[0])
         return lower, upper
@@ -901,7 +672,7 @@ class LatencyModel:
         if self._boot is not None:
             boot_axis, boot_log_lat = self._boot_table(stat)
             boot_util = np.minimum(-np.expm1(-_largest_below(boot_axis, boot_log_lat, log_target)), max_utilization)
-            lower, upper = _interval(boot_util * self.queue_.servers / self._boot["service_s"], self.level)
+            lower, upper = percentile_interval(boot_util * self.queue_.servers / self._boot["service_s"], self.level)
             ci_lower, ci_upper = float(lower), float(upper)
         return CapacityEstimate(
             capacity_rps=capacity, capacity_rps_ci_lower=ci_lower, capacity_rps_ci_upper=ci_upper,

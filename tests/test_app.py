@@ -38,11 +38,12 @@ from planner.recommend.serverless import (
 )
 from planner.steps import for_collection
 from planner.store import RunStore
+from tests.samples import profile_run
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample-store"
 APP = str(REPO / "app_streamlit.py")
-C5 = "52087a2502ddd9f2"  # the sample's emulated ml.c5.2xlarge Locust run
+C5 = profile_run("c5.2xlarge-small-model")  # the sample's emulated ml.c5.2xlarge Locust run
 WINE = ("results_stats.csv", "results_stats_history.csv", "results_failures.csv", "results_exceptions.csv")
 
 

@@ -36,9 +36,10 @@ from planner.recommend.autoscale import (
 )
 from planner.recommend.realtime import recommend_realtime
 from planner.store import RunStore
+from tests.samples import profile_run
 
-C5_RUN = "52087a2502ddd9f2"  # ml.c5.2xlarge, emulated staircase in the bundled sample collection
-M5_RUN = "dae8068ac3fa5f13"  # ml.m5.xlarge, likewise
+C5_RUN = profile_run("c5.2xlarge-small-model")  # ml.c5.2xlarge, emulated, in the bundled sample collection
+M5_RUN = profile_run("m5.xlarge-small-model")  # ml.m5.xlarge, likewise
 FIXTURES = Path(__file__).parent / "fixtures"
 SERVERS, SERVICE_S = 8, 8 / 210  # an M/M/8 instance saturating at 210 TPS
 runner = CliRunner()

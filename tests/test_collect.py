@@ -210,3 +210,36 @@ def test_open_loop_offers_its_rate_whatever_the_latency(tmp_path):
     assert step.throughput_rps == pytest.approx(20, rel=0.25), "20 closed-loop users would send 100 rps"
     assert step.latency_mean_ms == pytest.approx(200, rel=0.1)
     assert step.concurrency == pytest.approx(step.throughput_rps * step.latency_mean_ms / 1000)
+
+
+def test_a_master_drives_a_worker_started_separately(endpoint, tmp_path):
+    """Locust's distributed mode across machines, on loopback: `planner collect --worker` in one process,
+    the master (the shape, the CSVs, the ingest) in another; the run holds what the worker sent."""
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    shape = "stairs:users=2,hold=4s,spawn-rate=50"
+    worker = subprocess.Popen([sys.executable, "-m", "planner.cli", "collect", endpoint.url, "--shape", shape,
+                               "--worker", "--master-host", "127.0.0.1", "--master-port", str(port),
+                               "--max-duration-s", "20", "--out-dir", str(tmp_path / "worker")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        store = RunStore(tmp_path / "store")
+        outcome, result = collect_and_ingest(store, endpoint.url, parse_shape(shape), out_dir=tmp_path / "master",
+                                             max_duration_s=20, expect_workers=1, master_port=port)
+        assert worker.wait(timeout=60) == 0, worker.stderr.read()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert result.remote_workers == 1 and result.stop_reason == "shape-complete"
+    assert result.request_count > 50 and result.failure_count == 0
+    assert store.get(outcome.run_id).run["labels"]["locust_remote_workers"] == "1"
+
+
+def test_processes_and_remote_workers_do_not_mix(endpoint, tmp_path):
+    with pytest.raises(InputError, match="--processes: value: expected 1 with --expect-workers"):
+        collect_http(endpoint.url, parse_shape("stairs:users=1,hold=1s"), out_dir=tmp_path, max_duration_s=5,
+                     processes=2, expect_workers=1)

@@ -159,13 +159,15 @@ def test_cli_export_equals_recommend_json(tmp_path):
                                      *env_store], capture_output=True, text=True, check=True).stdout)
     out = tmp_path / "costs.xlsx"
     result = subprocess.run([*PLANNER, "export", "costs", "--target-tps", "1000", "--p99", "200ms", "--out", str(out),
-                             "--scenario", "=cmd|' /C calc'!A0", "--json", *env_store],
+                             "--scenario", "=cmd|' /C calc'!A0", "--plot", str(tmp_path / "costs.png"), "--json",
+                             *env_store],
                             capture_output=True, text=True, check=True)
     exported = json.loads(result.stdout)
     by_fleet = {(o["instance_type"], o["instance_count"]): o["usd_per_month"] for o in rec["options"]}
     plain = [o for o in exported["options"] if o["deployment"] in ("real-time", "real-time (also HA)")]
     assert plain and all(o["compute_usd_per_month"] == pytest.approx(by_fleet[(o["instance_type"],
                                                                                o["instance_count"])]) for o in plain)
+    assert (tmp_path / "costs.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     book = load_workbook(out)
     scenario = next(r for r in book["Assumptions"].iter_rows(min_row=2) if r[0].value == "scenario")
     assert scenario[1].value == "'=cmd|' /C calc'!A0" and scenario[1].data_type == "s"

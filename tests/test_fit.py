@@ -14,7 +14,8 @@ from scipy.optimize import brentq
 
 from planner import queueing as q
 from planner.errors import FitError, InputError
-from planner.fit import LatencyModel, USLFit
+from planner.fit import LatencyModel
+from planner.usl import USLFit
 from tests.test_queueing import simulate_fcfs_response_s
 
 

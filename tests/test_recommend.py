@@ -148,17 +148,17 @@ def test_cli_recommend_json_on_the_bundled_collection(tmp_path):
     assert data["rejected"] and all(r["reason"] for r in data["rejected"])
     costs = [o["usd_per_month"] for o in data["options"]]
     assert costs == sorted(costs)
-    # emulated profiles: the sizing never believes an instance beyond the plateau it was measured at
+    # emulated profiles: the sizing stays close to the capacity the emulator really has
     from planner.collect.endpoint import PROFILES
 
-    capacity = {}
-    for profile in PROFILES.values():
-        capacity[profile.instance_type] = max(capacity.get(profile.instance_type, 0), profile.capacity_rps)
     emulated = [o for o in data["options"] if o["origin"] == "emulated"]
     assert len(emulated) == 4
     for option in emulated:
-        assert option["saturation_tps_per_instance"] <= 1.05 * capacity[option["instance_type"]]
-        assert option["load_tps_per_instance"] <= 0.7 * capacity[option["instance_type"]] * 1.05
+        # the sample's open-loop runs stop near 90% of the emulated capacity: saturation is the fitted
+        # queue's extrapolation, and must stay close to the truth (never far on the optimistic side)
+        (profile,) = [p for name, p in PROFILES.items() if name in option["label"]]
+        assert 0.85 * profile.capacity_rps <= option["saturation_tps_per_instance"] <= 1.10 * profile.capacity_rps
+        assert option["load_tps_per_instance"] <= 0.7 * 1.10 * profile.capacity_rps
 
 
 def test_cli_recommend_infeasible_exits_1_and_human_output(tmp_path):

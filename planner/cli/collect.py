@@ -102,6 +102,14 @@ def collect(
     processes: Annotated[int, typer.Option(min=1, help="Locust worker processes (Locust's distributed mode on "
                                                        "this machine) when one process cannot generate the load.")
                          ] = 1,
+    expect_workers: Annotated[int, typer.Option(min=0, help="Be the master of this many Locust workers started on "
+                                                            "other machines with --worker (same TARGET, --shape "
+                                                            "and bounds).")] = 0,
+    worker: Annotated[bool, typer.Option("--worker", help="Run one Locust worker for a master started elsewhere "
+                                                          "with --expect-workers; ingests nothing.")] = False,
+    master_host: Annotated[str, typer.Option(help="--worker: the master's host name or address.")] = "127.0.0.1",
+    master_port: Annotated[int, typer.Option(min=1, max=65535, help="The master's port (Locust's default 5557).")
+                           ] = 5557,
     payload: Annotated[Path | None, typer.Option(help='JSON-lines bodies: {"body": ..., "content_type": ...} '
                                                       "per line (default: {} as application/json).")] = None,
     out_dir: Annotated[Path | None, typer.Option(help="Where Locust writes its CSVs and log (and the CloudWatch "
@@ -146,8 +154,13 @@ def collect(
     except InputError as exc:
         raise typer.BadParameter(f"expected {exc.expected}, found {exc.found}", param_hint="--shape") from None
     directory = out_dir or Path(tempfile.mkdtemp(prefix="planner-collect-"))
+    if worker:
+        _worker(target, stairs, directory, expect_workers or 1, master_host, master_port, max_duration_s,
+                max_requests, payload)
+        return
     common = {"max_duration_s": max_duration_s, "max_requests": max_requests, "payload": payload,
-              "labels": parse_labels(label or []), "origin": origin, "processes": processes}
+              "labels": parse_labels(label or []), "origin": origin, "processes": processes,
+              "expect_workers": expect_workers, "master_port": master_port}
     aws_options = {"cloudwatch": not no_cloudwatch, "cloudwatch_delay_s": cloudwatch_wait_s}
     if serverless_sweep is not None:
         if target is not None:
@@ -171,6 +184,31 @@ def collect(
                                  param_hint="TARGET")
     meta = {"instance_type": instance_type, "instance_count": instance_count, "endpoint": endpoint}
     _collect_http(target, stairs, directory, store, as_json, {**common, "meta": meta})
+
+
+def _worker(target: str | None, stairs, directory: Path, workers: int, master_host: str, master_port: int,
+            max_duration_s: float, max_requests: int | None, payload: Path | None) -> None:
+    """One Locust worker: the same user as the master's (HTTP or SageMaker), until the master stops it."""
+    from planner.collect.load import http_target, http_user_env, run_worker
+    from planner.collect.sagemaker import parse_target, sagemaker_user_env
+    from planner.errors import InputError
+
+    if target and target.startswith("sagemaker:"):
+        try:
+            user_env, host = sagemaker_user_env(parse_target(target)), None
+        except InputError as exc:
+            raise _usage(exc, "TARGET") from None
+    elif target and target.startswith(("http://", "https://")):
+        host, path = http_target(target)
+        user_env = http_user_env(path)
+    else:
+        raise typer.BadParameter("expected the master's http(s):// or sagemaker:// TARGET", param_hint="TARGET")
+    err.print(f"worker for the master at {master_host}:{master_port}; Locust log in {directory}", style="dim")
+    code = run_worker(target, stairs, user_env=user_env, master_host=master_host, master_port=master_port,
+                      workers=workers, out_dir=directory, max_duration_s=max_duration_s, max_requests=max_requests,
+                      payload=payload, host=host)
+    if code:
+        raise typer.Exit(code)
 
 
 def _collect_http(url: str, stairs, directory: Path, store: str | None, as_json: bool, options: dict) -> None:

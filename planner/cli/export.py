@@ -43,6 +43,8 @@ def export_costs(
                                                            "GPU endpoint (needs GPU memory series).")] = None,
     popularity: Annotated[str, typer.Option(help="With --models: uniform, zipf:S or a model,requests CSV.")]
     = "uniform",
+    plot: Annotated[Path | None, typer.Option(help="Also draw the options' monthly cost to FILE.html or FILE.png.")]
+    = None,
     scenario: Annotated[str | None, typer.Option(help="A name for this scenario (shown on the Assumptions sheet).")]
     = None,
     store: StoreOpt = None,
@@ -85,6 +87,10 @@ def export_costs(
     comparison = compare_options(recs, traffic, catalog, latency_target_ms=target_ms, serverless_latencies=latencies,
                                  multi_model=multi_model if models else None, scenario=scenario)
     path = write_comparison(comparison, out_file, fmt)
+    if plot:
+        from planner.charts import comparison_chart, save_chart
+
+        save_chart(comparison_chart(comparison.to_dict()["options"]), plot)
     if as_json:
         emit_json({"path": str(path), **comparison.to_dict()})
         return

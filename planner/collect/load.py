@@ -52,6 +52,8 @@ ABORT_AFTER_FAILURES = 200  # stop a run once this many requests failed and none
 CSV_PREFIX = "locust"
 CSV_SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
 SHUTDOWN_GRACE_S = 20.0  # startup plus graceful stop, beyond max_duration_s, before the hard timeout
+MASTER_PORT = 5557  # Locust's default master port
+WORKERS_MAX_WAIT_S = 60.0  # a master waits this long for its remote workers before giving up
 _SHAPE = "--shape"
 
 
@@ -249,8 +251,9 @@ class CollectResult:
     ``url``: the target (``http(s)://...`` or ``sagemaker://...``); ``stop_reason``:
     shape-complete | max-duration | max-requests | all-failed | killed; ``started_at_s`` /
     ``ended_at_s``: wall clock (epoch s) when Locust was launched and when it exited;
-    ``processes``: Locust processes sending requests; ``generator_saturated_levels``: user counts
-    of levels where the generator's CPU was saturated (see the module docstring).
+    ``processes``: Locust processes sending requests (``remote_workers`` of them on other machines,
+    whose CPU is not sampled); ``generator_saturated_levels``: user counts of levels where the
+    generator's CPU was saturated (see the module docstring).
     """
 
     url: str
@@ -268,6 +271,7 @@ class CollectResult:
     ended_at_s: float
     processes: int
     log_path: Path = field(repr=False)
+    remote_workers: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "shape": self.shape.to_dict(), "out_dir": str(self.out_dir),
@@ -276,10 +280,10 @@ class CollectResult:
                 "failure_count": self.failure_count, "generator_cpu_max_percent": self.generator_cpu_max_percent,
                 "generator_saturated_levels": list(self.generator_saturated_levels),
                 "started_at_s": self.started_at_s, "ended_at_s": self.ended_at_s, "processes": self.processes,
-                "log_path": str(self.log_path)}
+                "remote_workers": self.remote_workers, "log_path": str(self.log_path)}
 
 
-def _check_reachable(url: str) -> tuple[str, str]:
+def http_target(url: str) -> tuple[str, str]:
     """-> (``scheme://host:port``, path); PlannerError when the URL is not http(s) or nothing listens."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -415,18 +419,24 @@ def _first_failure(failures_csv: Path) -> str:
 
 def run_locust(target: str, shape: StairsShape, *, user_env: Mapping[str, str], out_dir: Path,
                max_duration_s: float, max_requests: int | None = None, payload: Path | None = None,
-               kill_after_s: float | None = None, processes: int = 1, host: str | None = None) -> CollectResult:
+               kill_after_s: float | None = None, processes: int = 1, host: str | None = None,
+               expect_workers: int = 0, master_port: int = MASTER_PORT) -> CollectResult:
     """Run Locust headless with the locustfile's user that ``user_env`` selects (``PLANNER_USER``
     and its settings, see :mod:`planner.collect.locustfile`) and ``shape``; ``target`` names the
     endpoint in results and errors, ``host`` is Locust's ``--host`` (HTTP users).
 
     Stops at the end of the shape, after ``max_duration_s`` seconds of load or ``max_requests``
     requests; ``kill_after_s`` (default ``max_duration_s`` + 20 s) is the hard wall-clock limit.
-    ``processes`` > 1 runs Locust's distributed mode with that many worker processes. Raises
+    ``processes`` > 1 runs Locust's distributed mode with that many worker processes here;
+    ``expect_workers`` > 0 makes this the master of that many workers started elsewhere with
+    :func:`run_worker` (on ``master_port``; it waits up to :data:`WORKERS_MAX_WAIT_S` for them, and
+    samples only its own CPU). Raises
     PlannerError when Locust wrote no CSVs, or when every request failed (such a run says nothing
     about capacity; its files stay in ``out_dir``).
     """
     _check_limits(max_duration_s, max_requests, processes)
+    if expect_workers and processes > 1:
+        raise InputError("--processes", "value", "1 with --expect-workers (the workers run elsewhere)", processes)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = out_dir / CSV_PREFIX
@@ -434,10 +444,12 @@ def run_locust(target: str, shape: StairsShape, *, user_env: Mapping[str, str], 
     reason_path.unlink(missing_ok=True)
     env = {**shape.env(), **user_env, "PLANNER_MAX_DURATION_S": f"{max_duration_s:g}",
            "PLANNER_STOP_REASON_FILE": str(reason_path), "PLANNER_ABORT_AFTER_FAILURES": str(ABORT_AFTER_FAILURES),
-           "PLANNER_MAX_REQUESTS": str(max_requests or ""), "PLANNER_PROCESSES": str(processes),
+           "PLANNER_MAX_REQUESTS": str(max_requests or ""), "PLANNER_PROCESSES": str(expect_workers or processes),
            "PLANNER_PAYLOAD": str(write_payload(payload, out_dir / "payload.jsonl")) if payload else ""}
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
                *(["--host", host] if host else []), *(["--processes", str(processes)] if processes > 1 else []),
+               *(["--master", "--expect-workers", str(expect_workers), "--master-bind-port", str(master_port),
+                  "--expect-workers-max-wait", f"{WORKERS_MAX_WAIT_S:g}"] if expect_workers else []),
                "--csv", str(prefix), "--csv-full-history", "--only-summary", "--loglevel", "WARNING",
                "--stop-timeout", "2", "--exit-code-on-error", "0"]
     started, started_at_s = time.monotonic(), time.time()
@@ -445,7 +457,8 @@ def run_locust(target: str, shape: StairsShape, *, user_env: Mapping[str, str], 
         proc = subprocess.Popen(command, cwd=out_dir, env=_locust_env(env), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            killed = _run_sampling(proc, cpu_path, kill_after_s or max_duration_s + SHUTDOWN_GRACE_S)
+            waiting_s = WORKERS_MAX_WAIT_S if expect_workers else 0.0
+            killed = _run_sampling(proc, cpu_path, kill_after_s or max_duration_s + SHUTDOWN_GRACE_S + waiting_s)
         finally:
             if proc.poll() is None:
                 _stop_group(proc)
@@ -463,18 +476,53 @@ def run_locust(target: str, shape: StairsShape, *, user_env: Mapping[str, str], 
                                       if reason_path.exists() else "unknown")
     return CollectResult(target, shape, out_dir, tuple(p for p in csv_paths if p.exists()), reason, proc.returncode,
                          wall_s, requests, failures, cpu_max, saturated, started_at_s, started_at_s + wall_s,
-                         processes, log_path)
+                         expect_workers or processes, log_path, expect_workers)
+
+
+def run_worker(target: str, shape: StairsShape, *, user_env: Mapping[str, str], master_host: str,
+               master_port: int = MASTER_PORT, workers: int = 1, out_dir: Path, max_duration_s: float,
+               max_requests: int | None = None, payload: Path | None = None, host: str | None = None) -> int:
+    """A Locust worker for a master started elsewhere with ``expect_workers`` (same target, shape and
+    bounds; ``workers`` = how many the master expects, for this one's share of ``max_requests``).
+    Sends the requests the master's shape asks for and returns Locust's exit code when the master
+    stops it; a hard timeout ends it if the master never does."""
+    _check_limits(max_duration_s, max_requests, 1)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {**shape.env(), **user_env, "PLANNER_MAX_REQUESTS": str(max_requests or ""),
+           "PLANNER_PROCESSES": str(workers),
+           "PLANNER_PAYLOAD": str(write_payload(payload, out_dir / "payload.jsonl")) if payload else ""}
+    command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", master_host,
+               "--master-port", str(master_port), *(["--host", host] if host else []), "--loglevel", "WARNING"]
+    with (out_dir / "locust_worker.log").open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(command, cwd=out_dir, env=_locust_env(env), stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            proc.wait(timeout=max_duration_s + 2 * SHUTDOWN_GRACE_S + WORKERS_MAX_WAIT_S)
+        except subprocess.TimeoutExpired:
+            _stop_group(proc)
+        finally:
+            if proc.poll() is None:
+                _stop_group(proc)
+    return proc.returncode
 
 
 def collect_http(url: str, shape: StairsShape, *, out_dir: Path, max_duration_s: float,
                  max_requests: int | None = None, payload: Path | None = None,
-                 kill_after_s: float | None = None, processes: int = 1) -> CollectResult:
+                 kill_after_s: float | None = None, processes: int = 1, expect_workers: int = 0,
+                 master_port: int = MASTER_PORT) -> CollectResult:
     """:func:`run_locust` against ``url`` (POST to its path, default ``/invocations``); PlannerError
     first when nothing listens there."""
-    host, path = _check_reachable(url)
-    return run_locust(url, shape, user_env={"PLANNER_USER": "http", "PLANNER_TARGET_PATH": path}, out_dir=out_dir,
+    host, path = http_target(url)
+    return run_locust(url, shape, user_env=http_user_env(path), out_dir=out_dir,
                       max_duration_s=max_duration_s, max_requests=max_requests, payload=payload,
-                      kill_after_s=kill_after_s, processes=processes, host=host)
+                      kill_after_s=kill_after_s, processes=processes, host=host, expect_workers=expect_workers,
+                      master_port=master_port)
+
+
+def http_user_env(path: str) -> dict[str, str]:
+    """The locustfile settings of the HTTP user POSTing to ``path``."""
+    return {"PLANNER_USER": "http", "PLANNER_TARGET_PATH": path}
 
 
 def run_labels(result: CollectResult, labels: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -483,7 +531,9 @@ def run_labels(result: CollectResult, labels: Mapping[str, str] | None = None) -
     out = {**dict(labels or {}), "target_url": result.url, "shape": result.shape.text,
            "stop_reason": result.stop_reason, "collector": "planner collect (locust)",
            "arrivals": "open" if result.shape.user_rps else "closed"}
-    if result.processes > 1:
+    if result.remote_workers:
+        out["locust_remote_workers"] = str(result.remote_workers)
+    elif result.processes > 1:
         out["locust_processes"] = str(result.processes)
     if result.generator_saturated_levels:
         out["generator_saturated_users"] = ",".join(map(str, result.generator_saturated_levels))
@@ -494,11 +544,12 @@ def collect_and_ingest(store: RunStore, url: str, shape: StairsShape, *, out_dir
                        max_requests: int | None = None, payload: Path | None = None,
                        meta: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None,
                        origin: str = "measured", kill_after_s: float | None = None, processes: int = 1,
-                       ) -> tuple[IngestOutcome, CollectResult]:
+                       expect_workers: int = 0, master_port: int = MASTER_PORT) -> tuple[IngestOutcome, CollectResult]:
     """:func:`collect_http`, then ingest its CSV set as one run labelled by :func:`run_labels`.
     ``origin`` is ``emulated`` against ``planner serve-local`` (the caller knows)."""
     result = collect_http(url, shape, out_dir=out_dir, max_duration_s=max_duration_s, max_requests=max_requests,
-                          payload=payload, kill_after_s=kill_after_s, processes=processes)
+                          payload=payload, kill_after_s=kill_after_s, processes=processes,
+                          expect_workers=expect_workers, master_port=master_port)
     outcomes = ingest(store, result.csv_paths, fmt="auto", meta=meta, labels=run_labels(result, labels),
                       origin=origin)
     runs = [o for o in outcomes if o.status != "skipped"]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from planner.collect.load import CollectResult, StairsShape, run_labels, run_locust
+from planner.collect.load import MASTER_PORT, CollectResult, StairsShape, run_labels, run_locust
 from planner.collection import IngestOutcome, ingest_together
 from planner.errors import InputError, PlannerError
 from planner.ingest import parse_paths
@@ -310,20 +310,26 @@ class SageMakerCollectResult:
                 "cloudwatch": self.cloudwatch.to_dict() if self.cloudwatch else None, "warnings": list(self.warnings)}
 
 
+def sagemaker_user_env(target: SageMakerTarget, region: str | None = None) -> dict[str, str]:
+    """The locustfile settings of the user calling ``invoke_endpoint`` on ``target``."""
+    return {"PLANNER_USER": "sagemaker", "PLANNER_SAGEMAKER_ENDPOINT": target.endpoint,
+            "PLANNER_SAGEMAKER_REGION": region or target.region or "", "PLANNER_SAGEMAKER_VARIANT": target.variant or ""}
+
+
 def collect_sagemaker(store: RunStore, target: SageMakerTarget, shape: StairsShape, *, out_dir: Path,
                       max_duration_s: float, max_requests: int | None = None, payload: Path | None = None,
                       labels: Mapping[str, str] | None = None, origin: str = "measured",
-                      kill_after_s: float | None = None, processes: int = 1, cloudwatch: bool = True,
+                      kill_after_s: float | None = None, processes: int = 1, expect_workers: int = 0,
+                      master_port: int = MASTER_PORT, cloudwatch: bool = True,
                       cloudwatch_delay_s: float = 0.0) -> SageMakerCollectResult:
     """Describe the endpoint, load it with Locust (see :func:`planner.collect.load.run_locust` for
     the bounds), wait ``cloudwatch_delay_s`` seconds for CloudWatch to catch up, pull its metrics
     for the run window (unless ``cloudwatch`` is False) and ingest everything as one run labelled
     from the endpoint's description."""
     endpoint = describe_endpoint(target)
-    user_env = {"PLANNER_USER": "sagemaker", "PLANNER_SAGEMAKER_ENDPOINT": target.endpoint,
-                "PLANNER_SAGEMAKER_REGION": endpoint.region, "PLANNER_SAGEMAKER_VARIANT": target.variant or ""}
-    result = run_locust(target.text, shape, user_env=user_env, out_dir=out_dir, max_duration_s=max_duration_s,
-                        max_requests=max_requests, payload=payload, kill_after_s=kill_after_s, processes=processes)
+    result = run_locust(target.text, shape, user_env=sagemaker_user_env(target, endpoint.region), out_dir=out_dir, max_duration_s=max_duration_s,
+                        max_requests=max_requests, payload=payload, kill_after_s=kill_after_s, processes=processes,
+                        expect_workers=expect_workers, master_port=master_port)
     pull = None
     if cloudwatch:
         time.sleep(max(cloudwatch_delay_s, 0.0))
