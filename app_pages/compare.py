@@ -13,17 +13,15 @@ import streamlit as st
 
 from app_pages.shared import (
     comparison,
-    default_store,
     fraction,
     keep_scenario,
     nonnegative_count,
     one_of,
+    open_page,
     positive_count,
     positive_ms,
     region_name,
     scenario_widgets,
-    store_banner,
-    store_version,
     warn_problems,
     whole,
     widget_values,
@@ -102,17 +100,18 @@ def _downloads(result: CostComparison) -> None:
                     "text from users escaped against spreadsheet formulas.")
 
 
-def page() -> None:
-    st.title("Compare & export")
-    choice = default_store()
-    store_banner(choice)
+def _scenario() -> dict:
     problems = scenario_widgets(PREFIX, FIELDS)
     values = _sidebar()
     warn_problems(problems)
-    version = store_version(choice.root)
-    if not version:
-        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+    return values
+
+
+def page() -> None:
+    opened = open_page("Compare & export", _scenario)
+    if opened is None:
         return
+    choice, version, values = opened
     try:
         result = comparison(choice.root, version, **library_args(values))
     except (PlannerError, ValueError) as exc:

@@ -10,19 +10,17 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
-    default_store,
     fraction,
     gpu_memory_series,
     keep_scenario,
     mme_recommendation,
     nonnegative_count,
     one_of,
+    open_page,
     positive_count,
     price_catalog,
     region_name,
     scenario_widgets,
-    store_banner,
-    store_version,
     warn_problems,
     whole,
     widget_values,
@@ -107,17 +105,18 @@ def _headline(rec: MmeRecommendation) -> None:
     cols[4].metric("Cost", f"${best.usd_per_month:,.0f}/month")
 
 
-def page() -> None:
-    st.title("Multi-model endpoints")
-    choice = default_store()
-    store_banner(choice)
+def _scenario() -> dict:
     problems = scenario_widgets(PREFIX, FIELDS)
     values = _sidebar()
     warn_problems(problems)
-    version = store_version(choice.root)
-    if not version:
-        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+    return values
+
+
+def page() -> None:
+    opened = open_page("Multi-model endpoints", _scenario)
+    if opened is None:
         return
+    choice, version, values = opened
     args = library_args(values)
     try:
         rec = mme_recommendation(choice.root, version, **args)

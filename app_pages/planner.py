@@ -10,12 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
-    default_store,
+    open_page,
     price_catalog,
     recommendation,
     sizing_fits,
-    store_banner,
-    store_version,
 )
 from planner.catalog import available_regions
 from planner.charts import cost_chart, option_latency_chart
@@ -176,17 +174,18 @@ def _charts(rec: RealtimeRecommendation, fits, chosen_label: str) -> str:
     return chosen
 
 
-def page() -> None:
-    st.title("Capacity planner")
-    choice = default_store()
-    store_banner(choice)
+def _scenario() -> dict:
     values = _scenario_widgets()
     for problem in st.session_state.get("scenario_problems", []):
         st.warning(f"Link not fully understood, default used: {problem}")
-    version = store_version(choice.root)
-    if not version:
-        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+    return values
+
+
+def page() -> None:
+    opened = open_page("Capacity planner", _scenario)
+    if opened is None:
         return
+    choice, version, values = opened
     try:
         overrides = parse_price_overrides(str(values["prices"]))
         rec = recommendation(choice.root, version, values["tps"], values["sla_ms"], _percentile_arg(values["pct"]),

@@ -8,14 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
-    default_store,
     labels_of_runs,
+    open_page,
     run_fits,
     run_steps,
     run_usl_chart,
     runs_table,
-    store_banner,
-    store_version,
 )
 from planner.charts import fit_chart
 
@@ -89,13 +87,10 @@ def _fit_section(fit, root: str, version: tuple, run_id: str, percentile: float)
 
 
 def page() -> None:
-    st.title("Runs")
-    choice = default_store()
-    store_banner(choice)
-    version = store_version(choice.root)
-    if not version:
-        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+    opened = open_page("Runs", dict)
+    if opened is None:
         return
+    choice, version, _ = opened
     runs = runs_table(choice.root, version)
     shown = _filtered(runs, labels_of_runs(choice.root, version))
     st.dataframe(shown[[c for c in RUN_COLUMNS if c in shown]], hide_index=True)

@@ -12,11 +12,11 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
-    default_store,
     fraction,
     keep_scenario,
     nonnegative_count,
     one_of,
+    open_page,
     positive_count,
     positive_ms,
     price_catalog,
@@ -25,8 +25,6 @@ from app_pages.shared import (
     scenario_widgets,
     serverless_cost_spec,
     serverless_recommendation,
-    store_banner,
-    store_version,
     warn_problems,
     whole,
     widget_values,
@@ -151,18 +149,18 @@ def _concurrency(rec: ServerlessRecommendation, values: dict[str, object]) -> No
     values["max_conc"], values["prov"] = max_conc, provisioned
 
 
-def page() -> None:
-    st.title("Serverless")
-    choice = default_store()
-    store_banner(choice)
+def _scenario() -> dict:
     problems = scenario_widgets(PREFIX, FIELDS)
-    values = _sidebar()
-    values |= {k: scenario_state(PREFIX)[k] for k in ("max_conc", "prov")}
+    values = _sidebar() | {k: scenario_state(PREFIX)[k] for k in ("max_conc", "prov")}
     warn_problems(problems)
-    version = store_version(choice.root)
-    if not version:
-        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+    return values
+
+
+def page() -> None:
+    opened = open_page("Serverless", _scenario)
+    if opened is None:
         return
+    choice, version, values = opened
     args = _library_args(values)
     try:
         rec = serverless_recommendation(choice.root, version, **args)

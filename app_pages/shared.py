@@ -136,6 +136,20 @@ def store_banner(choice: StoreChoice) -> None:
     st.caption(f"Run collection: `{choice.root}` ({choice.reason})")
 
 
+def open_page(title: str, scenario: Callable[[], dict]) -> tuple[StoreChoice, tuple, dict] | None:
+    """Every page's start: title, the collection's banner, the page's scenario widgets (``scenario()``
+    returns their values) and the collection's version; None, with a note, while it has no runs."""
+    st.title(title)
+    choice = default_store()
+    store_banner(choice)
+    values = scenario()
+    version = store_version(choice.root)
+    if not version:
+        st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
+        return None
+    return choice, version, values
+
+
 @st.cache_resource(show_spinner="Bootstrapping the USL band…", max_entries=32)
 def run_usl_chart(root: str, version: tuple, run_id: str, config_label: str) -> alt.LayerChart:
     """:func:`planner.charts.usl_chart` of one configuration of :func:`run_fits` (it refits the bootstrap)."""
