@@ -21,8 +21,7 @@ from app_pages.shared import (
     positive_count,
     positive_ms,
     region_name,
-    scenario_widgets,
-    warn_problems,
+    url_scenario,
     whole,
     widget_values,
 )
@@ -100,15 +99,8 @@ def _downloads(result: CostComparison) -> None:
                     "text from users escaped against spreadsheet formulas.")
 
 
-def _scenario() -> dict:
-    problems = scenario_widgets(PREFIX, FIELDS)
-    values = _sidebar()
-    warn_problems(problems)
-    return values
-
-
 def page() -> None:
-    opened = open_page("Compare & export", _scenario)
+    opened = open_page("Compare & export", lambda: url_scenario(PREFIX, FIELDS, _sidebar))
     if opened is None:
         return
     choice, version, values = opened

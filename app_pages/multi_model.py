@@ -20,8 +20,7 @@ from app_pages.shared import (
     positive_count,
     price_catalog,
     region_name,
-    scenario_widgets,
-    warn_problems,
+    url_scenario,
     whole,
     widget_values,
 )
@@ -105,15 +104,8 @@ def _headline(rec: MmeRecommendation) -> None:
     cols[4].metric("Cost", f"${best.usd_per_month:,.0f}/month")
 
 
-def _scenario() -> dict:
-    problems = scenario_widgets(PREFIX, FIELDS)
-    values = _sidebar()
-    warn_problems(problems)
-    return values
-
-
 def page() -> None:
-    opened = open_page("Multi-model endpoints", _scenario)
+    opened = open_page("Multi-model endpoints", lambda: url_scenario(PREFIX, FIELDS, _sidebar))
     if opened is None:
         return
     choice, version, values = opened

@@ -22,10 +22,9 @@ from app_pages.shared import (
     price_catalog,
     region_name,
     scenario_state,
-    scenario_widgets,
     serverless_cost_spec,
     serverless_recommendation,
-    warn_problems,
+    url_scenario,
     whole,
     widget_values,
 )
@@ -150,10 +149,8 @@ def _concurrency(rec: ServerlessRecommendation, values: dict[str, object]) -> No
 
 
 def _scenario() -> dict:
-    problems = scenario_widgets(PREFIX, FIELDS)
-    values = _sidebar() | {k: scenario_state(PREFIX)[k] for k in ("max_conc", "prov")}
-    warn_problems(problems)
-    return values
+    values = url_scenario(PREFIX, FIELDS, _sidebar)
+    return values | {k: scenario_state(PREFIX)[k] for k in ("max_conc", "prov")}
 
 
 def page() -> None:

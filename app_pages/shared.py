@@ -136,6 +136,15 @@ def store_banner(choice: StoreChoice) -> None:
     st.caption(f"Run collection: `{choice.root}` ({choice.reason})")
 
 
+def url_scenario(prefix: str, fields: dict, sidebar: Callable[[], dict]) -> dict:
+    """A page's scenario: widgets seeded from the URL (``fields``), the ``sidebar`` drawn, and a
+    warning for every part of the link that was not understood; -> the widgets' values."""
+    problems = scenario_widgets(prefix, fields)
+    values = sidebar()
+    warn_problems(problems)
+    return values
+
+
 def open_page(title: str, scenario: Callable[[], dict]) -> tuple[StoreChoice, tuple, dict] | None:
     """Every page's start: title, the collection's banner, the page's scenario widgets (``scenario()``
     returns their values) and the collection's version; None, with a note, while it has no runs."""
