@@ -161,7 +161,7 @@ def open_page(title: str, scenario: Callable[[], dict]) -> tuple[StoreChoice, tu
 
 @st.cache_resource(show_spinner="Bootstrapping the USL band…", max_entries=32)
 def run_usl_chart(root: str, version: tuple, run_id: str, config_label: str) -> alt.LayerChart:
-    """:func:`planner.charts.usl_chart` of one configuration of :func:`run_fits` (it refits the bootstrap)."""
+    """:func:`planner.charts.usl_chart` of one configuration of :func:`run_fits`."""
     fit = next(f for f in run_fits(root, version, run_id) if f.config.label == config_label)
     return usl_chart(fit)
 

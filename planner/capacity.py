@@ -72,6 +72,7 @@ class ConfigurationFit:
     latency: LatencyModel | None = field(default=None, repr=False, compare=False)
     steps: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     plateau_rps: float | None = None  # per-instance throughput plateau, when a knee was measured
+    usl_model: USLFit | None = field(default=None, repr=False, compare=False)  # the bootstrapped estimator
 
     @property
     def saturation_rps(self) -> float:
@@ -201,7 +202,7 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
         notes.append(f"{int(flagged.sum())} of {len(data)} steps excluded as " + ", ".join(
             f"{f} ({int(data[f].fillna(False).astype(bool).sum())})" for f in exclude
             if f in data and data[f].fillna(False).astype(bool).any()))
-    usl = None
+    usl = usl_fit = None
     if not with_usl:
         pass
     elif "concurrency" in used and used["concurrency"].notna().sum() >= 4:
@@ -209,6 +210,7 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
             usl_fit = USLFit().fit(used["concurrency"].dropna(), used.loc[used["concurrency"].notna(), "throughput_rps"])
             usl = usl_fit.bootstrap(n_resamples=bootstrap_resamples, seed=seed).summary()
         except FitError as exc:
+            usl_fit = None
             notes.append(f"USL not fitted: {exc}")
     else:
         notes.append("USL not fitted: fewer than 4 steady steps with a concurrency")
@@ -232,7 +234,7 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
         notes.append("latency model not fitted: fewer than 3 steady steps with latency below the throughput knee")
     plateau = float(used["throughput_rps"].max()) if used["saturated"].any() else None
     result = ConfigurationFit(config, run_ids, origin, len(steps), len(used), usl, summary, None, None,
-                              tuple(notes), latency, used, plateau)
+                              tuple(notes), latency, used, plateau, usl_fit)
     if latency is not None and latency_target_ms is not None:
         result = replace(result, capacity=result.capacity_at_sla(latency_target_ms, percentile, max_utilization))
     return result

@@ -36,7 +36,7 @@ from planner.recommend.realtime import (
     predicted_latency_ms,
 )
 from planner.recommend.serverless import MAX_CONCURRENCY, ServerlessRecommendation
-from planner.usl import USLFit
+from planner.resampling import percentile_interval
 
 # Roles of a measured step in the latency fit (see :func:`measured_frame`).
 FITTED, HELD_OUT, PAST_KNEE = "fitted", "held out (validation)", "past the knee (USL only)"
@@ -134,20 +134,17 @@ def _vertical_rule(x_value: float, text: str, color: str, dash: list[int] | None
     return [rule, label]
 
 
-def usl_frame(fit: ConfigurationFit, points: int = 80, n_resamples: int = 200, seed: int = 0) -> pd.DataFrame:
-    """Fitted USL throughput (rps per instance) with its 95 % bootstrap band over concurrency (users per instance).
-
-    Refits the same steps with the same resamples and seed as :func:`planner.capacity.fit_configuration`
-    (whose summary keeps no bootstrap samples), so the curve is exactly ``fit.usl``'s.
-    """
-    steps = fit.steps[fit.steps["concurrency"].notna()]
-    usl = USLFit().fit(steps["concurrency"], steps["throughput_rps"]).bootstrap(n_resamples=n_resamples, seed=seed)
-    grid = np.linspace(0.0, float(steps["concurrency"].max()) * 1.25, points)
+def usl_frame(fit: ConfigurationFit, points: int = 80) -> pd.DataFrame:
+    """Fitted USL throughput (rps per instance) with its bootstrap band over concurrency (users per
+    instance), from the configuration's own bootstrapped estimator (``fit.usl_model``)."""
+    usl = fit.usl_model
+    if usl is None:
+        raise PlannerError(f"{fit.config.label}: no USL fit to draw")
+    grid = np.linspace(0.0, float(np.max(usl.concurrency_)) * 1.25, points)
     samples = usl.bootstrap_samples_
     band = usl_throughput(grid[None, :], samples["lambda"].to_numpy()[:, None], samples["sigma"].to_numpy()[:, None],
                           samples["kappa"].to_numpy()[:, None])
-    alpha = (1.0 - usl.level) / 2.0
-    lower, upper = np.quantile(band, [alpha, 1.0 - alpha], axis=0, method="inverted_cdf")
+    lower, upper = percentile_interval(band, usl.level)
     return pd.DataFrame({"configuration": fit.config.label, "concurrency": grid, "throughput_rps": usl.predict(grid),
                          "lower_rps": lower, "upper_rps": upper})
 
