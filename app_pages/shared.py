@@ -25,6 +25,7 @@ from planner.export import (
     Traffic,
     compare_options,
 )
+from planner.fit_cache import FitCache
 from planner.recommend.mme import (
     DEFAULT_MAX_MISS_RATIO,
     DEFAULT_MEMORY_THRESHOLD,
@@ -106,13 +107,13 @@ def run_steps(root: str, version: tuple, run_id: str) -> pd.DataFrame:
 def sizing_fits(root: str, version: tuple) -> list[ConfigurationFit]:
     """Fits for sizing, as ``planner recommend`` makes them. The SLA, percentile and utilisation cap
     only set ``ConfigurationFit.capacity``, which the recommender recomputes: one fit serves every scenario."""
-    return fit_store(RunStore(root), for_sizing=True)
+    return fit_store(RunStore(root), for_sizing=True, cache=FitCache.default())
 
 
 @st.cache_resource(show_spinner="Fitting this run (USL and latency, with bootstrap)…", max_entries=32)
 def run_fits(root: str, version: tuple, run_id: str) -> list[ConfigurationFit]:
     """Full fits (USL and latency model) of one run's configurations, as ``planner fit --run`` makes them."""
-    return fit_store(RunStore(root), [run_id])
+    return fit_store(RunStore(root), [run_id], cache=FitCache.default())
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -236,7 +237,7 @@ def mme_fits(root: str, version: tuple) -> list[ConfigurationFit]:
     makes them (its SLA and cap only set ``capacity``, which the sizing recomputes)."""
     store = RunStore(root)
     ids = throughput_run_ids(store.runs(), gpu_memory_series(root, version))
-    return fit_store(store, ids, percentile=99.0, for_sizing=True) if ids else []
+    return fit_store(store, ids, percentile=99.0, for_sizing=True, cache=FitCache.default()) if ids else []
 
 
 @st.cache_data(show_spinner=False, max_entries=256)

@@ -21,6 +21,7 @@ from planner.fit import CapacityEstimate, LatencyModel, LatencySummary
 from planner.usl import USLFit, USLSummary
 
 if TYPE_CHECKING:
+    from planner.fit_cache import FitCache
     from planner.store import RunStore
 
 # Steps not trusted for fitting unless asked: too short to be steady, with errors, or measured
@@ -267,14 +268,28 @@ def configurations(steps: pd.DataFrame) -> list[tuple[Configuration, pd.DataFram
     return sorted(groups, key=lambda cg: cg[0].label)
 
 
-def fit_collection_steps(steps: pd.DataFrame, **kwargs: Any) -> list[ConfigurationFit]:
-    """Fit every configuration in ``steps``; see :func:`fit_configuration` for the options."""
-    return [fit_configuration(group, **kwargs) for _, group in configurations(steps)]
+def fit_collection_steps(steps: pd.DataFrame, *, cache: FitCache | None = None,
+                         **kwargs: Any) -> list[ConfigurationFit]:
+    """Fit every configuration in ``steps``; see :func:`fit_configuration` for the options.
+
+    With a ``cache``, a configuration whose steps and options were fitted before is read back.
+    """
+    groups = [group for _, group in configurations(steps)]
+    if cache is None:
+        return [fit_configuration(group, **kwargs) for group in groups]
+    fits = []
+    for group, key in zip(groups, cache.keys(groups, kwargs), strict=True):
+        found = cache.load(key)
+        if found is None:
+            found = fit_configuration(group, **kwargs)
+            cache.save(key, found)
+        fits.append(found)
+    return fits
 
 
 def fit_store(store: RunStore, run_ids: Sequence[str] | None = None, *, percentile: float = 99.0,
               latency_target_ms: float | None = None, max_utilization: float = 0.7,
-              for_sizing: bool = False) -> list[ConfigurationFit]:
+              for_sizing: bool = False, cache: FitCache | None = None) -> list[ConfigurationFit]:
     """Fit every configuration of the runs in ``store`` (all runs by default).
 
     ``for_sizing`` skips the USL fit and keeps latency models only for configurations whose instance
@@ -282,6 +297,7 @@ def fit_store(store: RunStore, run_ids: Sequence[str] | None = None, *, percenti
     """
     from planner.steps import for_collection
 
-    return fit_collection_steps(for_collection(store, list(run_ids) if run_ids else None), percentile=percentile,
-                                latency_target_ms=latency_target_ms, max_utilization=max_utilization,
-                                with_usl=not for_sizing, latency_only_with_instance_type=for_sizing)
+    return fit_collection_steps(for_collection(store, list(run_ids) if run_ids else None), cache=cache,
+                                percentile=percentile, latency_target_ms=latency_target_ms,
+                                max_utilization=max_utilization, with_usl=not for_sizing,
+                                latency_only_with_instance_type=for_sizing)

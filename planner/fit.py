@@ -20,7 +20,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy import special
 from scipy.optimize import elementwise, isotonic_regression, least_squares
 
@@ -304,7 +303,10 @@ def _start(obs: _Observations) -> _Start:
     ci = None
     low_load = floor_ms
     if np.unique(x).size >= 3:
-        ols = sm.OLS(y, sm.add_constant(x)).fit()
+        from statsmodels.regression.linear_model import OLS  # deferred: seconds of import a cached fit skips
+        from statsmodels.tools.tools import add_constant
+
+        ols = OLS(y, add_constant(x)).fit()
         low_load = float(ols.params[0])
         ci = tuple(float(v) for v in ols.conf_int(0.05)[0])
     service_ms = min(max(low_load, 0.3 * floor_ms), floor_ms)

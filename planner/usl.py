@@ -14,7 +14,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 from scipy.optimize import least_squares
 
 from planner import queueing as q
@@ -167,9 +167,9 @@ class USLFit:
         """Analytic intervals ``{'lambda': (lo, hi), 'sigma': ..., 'kappa': ...}`` (see class doc)."""
         n = self.concurrency_.size
         if interval == "wald":
-            t = stats.t.ppf(0.5 + level / 2.0, n - 3) if n > 3 else math.nan
+            t = special.stdtrit(n - 3, 0.5 + level / 2.0) if n > 3 else math.nan
         elif interval == "usl-r":
-            t = stats.t.ppf(level, n - 1)
+            t = special.stdtrit(n - 1, level)
         else:
             raise ValueError(f"interval must be 'wald' or 'usl-r', got {interval!r}")
         ses = (self.lambda_se_, self.sigma_se_, self.kappa_se_)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("PLANNER_DATASETS", REPO.parent / "shared" / "datasets"))
+# One fit cache for the session (CLI subprocesses inherit it), never the user's ~/.cache.
+os.environ["PLANNER_CACHE_DIR"] = tempfile.mkdtemp(prefix="planner-fit-cache-")
 
 
 @pytest.fixture(scope="session")

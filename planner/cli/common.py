@@ -140,14 +140,16 @@ def percentile_arg(text: str) -> float:
 
 def collection_fits(store: str | None, run_ids: list[str] | None, percentile: float, sla_ms: float | None,
                     max_utilization: float, for_sizing: bool = False):
-    """Fits of the store's configurations (see :func:`planner.capacity.fit_store`), with a spinner."""
+    """Fits of the store's configurations (see :func:`planner.capacity.fit_store`), cached on disk (see
+    :mod:`planner.fit_cache`), with a spinner."""
     from planner.capacity import fit_store
+    from planner.fit_cache import FitCache
 
     found = read_store(store)
     ids = [found.resolve(r) for r in run_ids] if run_ids else None
     with progress("fitting", total=None):
         return fit_store(found, ids, percentile=percentile, latency_target_ms=sla_ms,
-                         max_utilization=max_utilization, for_sizing=for_sizing)
+                         max_utilization=max_utilization, for_sizing=for_sizing, cache=FitCache.default())
 
 
 class progress:

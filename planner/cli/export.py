@@ -62,6 +62,7 @@ def export_costs(
     """
     from planner.catalog import load_catalog
     from planner.export import Traffic, compare_options, write_comparison
+    from planner.fit_cache import FitCache
     from planner.recommend.mme import parse_popularity, recommend_mme_for_store
     from planner.recommend.realtime import recommend_realtime
     from planner.recommend.serverless import memory_latencies
@@ -82,7 +83,7 @@ def export_costs(
 
     def multi_model():
         return recommend_mme_for_store(found, catalog, shares, tps, latency_target_ms=target_ms,
-                                       max_utilization=max_utilization)
+                                       max_utilization=max_utilization, cache=FitCache.default())
 
     comparison = compare_options(recs, traffic, catalog, latency_target_ms=target_ms, serverless_latencies=latencies,
                                  multi_model=multi_model if models else None, scenario=scenario)

@@ -52,6 +52,7 @@ def mme(
 ) -> None:
     """Models per GPU instance, cache hit ratio, cold-load p99, instances and cost for M models."""
     from planner.catalog import load_catalog
+    from planner.fit_cache import FitCache
     from planner.recommend.mme import parse_popularity, recommend_mme_for_store
 
     tps = count_arg(target_tps, "--target-tps")
@@ -65,7 +66,7 @@ def mme(
         rec = recommend_mme_for_store(found, catalog, shares, tps, run_ids=[found.resolve(r) for r in run or []],
                                       tps_per_instance=per_instance, latency_target_ms=sla_ms,
                                       max_utilization=max_utilization, memory_threshold=memory_threshold,
-                                      max_miss_ratio=max_miss_ratio, cold_load_ms=cold_ms)
+                                      max_miss_ratio=max_miss_ratio, cold_load_ms=cold_ms, cache=FitCache.default())
     if as_json:
         emit_json(rec.to_dict())
     else:

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.regression.linear_model import OLS
+from statsmodels.tools.tools import add_constant
 
 from planner.capacity import ConfigurationFit
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog
@@ -45,6 +46,7 @@ from planner.errors import FitError, InfeasibleError, InputError, PriceError
 from planner.queueing import che_hit_ratio, zipf_popularity
 
 if TYPE_CHECKING:
+    from planner.fit_cache import FitCache
     from planner.store import RunStore
 
 DEFAULT_MEMORY_THRESHOLD = 0.9
@@ -119,7 +121,7 @@ class GpuMemoryFit:
         if x.size < 3:
             raise FitError(f"a GPU memory fit needs >= 3 models-loaded counts (> 0, below {self.saturated_pct:g} % "
                            f"and still rising), found {x.size}")
-        self.ols_ = sm.OLS(y, sm.add_constant(x)).fit()
+        self.ols_ = OLS(y, add_constant(x)).fit()
         (b_lo, b_hi), (s_lo, s_hi) = self.ols_.conf_int(1 - self.confidence)
         self.baseline_pct_, self.slope_pct_per_model_ = (float(v) for v in self.ols_.params)
         if not self.slope_pct_per_model_ > 0:
@@ -545,9 +547,10 @@ def _p99_text(v: MmeVariant) -> str:
 def recommend_mme_for_store(store: RunStore, catalog: PriceCatalog, popularity: Popularity, target_tps: float, *,
                             run_ids: Sequence[str] | None = None, tps_per_instance: float | None = None,
                             latency_target_ms: float | None = None, max_utilization: float = 0.7,
-                            **options: Any) -> MmeRecommendation:
+                            cache: FitCache | None = None, **options: Any) -> MmeRecommendation:
     """:func:`recommend_mme` over the GPU memory series of ``store`` (only ``run_ids`` when given), with
-    per-instance capacity from the fits of the same configurations unless ``tps_per_instance`` is set."""
+    per-instance capacity from the fits of the same configurations (read from ``cache`` when there)
+    unless ``tps_per_instance`` is set."""
     from planner.capacity import fit_store
 
     runs = store.runs()
@@ -559,6 +562,6 @@ def recommend_mme_for_store(store: RunStore, catalog: PriceCatalog, popularity: 
                               "GPUMemoryUtilization with LoadedModelCount)")
     ids = throughput_run_ids(runs, series) if tps_per_instance is None else []
     fits = fit_store(store, ids, percentile=99.0, latency_target_ms=latency_target_ms,
-                     max_utilization=max_utilization, for_sizing=True) if ids else []
+                     max_utilization=max_utilization, for_sizing=True, cache=cache) if ids else []
     return recommend_mme(series, catalog, popularity, target_tps, fits=fits, tps_per_instance=tps_per_instance,
                          max_utilization=max_utilization, latency_target_ms=latency_target_ms, **options)

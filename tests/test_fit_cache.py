@@ -1,0 +1,107 @@
+"""The disk cache of fits: a hit gives back the same fit, and any change in steps or options misses."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+
+import numpy as np
+import pytest
+
+from planner import capacity
+from planner.capacity import configurations, fit_collection_steps
+from planner.fit_cache import FitCache
+from planner.steps import for_collection
+from planner.store import RunStore
+from tests.samples import SAMPLE_STORE, profile_run
+
+OPTIONS = {"percentile": 99.0, "latency_target_ms": 200.0, "with_usl": False}
+
+
+@cache
+def _steps():
+    """Two emulated configurations of the sample collection."""
+    store = RunStore(SAMPLE_STORE)
+    return for_collection(store, [profile_run("c5.2xlarge-small-model"), profile_run("m5.xlarge-small-model")])
+
+
+def _refit_forbidden(monkeypatch):
+    def refit(*args, **kwargs):
+        raise AssertionError("fitted again although the cache holds this configuration")
+
+    monkeypatch.setattr(capacity, "fit_configuration", refit)
+
+
+def test_a_hit_returns_the_same_fit_without_fitting(tmp_path, monkeypatch):
+    fit_cache = FitCache(tmp_path / "fits")
+    first = fit_collection_steps(_steps(), cache=fit_cache, **OPTIONS)
+    assert len(first) == 2 and len(list((tmp_path / "fits").glob("*.pickle"))) == 2
+    _refit_forbidden(monkeypatch)
+    again = fit_collection_steps(_steps(), cache=fit_cache, **OPTIONS)
+    assert [f.to_dict() for f in again] == [f.to_dict() for f in first]
+    loads = np.linspace(10, 200, 7)
+    for a, b in zip(first, again, strict=True):
+        assert a.capacity.capacity_rps == pytest.approx(b.capacity.capacity_rps, rel=0, abs=0)
+        np.testing.assert_array_equal(a.latency.predict(loads, 99.0), b.latency.predict(loads, 99.0))
+
+
+def test_changed_steps_or_options_miss(tmp_path):
+    fit_cache = FitCache(tmp_path / "fits")
+    groups = [g for _, g in configurations(_steps())]
+    base = fit_cache.keys(groups, OPTIONS)
+    assert len(set(base)) == 2
+    assert fit_cache.keys(groups, OPTIONS) == base  # deterministic
+    nudged = [groups[0].assign(throughput_rps=groups[0]["throughput_rps"] * (1 + 1e-9)), groups[1]]
+    changed = fit_cache.keys(nudged, OPTIONS)
+    assert changed[0] != base[0] and changed[1] == base[1]  # only the changed configuration misses
+    for option, value in [("percentile", 95.0), ("latency_target_ms", 201.0), ("with_usl", True)]:
+        assert set(fit_cache.keys(groups, {**OPTIONS, option: value})).isdisjoint(base), option
+    fewer = [groups[0].iloc[:-1], groups[1]]
+    assert fit_cache.keys(fewer, OPTIONS)[0] != base[0]
+
+
+def test_an_unreadable_entry_is_a_miss_and_is_rewritten(tmp_path):
+    fit_cache = FitCache(tmp_path / "fits")
+    groups = [g for _, g in configurations(_steps())]
+    (first,) = fit_collection_steps(groups[0], cache=fit_cache, **OPTIONS)
+    (entry,) = (tmp_path / "fits").glob("*.pickle")
+    entry.write_bytes(b"\x80\x05truncated")
+    assert fit_cache.load(entry.stem) is None
+    (again,) = fit_collection_steps(groups[0], cache=fit_cache, **OPTIONS)
+    assert again.to_dict() == first.to_dict() and fit_cache.load(entry.stem).to_dict() == first.to_dict()
+
+
+def test_an_unwritable_cache_is_skipped(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    fits = fit_collection_steps(_steps(), cache=FitCache(blocker / "fits"), **OPTIONS)
+    assert len(fits) == 2 and all(f.capacity is not None for f in fits)
+
+
+def test_where_the_cache_lives(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLANNER_CACHE_DIR", "off")
+    assert FitCache.default() is None
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path / "mine"))
+    assert FitCache.default() == FitCache(tmp_path / "mine")
+    monkeypatch.delenv("PLANNER_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert FitCache.default() == FitCache(tmp_path / "xdg" / "planner" / "fits")
+
+
+def test_cli_answers_the_same_from_the_cache_and_without_it(tmp_path):
+    run_id = profile_run("c5.2xlarge-small-model")
+    command = [sys.executable, "-m", "planner.cli", "fit", "--store", str(SAMPLE_STORE), "--run", run_id,
+               "--sla", "150ms", "--json"]
+
+    def fit_json(cache_dir: str) -> dict:
+        done = subprocess.run(command, capture_output=True, text=True, check=True,
+                              env={**os.environ, "PLANNER_CACHE_DIR": cache_dir})
+        return json.loads(done.stdout)
+
+    cold = fit_json(str(tmp_path / "c"))
+    assert len(list((tmp_path / "c").glob("*.pickle"))) == 1
+    assert fit_json(str(tmp_path / "c")) == cold
+    assert fit_json("off") == cold and cold["configs"][0]["capacity_at_sla_rps"] > 0
