@@ -50,8 +50,11 @@ def test_stairs_measure_the_closed_loop_law_and_ingest_as_one_run(endpoint, tmp_
     # Zero think time: X = N / R (Little), and X = min(N / S, capacity) up to Locust's overhead.
     little = steps["concurrency"] / (steps["latency_mean_ms"] / 1000.0)
     assert ((steps["throughput_rps"] - little).abs() / little).max() < 0.25
+    # Locust's own per-request overhead (more on a loaded machine) only lowers X; a server that used
+    # fewer than its 4 workers would give at most half the ideal at 8 users.
     ideal = (steps["concurrency"] * 1000.0 / SERVICE_MS).clip(upper=SETTINGS.capacity_rps)
-    assert ((steps["throughput_rps"] - ideal).abs() / ideal).max() < 0.25
+    assert (steps["throughput_rps"] <= 1.05 * ideal).all() and (steps["throughput_rps"] > 0.55 * ideal).all()
+    assert steps["throughput_rps"].is_monotonic_increasing
     assert steps["latency_mean_ms"].iloc[0] >= SERVICE_MS
     assert steps["latency_mean_ms"].iloc[2] > 1.5 * steps["latency_mean_ms"].iloc[0]  # 8 users queue for 4 workers
 

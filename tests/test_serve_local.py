@@ -243,8 +243,10 @@ def test_poisson_load_at_60_percent_matches_mmc():
     with LocalEndpoint(settings) as ep:
         overhead_s = asyncio.run(_idle_overhead_s(ep.port, 30))
         sent_s, latency_s, service_s, held_s, wait_s = asyncio.run(_open_loop(ep.port, arrivals_s)).T
-    # Idle overhead = HTTP round trip + the timer overshooting its deadline: about a millisecond.
-    assert 0 < overhead_s < 0.004
+    # Idle overhead = HTTP round trip + the timer overshooting its deadline: about a millisecond here
+    # (bench figures in the README); a Nagle/delayed-ACK stall would add ~40 ms. 10 ms leaves room
+    # for a loaded CI machine.
+    assert 0 < overhead_s < 0.010
     # M/M/c mean response at the realised arrival rate and mean draw (3 s of Poisson load gives
     # each a few % of sampling noise), plus the idle overhead.
     theory_s = mmc_mean_response_s(len(arrivals_s) / arrivals_s[-1], service_s.mean(), 4) + overhead_s
