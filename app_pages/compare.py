@@ -12,20 +12,21 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
+    PRICE_FIELDS,
     comparison,
     fraction,
     keep_scenario,
     nonnegative_count,
     one_of,
     open_page,
+    parse_price_overrides,
     positive_count,
     positive_ms,
-    region_name,
+    price_widgets,
     url_scenario,
     whole,
     widget_values,
 )
-from planner.catalog import available_regions
 from planner.charts import comparison_chart
 from planner.errors import PlannerError
 from planner.export import CostComparison, comparison_bytes
@@ -38,8 +39,7 @@ FIELDS: dict[str, tuple[object, object]] = {
     "tps": (1000.0, positive_count), "p99_ms": (200.0, positive_ms), "invocations": (0.0, nonnegative_count),
     "request_bytes": (0.0, nonnegative_count), "response_bytes": (0.0, nonnegative_count),
     "models": (0, whole(0, 5000)), "popularity": ("uniform", one_of(POPULARITIES)), "zipf_s": (1.1, fraction(0, 3)),
-    "util": (0.7, fraction(0.05, 1)), "scenario": ("", str), "region": ("us-east-1", region_name),
-    "discount": (0.0, fraction(0, 0.9))}
+    "util": (0.7, fraction(0.05, 1)), "scenario": ("", str), **PRICE_FIELDS}
 LINE_COLUMNS = {
     "option": st.column_config.TextColumn("option"),
     "deployment": st.column_config.TextColumn("deployment"),
@@ -72,8 +72,7 @@ def _sidebar() -> dict[str, object]:
     side.slider("Zipf exponent S", 0.0, 3.0, step=0.05, key="cmp_zipf_s",
                 disabled=st.session_state["cmp_popularity"] != "zipf")
     side.header("Prices and export")
-    side.selectbox("Region", available_regions(), key="cmp_region")
-    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key="cmp_discount")
+    price_widgets("cmp")
     side.text_input("Scenario name (Assumptions sheet)", key="cmp_scenario")
     return widget_values(PREFIX, FIELDS)
 
@@ -85,7 +84,8 @@ def library_args(values: dict[str, object]) -> dict[str, object]:
             "monthly_invocations": values["invocations"] or None, "request_bytes": values["request_bytes"],
             "response_bytes": values["response_bytes"], "models": int(values["models"]) or None,
             "popularity": popularity, "scenario": str(values["scenario"]).strip(), "max_utilization": values["util"],
-            "region": values["region"], "discount": values["discount"], "overrides": ()}
+            "region": values["region"], "discount": values["discount"],
+            "overrides": parse_price_overrides(str(values["prices"]))}
 
 
 def _downloads(result: CostComparison) -> None:

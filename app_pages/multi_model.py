@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
+    PRICE_FIELDS,
     fraction,
     gpu_memory_series,
     keep_scenario,
@@ -17,14 +18,14 @@ from app_pages.shared import (
     nonnegative_count,
     one_of,
     open_page,
+    parse_price_overrides,
     positive_count,
     price_catalog,
-    region_name,
+    price_widgets,
     url_scenario,
     whole,
     widget_values,
 )
-from planner.catalog import available_regions
 from planner.charts import mme_instances_chart, mme_memory_chart
 from planner.errors import PlannerError
 from planner.recommend.mme import MmeRecommendation, parse_popularity, rationale
@@ -38,7 +39,7 @@ FIELDS: dict[str, tuple[object, object]] = {
     "tps": (500.0, positive_count), "models": (200, whole(1, MAX_MODELS)), "popularity": ("zipf", one_of(POPULARITIES)),
     "zipf_s": (1.1, fraction(0, 3)), "tps_per_instance": (0.0, nonnegative_count), "p99_ms": (0.0, nonnegative_count),
     "threshold": (0.9, fraction(0.05, 1)), "miss": (0.01, fraction(0, 1)), "util": (0.7, fraction(0.05, 1)),
-    "cold_load_ms": (0.0, nonnegative_count), "region": ("us-east-1", region_name), "discount": (0.0, fraction(0, 0.9))}
+    "cold_load_ms": (0.0, nonnegative_count), **PRICE_FIELDS}
 VARIANT_COLUMNS = {
     "label": st.column_config.TextColumn("variant"),
     "max_models_per_instance": st.column_config.NumberColumn("models per instance"),
@@ -74,8 +75,7 @@ def _sidebar() -> dict[str, object]:
                       key="mme_tps_per_instance")
     side.number_input("Cold load (ms, 0: measured)", min_value=0.0, step=500.0, format="%g", key="mme_cold_load_ms")
     side.header("Prices")
-    side.selectbox("Region", available_regions(), key="mme_region")
-    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key="mme_discount")
+    price_widgets("mme")
     return widget_values(PREFIX, FIELDS)
 
 
@@ -90,7 +90,8 @@ def library_args(values: dict[str, object]) -> dict[str, object]:
             "tps_per_instance": values["tps_per_instance"] or None, "latency_target_ms": values["p99_ms"] or None,
             "max_utilization": values["util"], "memory_threshold": values["threshold"],
             "max_miss_ratio": values["miss"], "cold_load_ms": values["cold_load_ms"] or None,
-            "region": values["region"], "discount": values["discount"], "overrides": ()}
+            "region": values["region"], "discount": values["discount"],
+            "overrides": parse_price_overrides(str(values["prices"]))}
 
 
 def _headline(rec: MmeRecommendation) -> None:
@@ -109,15 +110,15 @@ def page() -> None:
     if opened is None:
         return
     choice, version, values = opened
-    args = library_args(values)
     try:
+        args = library_args(values)
         rec = mme_recommendation(choice.root, version, **args)
     except (PlannerError, ValueError) as exc:
         st.error(str(exc))
         return
     _headline(rec)
     st.markdown(rationale(rec))
-    catalog = price_catalog(str(values["region"]), float(values["discount"]), ())
+    catalog = price_catalog(str(values["region"]), float(values["discount"]), args["overrides"])
     left, right = st.columns([2, 3])
     with left:
         st.vega_lite_chart(mme_memory_chart(rec, gpu_memory_series(choice.root, version), catalog))

@@ -11,7 +11,9 @@ import streamlit as st
 
 from app_pages.shared import (
     open_page,
+    parse_price_overrides,
     price_catalog,
+    price_widgets,
     recommendation,
     sizing_fits,
 )
@@ -84,24 +86,6 @@ def scenario_to_url(values: dict[str, object]) -> dict[str, str]:
             for k, v in values.items() if v != ""}
 
 
-def parse_price_overrides(text: str) -> tuple[tuple[str, float], ...]:
-    """``ml.c5.2xlarge=0.30, ml.m5.xlarge=0.2`` -> sorted (instance type, USD/hour) pairs."""
-    pairs = {}
-    for item in (part.strip() for part in text.replace(";", ",").split(",")):
-        if not item:
-            continue
-        name, sep, price = item.partition("=")
-        try:
-            value = float(price)
-        except ValueError:
-            value = None
-        if not sep or not name.strip() or value is None:
-            raise ValueError(f"price overrides: expected instance_type=USD/hour such as ml.m5.xlarge=0.2, "
-                             f"found {item!r}")
-        pairs[name.strip()] = value
-    return tuple(sorted(pairs.items()))
-
-
 def _percentile_arg(label: str) -> float | str:
     return "mean" if label == "mean" else parse_percentile(label)
 
@@ -125,11 +109,7 @@ def _scenario_widgets() -> dict[str, object]:
     side.radio("Routing", ROUTINGS, key="plan_routing", horizontal=True,
                help="least-outstanding behaves like one pooled queue; random like independent queues.")
     side.header("Prices")
-    side.selectbox("Region", available_regions(), key="plan_region")
-    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key="plan_discount",
-                help="Savings Plans or negotiated rates, as a fraction off (0.2 = 20 %).")
-    side.text_input("Price overrides (USD/hour per instance)", key="plan_prices",
-                    placeholder="ml.c5.2xlarge=0.30, ml.m5.xlarge=0.2")
+    price_widgets("plan")
     side.slider("Options shown", 1, 10, key="plan_top")
     values = {key: st.session_state[f"plan_{key}"] for key in DEFAULTS if key != "option"}
     values["util"], values["discount"] = round(values["util"], 4), round(values["discount"], 4)

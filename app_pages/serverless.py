@@ -12,15 +12,17 @@ import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
+    PRICE_FIELDS,
     fraction,
     keep_scenario,
     nonnegative_count,
     one_of,
     open_page,
+    parse_price_overrides,
     positive_count,
     positive_ms,
     price_catalog,
-    region_name,
+    price_widgets,
     scenario_state,
     serverless_cost_spec,
     serverless_recommendation,
@@ -28,7 +30,6 @@ from app_pages.shared import (
     whole,
     widget_values,
 )
-from planner.catalog import available_regions
 from planner.charts import serverless_concurrency_chart, serverless_concurrency_frame, serverless_memory_chart
 from planner.errors import PlannerError
 from planner.recommend.serverless import MAX_CONCURRENCY, STRATEGIES, ServerlessRecommendation, rationale
@@ -40,9 +41,8 @@ FIELDS: dict[str, tuple[object, object]] = {
     "strategy": ("cost", one_of(STRATEGIES)), "weight": (0.5, fraction(0, 1)),
     "request_bytes": (0.0, nonnegative_count), "response_bytes": (0.0, nonnegative_count),
     "throttle": (0.001, fraction(1e-9, 0.5)), "spillover": (0.01, fraction(1e-9, 0.5)),
-    "scv": (0.1, fraction(1e-4, 4.0)), "util": (0.7, fraction(0.05, 1.0)), "region": ("us-east-1", region_name),
-    "discount": (0.0, fraction(0, 0.9)), "max_conc": (0, whole(0, MAX_CONCURRENCY)),
-    "prov": (0, whole(0, MAX_CONCURRENCY))}
+    "scv": (0.1, fraction(1e-4, 4.0)), "util": (0.7, fraction(0.05, 1.0)), **PRICE_FIELDS,
+    "max_conc": (0, whole(0, MAX_CONCURRENCY)), "prov": (0, whole(0, MAX_CONCURRENCY))}
 SIDEBAR = [k for k in FIELDS if k not in ("max_conc", "prov")]
 OPTION_COLUMNS = {
     "memory_mb": st.column_config.NumberColumn("memory (MB)"),
@@ -81,8 +81,7 @@ def _sidebar() -> dict[str, object]:
                       step=0.05, key="sls_scv", help="p99 is estimated from the mean latency with this variability.")
     side.header("Real-time comparison and prices")
     side.slider("Real-time utilisation cap", 0.05, 1.0, step=0.05, key="sls_util")
-    side.selectbox("Region", available_regions(), key="sls_region")
-    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key="sls_discount")
+    price_widgets("sls")
     return widget_values(PREFIX, SIDEBAR)
 
 
@@ -93,7 +92,8 @@ def _library_args(values: dict[str, object]) -> dict[str, object]:
             "request_bytes": values["request_bytes"], "response_bytes": values["response_bytes"],
             "throttle_target": values["throttle"], "spillover_target": values["spillover"],
             "latency_scv": values["scv"], "max_utilization": values["util"], "region": values["region"],
-            "discount": values["discount"], "overrides": ()}
+            "discount": values["discount"],
+            "overrides": parse_price_overrides(str(values["prices"]))}
 
 
 def _headline(rec: ServerlessRecommendation) -> None:
@@ -133,7 +133,8 @@ def _concurrency_sliders(rec: ServerlessRecommendation) -> tuple[int, int]:
 def _concurrency(rec: ServerlessRecommendation, values: dict[str, object]) -> None:
     st.subheader("Concurrency at the peak (Erlang B)")
     max_conc, provisioned = _concurrency_sliders(rec)
-    catalog = price_catalog(str(values["region"]), float(values["discount"]), ())
+    overrides = parse_price_overrides(str(values["prices"]))  # valid: the page's library call took it
+    catalog = price_catalog(str(values["region"]), float(values["discount"]), overrides)
     frame = serverless_concurrency_frame(rec, catalog, min(MAX_CONCURRENCY, max(20, 2 * rec.max_concurrency,
                                                                                 max_conc)))
     row = frame.set_index("slots")
@@ -158,8 +159,8 @@ def page() -> None:
     if opened is None:
         return
     choice, version, values = opened
-    args = _library_args(values)
     try:
+        args = _library_args(values)
         rec = serverless_recommendation(choice.root, version, **args)
     except (PlannerError, ValueError) as exc:
         st.error(str(exc))

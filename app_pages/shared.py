@@ -342,6 +342,40 @@ def region_name(text: str) -> str:
     return one_of(available_regions())(text)
 
 
+def parse_price_overrides(text: str) -> tuple[tuple[str, float], ...]:
+    """``ml.c5.2xlarge=0.30, ml.m5.xlarge=0.2`` -> sorted (instance type, USD/hour) pairs."""
+    pairs = {}
+    for item in (part.strip() for part in text.replace(";", ",").split(",")):
+        if not item:
+            continue
+        name, sep, price = item.partition("=")
+        try:
+            value = float(price)
+        except ValueError:
+            value = None
+        if not sep or not name.strip() or value is None:
+            raise ValueError(f"price overrides: expected instance_type=USD/hour such as ml.m5.xlarge=0.2, "
+                             f"found {item!r}")
+        pairs[name.strip()] = value
+    return tuple(sorted(pairs.items()))
+
+
+# The price inputs every page has (URL key -> (default, parser)), drawn by :func:`price_widgets`.
+PRICE_FIELDS: dict[str, tuple[object, Callable[[str], object]]] = {
+    "region": ("us-east-1", region_name), "discount": (0.0, fraction(0, 0.9)), "prices": ("", str)}
+
+
+def price_widgets(prefix: str) -> None:
+    """Region, discount and per-instance price overrides, keyed ``<prefix>_region|discount|prices``."""
+    side = st.sidebar
+    side.selectbox("Region", available_regions(), key=f"{prefix}_region")
+    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key=f"{prefix}_discount",
+                help="Savings Plans or negotiated rates, as a fraction off (0.2 = 20 %).")
+    side.text_input("Price overrides (USD/hour per instance)", key=f"{prefix}_prices",
+                    placeholder="ml.c5.2xlarge=0.30, ml.m5.xlarge=0.2",
+                    help="Your own hourly prices for some instance types; the rest come from the catalog.")
+
+
 def scenario_widgets(prefix: str, fields: dict[str, tuple[object, Callable[[str], object]]]) -> list[str]:
     """Seed the widgets keyed ``{prefix}_{name}`` from the page's scenario: the URL's values on the page's
     first visit (``fields``: name -> (default, parser)), then the session's. Returns what the link had that

@@ -3,7 +3,8 @@
 moto 5.2.5 (server mode) answers sagemaker-runtime invoke_endpoint with canned bodies, keeps
 SageMaker resources, and computes get-metric-data Sum/Average/Maximum over put_metric_data
 datapoints; it answers percentile stats (Stat "p99") with HTTP 500, which the pull reports as a
-warning while the other statistics still land.
+warning while the other statistics still land. Paging (NextToken) and percentile answers, which
+moto cannot give, are tested with botocore's Stubber on get_metric_data's real response shape.
 """
 
 from __future__ import annotations
@@ -294,3 +295,54 @@ def test_cli_sweep_with_yes_collects_each_memory_size_and_deletes_its_endpoints(
         (1024, 2, prefix), (2048, 2, prefix)]
     assert len(data["deleted"]) == 4 and _mine(sagemaker, prefix) == []
     assert all(Path(tmp_path / "out" / f"{m}mb" / "locust_stats.csv").exists() for m in (1024, 2048))
+
+
+# ------------------------------------------------------ CloudWatch paths moto cannot serve (Stubber)
+
+
+def _page(queries, start, values_by_id, token=None):
+    """A get_metric_data response in the service's real shape: one datapoint per minute per query."""
+    results = [{"Id": q["Id"], "Label": q["Label"], "StatusCode": "Complete",
+                "Timestamps": [start + dt.timedelta(minutes=i) for i in range(len(values_by_id.get(q["Id"], [])))],
+                "Values": values_by_id.get(q["Id"], [])} for q in queries]
+    return {"MetricDataResults": results, "Messages": [], **({"NextToken": token} if token else {})}
+
+
+def test_paged_statistics_and_percentiles_land_in_one_run(tmp_path, datasets):
+    """moto answers percentile stats with HTTP 500 and never pages: the same pull against botocore's
+    Stubber, with a NextToken between two statistics pages and a percentile page, as CloudWatch does."""
+    from botocore.stub import Stubber
+
+    from planner.collect.sagemaker import EndpointDescription, ingest_one_run, pull_metrics
+
+    endpoint = EndpointDescription("ep-paged", "AllTraffic", "InService", "ep-paged", "us-east-1", "ml.c5.xlarge", 2)
+    client = boto3.client("cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    started_s, ended_s = 1_700_000_010.0, 1_700_000_130.0
+    start, end = metric_window(started_s, ended_s)
+    stats, pcts = metric_queries(endpoint, percentiles=False), metric_queries(endpoint, percentiles=True)
+    window = {"StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"}
+    stubber = Stubber(client)
+    stubber.add_response("get_metric_data", _page(stats, start, {"invocations_sum": [600.0, 1200.0]}, token="t-1"),
+                         {"MetricDataQueries": stats, **window})
+    stubber.add_response("get_metric_data", _page(stats, start, {"modellatency_average": [15000.0, 21000.0]}),
+                         {"MetricDataQueries": stats, "NextToken": "t-1", **window})
+    stubber.add_response("get_metric_data", _page(pcts, start, {"modellatency_p99": [40000.0, 65000.0]}),
+                         {"MetricDataQueries": pcts, **window})
+    with stubber:
+        pull = pull_metrics(endpoint, started_s, ended_s, tmp_path, client=client)
+    stubber.assert_no_pending_responses()
+    assert [p.name for p in pull.paths] == ["cloudwatch_statistics_1.json", "cloudwatch_statistics_2.json",
+                                            "cloudwatch_percentiles_1.json"]
+    assert pull.datapoints == 6 and pull.warnings == ()
+    store = RunStore(tmp_path / "store")
+    wine = sorted((datasets / "locust").glob("nogibjj_wine-prediction-app__results_*.csv"))  # a real Locust set
+    outcome, warnings = ingest_one_run(store, wine, pull.paths, meta=endpoint.meta(), labels={})
+    assert warnings == ()
+    metrics = store.table("metrics", [outcome.run_id])
+    got = {(r.metric_name, r.statistic): sorted(metrics[(metrics.metric_name == r.metric_name)
+                                                        & (metrics.statistic == r.statistic)]["value"])
+           for r in metrics.itertuples()}
+    assert got[("Invocations", "Sum")] == [600.0, 1200.0]  # page 1
+    assert got[("ModelLatency", "Average")] == [pytest.approx(15.0), pytest.approx(21.0)]  # page 2, µs -> ms
+    assert got[("ModelLatency", "p99")] == [pytest.approx(40.0), pytest.approx(65.0)]  # the percentile page
+    assert set(metrics.loc[metrics.metric_name == "ModelLatency", "unit"]) == {"ms"}
