@@ -11,6 +11,7 @@ Usage: python bench/app_render.py [--repeat 7]
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -68,6 +69,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="slider changes per page (at most 7)")
     args = parser.parse_args()
+    logging.disable(logging.WARNING)  # Streamlit's bare-mode warnings (no runtime, no ScriptRunContext)
     print(f"{'page':<14}{'first render ms':>17}{'rerun median ms':>17}{'rerun max ms':>14}"
           f"{'target':>10}{'met':>6}")
     for page, key, values in PAGES:
