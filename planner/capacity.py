@@ -236,9 +236,15 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
     plateau = float(used["throughput_rps"].max()) if used["saturated"].any() else None
     result = ConfigurationFit(config, run_ids, origin, len(steps), len(used), usl, summary, None, None,
                               tuple(notes), latency, used, plateau, usl_fit)
-    if latency is not None and latency_target_ms is not None:
-        result = replace(result, capacity=result.capacity_at_sla(latency_target_ms, percentile, max_utilization))
-    return result
+    return with_capacity(result, latency_target_ms, percentile, max_utilization)
+
+
+def with_capacity(fit: ConfigurationFit, latency_target_ms: float | None, percentile: float | str = 99.0,
+                  max_utilization: float = 0.7) -> ConfigurationFit:
+    """``fit`` with ``capacity`` at the SLA (unchanged without a latency model or a target)."""
+    if fit.latency is None or latency_target_ms is None:
+        return fit
+    return replace(fit, capacity=fit.capacity_at_sla(latency_target_ms, percentile, max_utilization))
 
 
 def _recommender_fit(steps: pd.DataFrame, config: Configuration, run_ids: tuple[str, ...],
@@ -272,18 +278,22 @@ def fit_collection_steps(steps: pd.DataFrame, *, cache: FitCache | None = None,
                          **kwargs: Any) -> list[ConfigurationFit]:
     """Fit every configuration in ``steps``; see :func:`fit_configuration` for the options.
 
-    With a ``cache``, a configuration whose steps and options were fitted before is read back.
+    With a ``cache``, a configuration whose steps and fitting options were fitted before is read
+    back; the SLA options (``latency_target_ms``, ``percentile``, ``max_utilization``) only set
+    ``capacity``, which is recomputed, so one entry serves every SLA.
     """
     groups = [group for _, group in configurations(steps)]
     if cache is None:
         return [fit_configuration(group, **kwargs) for group in groups]
+    sla = {k: kwargs.pop(k) for k in ("latency_target_ms", "percentile", "max_utilization") if k in kwargs}
     fits = []
     for group, key in zip(groups, cache.keys(groups, kwargs), strict=True):
         found = cache.load(key)
         if found is None:
             found = fit_configuration(group, **kwargs)
             cache.save(key, found)
-        fits.append(found)
+        fits.append(with_capacity(found, sla.get("latency_target_ms"), sla.get("percentile", 99.0),
+                                  sla.get("max_utilization", 0.7)))
     return fits
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from planner import capacity
-from planner.capacity import configurations, fit_collection_steps
+from planner.capacity import configurations, fit_collection_steps, with_capacity
 from planner.fit_cache import FitCache
 from planner.steps import for_collection
 from planner.store import RunStore
@@ -57,10 +57,22 @@ def test_changed_steps_or_options_miss(tmp_path):
     nudged = [groups[0].assign(throughput_rps=groups[0]["throughput_rps"] * (1 + 1e-9)), groups[1]]
     changed = fit_cache.keys(nudged, OPTIONS)
     assert changed[0] != base[0] and changed[1] == base[1]  # only the changed configuration misses
-    for option, value in [("percentile", 95.0), ("latency_target_ms", 201.0), ("with_usl", True)]:
+    for option, value in [("with_usl", True), ("bootstrap_resamples", 50), ("seed", 1)]:
         assert set(fit_cache.keys(groups, {**OPTIONS, option: value})).isdisjoint(base), option
     fewer = [groups[0].iloc[:-1], groups[1]]
     assert fit_cache.keys(fewer, OPTIONS)[0] != base[0]
+
+
+def test_one_entry_serves_every_sla(tmp_path, monkeypatch):
+    fit_cache = FitCache(tmp_path / "fits")
+    fit_collection_steps(_steps(), cache=fit_cache, **OPTIONS)
+    other_sla = {"percentile": 95.0, "latency_target_ms": 60.0, "max_utilization": 0.5, "with_usl": False}
+    expected = fit_collection_steps(_steps(), **other_sla)  # no cache
+    _refit_forbidden(monkeypatch)
+    again = fit_collection_steps(_steps(), cache=fit_cache, **other_sla)
+    assert len(list((tmp_path / "fits").glob("*.pickle"))) == 2
+    assert [f.capacity for f in again] == [f.capacity for f in expected]
+    assert all(f.capacity.latency_target_ms == 60.0 and f.capacity.max_utilization == 0.5 for f in again)
 
 
 def test_an_unreadable_entry_is_a_miss_and_is_rewritten(tmp_path):
@@ -71,7 +83,8 @@ def test_an_unreadable_entry_is_a_miss_and_is_rewritten(tmp_path):
     entry.write_bytes(b"\x80\x05truncated")
     assert fit_cache.load(entry.stem) is None
     (again,) = fit_collection_steps(groups[0], cache=fit_cache, **OPTIONS)
-    assert again.to_dict() == first.to_dict() and fit_cache.load(entry.stem).to_dict() == first.to_dict()
+    assert again.to_dict() == first.to_dict()
+    assert with_capacity(fit_cache.load(entry.stem), OPTIONS["latency_target_ms"]).to_dict() == first.to_dict()
 
 
 def test_an_unwritable_cache_is_skipped(tmp_path):
