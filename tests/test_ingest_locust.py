@@ -431,8 +431,8 @@ def test_files_group_by_prefix(tmp_path, datasets):
 def test_history_streams_in_chunks_like_the_frame(datasets, monkeypatch):
     path = datasets / "locust" / "louskac_deep-vision__results_stats_history.csv"
     (small,) = locust.parse([path], "locust-history")
-    monkeypatch.setattr(locust, "STREAM_THRESHOLD_BYTES", 0)
-    monkeypatch.setattr(locust, "CHUNK_BYTES", 700)  # several rows per piece, cut mid-line
+    monkeypatch.setattr(locust.runs, "STREAM_THRESHOLD_BYTES", 0)
+    monkeypatch.setattr(locust.csv_file, "CHUNK_BYTES", 700)  # several rows per piece, cut mid-line
     (big,) = locust.parse([path], "locust-history")
     stream = big.tables["history"]
     assert callable(stream) and big.notes["history_percentiles"] == "unknown"
@@ -448,8 +448,8 @@ def test_stream_error_names_the_global_row(tmp_path, monkeypatch):
     rows = [HISTORY_ROW.replace("1700000000", str(1700000000 + i)) for i in range(40)]
     rows[33] = rows[33].replace(",51.5,", ",-1,")
     path = _write(tmp_path, "s_stats_history.csv", HISTORY_HEADER + "\r\n" + "\r\n".join(rows) + "\r\n")
-    monkeypatch.setattr(locust, "STREAM_THRESHOLD_BYTES", 0)
-    monkeypatch.setattr(locust, "CHUNK_BYTES", 300)
+    monkeypatch.setattr(locust.runs, "STREAM_THRESHOLD_BYTES", 0)
+    monkeypatch.setattr(locust.csv_file, "CHUNK_BYTES", 300)
     (run,) = locust.parse([path], "locust-history")
     with pytest.raises(InputError) as info:
         list(run.tables["history"]())

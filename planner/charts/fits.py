@@ -1,0 +1,126 @@
+"""Fitted curves: latency vs per-instance throughput with its bootstrap band and the SLA line, and the USL
+throughput vs concurrency. Axes name their units."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from planner.capacity import ConfigurationFit
+from planner.charts.spec import _sla_layers, _vertical_rule
+from planner.errors import PlannerError
+from planner.queueing import usl_throughput
+from planner.resampling import percentile_interval
+
+# Roles of a measured step in the latency fit (see :func:`measured_frame`).
+FITTED, HELD_OUT, PAST_KNEE = "fitted", "held out (validation)", "past the knee (USL only)"
+
+
+def curve_frame(fits: Sequence[ConfigurationFit], percentile: float, points: int = 80) -> pd.DataFrame:
+    """Predicted latency (ms) with its bootstrap band over per-instance throughput (rps), per configuration."""
+    rows = []
+    for fit in fits:
+        if fit.latency is None:
+            continue
+        top = min(fit.latency_summary.saturation_rps * 0.98, fit.latency.max_measured_rps_ * 1.5)
+        grid = np.linspace(top / points, top, points)
+        low, high = fit.latency.predict_interval(grid, percentile)
+        rows.append(pd.DataFrame({"configuration": fit.config.label, "throughput_rps": grid,
+                                  "latency_ms": fit.latency.predict(grid, percentile), "lower_ms": low,
+                                  "upper_ms": high}))
+    frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["configuration", "throughput_rps", "latency_ms", "lower_ms", "upper_ms"])
+    return frame.replace([np.inf, -np.inf], np.nan)
+
+
+def measured_frame(fits: Sequence[ConfigurationFit], percentile: float) -> pd.DataFrame:
+    """The measured steps behind each fit: per-instance throughput and the latency statistic used."""
+    col = f"latency_p{percentile:g}_ms".replace(".", "_")
+    rows = []
+    for fit in fits:
+        if fit.steps is None or fit.latency is None:
+            continue
+        steps = fit.steps
+        stat = col if col in steps and steps[col].notna().any() else "latency_mean_ms"
+        past_knee = steps.get("saturated", pd.Series(False, index=steps.index)).fillna(False).astype(bool)
+        rows.append(pd.DataFrame({"configuration": fit.config.label, "throughput_rps": steps["throughput_rps"],
+                                  "latency_ms": steps[stat], "statistic": "p" + f"{percentile:g}" if stat == col
+                                  else "mean", "past_knee": past_knee,
+                                  "role": _roles(fit, steps["throughput_rps"], past_knee)}))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["configuration", "throughput_rps", "latency_ms", "statistic", "past_knee", "role"])
+
+
+def _roles(fit: ConfigurationFit, throughput_rps: pd.Series, past_knee: pd.Series) -> np.ndarray:
+    """Each step's part in the latency fit: past the knee (not used), held out (the top load levels the
+    chosen model was validated on), or fitted."""
+    points = fit.latency.heldout_points_
+    held = points.loc[points["model"] == fit.latency.model_, "throughput_rps"]
+    cut = float(held.min()) if len(held) else np.inf
+    rps = pd.to_numeric(throughput_rps, errors="coerce").to_numpy(dtype=float)
+    return np.where(past_knee.to_numpy(), PAST_KNEE, np.where(rps >= cut, HELD_OUT, FITTED))
+
+
+def fit_chart(fits: Sequence[ConfigurationFit], percentile: float, sla_ms: float | None = None) -> alt.LayerChart:
+    """Latency vs per-instance throughput: measured steps (fitted, held out, past the knee), fitted curve,
+    95% band, SLA line."""
+    label = f"p{percentile:g}"
+    curves, measured = curve_frame(fits, percentile), measured_frame(fits, percentile)
+    x = alt.X("throughput_rps:Q", title="throughput per instance (requests/s)")
+    color = alt.Color("configuration:N", title="configuration")
+    band = alt.Chart(curves).mark_area(opacity=0.2).encode(
+        x=x, y=alt.Y("lower_ms:Q", title=f"{label} latency (ms)"), y2=alt.Y2("upper_ms"), color=color)
+    line = alt.Chart(curves).mark_line().encode(x=x, y=alt.Y("latency_ms:Q"), color=color)
+    dots = alt.Chart(measured).mark_point(filled=True, size=70).encode(
+        x=x, y=alt.Y("latency_ms:Q"), color=color, shape=alt.Shape("role:N", title="measured steps"),
+        tooltip=[alt.Tooltip("configuration:N"), alt.Tooltip("throughput_rps:Q", format=".1f"),
+                 alt.Tooltip("latency_ms:Q", format=".1f"), alt.Tooltip("statistic:N"), alt.Tooltip("role:N")])
+    layers = [band, line, dots]
+    if sla_ms is not None:
+        layers.extend(_sla_layers(sla_ms, label))
+    return alt.layer(*layers).properties(title=f"Fitted {label} latency vs throughput (bands: 95% bootstrap)",
+                                         width=560, height=340)
+
+
+def usl_frame(fit: ConfigurationFit, points: int = 80) -> pd.DataFrame:
+    """Fitted USL throughput (rps per instance) with its bootstrap band over concurrency (users per
+    instance), from the configuration's own bootstrapped estimator (``fit.usl_model``)."""
+    usl = fit.usl_model
+    if usl is None:
+        raise PlannerError(f"{fit.config.label}: no USL fit to draw")
+    grid = np.linspace(0.0, float(np.max(usl.concurrency_)) * 1.25, points)
+    samples = usl.bootstrap_samples_
+    band = usl_throughput(grid[None, :], samples["lambda"].to_numpy()[:, None], samples["sigma"].to_numpy()[:, None],
+                          samples["kappa"].to_numpy()[:, None])
+    lower, upper = percentile_interval(band, usl.level)
+    return pd.DataFrame({"configuration": fit.config.label, "concurrency": grid, "throughput_rps": usl.predict(grid),
+                         "lower_rps": lower, "upper_rps": upper})
+
+
+def usl_chart(fit: ConfigurationFit) -> alt.LayerChart:
+    """Throughput vs concurrency per instance: measured steps, the USL curve, its 95 % band, the peak."""
+    curve = usl_frame(fit)
+    steps = fit.steps[fit.steps["concurrency"].notna()]
+    past_knee = steps.get("saturated", pd.Series(False, index=steps.index)).fillna(False).astype(bool)
+    measured = pd.DataFrame({"concurrency": steps["concurrency"].astype(float),
+                             "throughput_rps": steps["throughput_rps"].astype(float),
+                             "role": np.where(past_knee.to_numpy(), PAST_KNEE, FITTED)})
+    x = alt.X("concurrency:Q", title="concurrency per instance (users)")
+    band = alt.Chart(curve).mark_area(opacity=0.2, color="#1f77b4").encode(
+        x=x, y=alt.Y("lower_rps:Q", title="throughput per instance (requests/s)"), y2=alt.Y2("upper_rps"))
+    line = alt.Chart(curve).mark_line(color="#1f77b4", size=3).encode(x=x, y=alt.Y("throughput_rps:Q"))
+    dots = alt.Chart(measured).mark_point(filled=True, size=70, color="black").encode(
+        x=x, y=alt.Y("throughput_rps:Q"), shape=alt.Shape("role:N", title="measured steps"),
+        tooltip=[alt.Tooltip("concurrency:Q", format=".1f"), alt.Tooltip("throughput_rps:Q", format=".1f"),
+                 alt.Tooltip("role:N")])
+    layers = [band, line, dots]
+    u = fit.usl
+    if u.peak_concurrency <= curve["concurrency"].max():
+        layers.extend(_vertical_rule(u.peak_concurrency, f"peak N* = {u.peak_concurrency:.0f} users", "gray", [4, 4]))
+    return alt.layer(*layers).properties(
+        title=alt.TitleParams(["Throughput vs concurrency (USL, band: 95% bootstrap)",
+                               f"σ={u.sigma:.3g}, κ={u.kappa:.3g}, λ={u.lambda_rps:.3g} requests/s"]),
+        width=560, height=340)
