@@ -336,14 +336,23 @@ class RunStore:
         # files ~1.3x larger; row groups of >= ROW_GROUP_ROWS rows.
         text = [f.name for f in target if pa.types.is_string(f.type) or pa.types.is_dictionary(f.type)]
         rows, pending, pending_rows = 0, [], 0
+        # One row group is encoded and written on a second thread while the next is parsed on this
+        # one (both release the GIL for most of their work); at most one write is in flight.
         with self._b.fs.open_output_stream(path) as sink, pq.ParquetWriter(
-                sink, target, compression="lz4", use_dictionary=text) as out:
+                sink, target, compression="lz4", use_dictionary=text) as out, \
+                ThreadPoolExecutor(max_workers=1) as writer:
+            in_flight = None
             for batch in batches:
                 pending.append(_with_run_id(batch, run_id, target))
                 pending_rows += batch.num_rows
                 if pending_rows >= ROW_GROUP_ROWS:
-                    out.write_table(pa.Table.from_batches(pending, target))
+                    group = pa.Table.from_batches(pending, target)
+                    if in_flight is not None:
+                        in_flight.result()
+                    in_flight = writer.submit(out.write_table, group)
                     rows, pending, pending_rows = rows + pending_rows, [], 0
+            if in_flight is not None:
+                in_flight.result()
             out.write_table(pa.Table.from_batches(pending, target))
             rows += pending_rows
         return {"file": f"{gen_dir.rsplit('/', 1)[-1]}/{table.name}.parquet", "rows": rows}
