@@ -22,11 +22,13 @@ from app_pages.shared import (
     parse_price_overrides,
     positive_count,
     positive_ms,
+    price_catalog,
     price_widgets,
     url_scenario,
     whole,
     widget_values,
 )
+from planner.catalog import HOURS_PER_MONTH
 from planner.charts import comparison_chart
 from planner.errors import PlannerError
 from planner.export import CostComparison, comparison_bytes
@@ -51,6 +53,7 @@ LINE_COLUMNS = {
     "usd_per_million_requests": st.column_config.NumberColumn("USD per 1M requests", format="%.3f"),
     "predicted_latency_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
     "sla_met": st.column_config.CheckboxColumn("SLA met"),
+    "origin": st.column_config.TextColumn("data"),
     "notes": st.column_config.TextColumn("notes"),
 }
 
@@ -115,6 +118,10 @@ def page() -> None:
         st.dataframe(pd.DataFrame(data["options"])[list(LINE_COLUMNS)], column_config=LINE_COLUMNS, hide_index=True)
     else:
         st.info("No option meets this target: see the Capacity planner page for why.")
+    args = library_args(values)
+    catalog = price_catalog(str(values["region"]), float(values["discount"]), args["overrides"])
+    st.caption(f"Prices: {catalog.provenance()}; months of {HOURS_PER_MONTH:g} h; each price's source and date are on the "
+               "Assumptions sheet.")
     _downloads(result)
     with st.expander("Assumptions"):
         st.dataframe(pd.DataFrame(data["assumptions"]).astype(str), hide_index=True)

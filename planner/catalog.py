@@ -119,6 +119,16 @@ class PriceCatalog:
         text = f"{self.currency} prices for {self.region} as of {self.date} ({self.source.split(':')[0]})"
         return text + (f"; {len(self.overrides)} change(s): " + "; ".join(self.overrides) if self.overrides else "")
 
+    def price_origin(self, instance_type: str | None = None) -> tuple[str, str]:
+        """(source, date) of one hosting price (or, without ``instance_type``, of the snapshot's other
+        prices): the snapshot's source and date, or the origin of a price the user gave (a price file,
+        overrides; no date); a discount is named after the source."""
+        ids = {s.get("id") for s in self.sources}
+        given = [p for p in self.spec(instance_type).price_sources if p not in ids] if instance_type else []
+        source, date = ("; ".join(given), "") if given else (self.source, self.date)
+        discounts = [o for o in self.overrides if o.startswith("discount ")]
+        return "; ".join([source, *discounts]), date
+
     def with_prices(self, usd_per_hour_by_instance: Mapping[str, float], origin: str) -> PriceCatalog:
         """A copy whose hosting prices are replaced (or added, specs unknown) and recorded as from ``origin``."""
         instances = dict(self.instances)

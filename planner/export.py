@@ -232,24 +232,25 @@ def _assumptions(rec: RealtimeRecommendation | None, traffic: Traffic, catalog: 
         rows += [Assumption(f"latency target ({rec.percentile})", rec.latency_target_ms, "ms", "given"),
                  Assumption("utilisation cap", rec.max_utilization, "fraction of capacity", "given"),
                  Assumption("routing", rec.routing, "", "given")]
-    rows += [Assumption(f"discount: {o}", "", "", "given") for o in catalog.overrides]
+    rows += [Assumption("discount" if o.startswith("discount ") else "price change", o, "", "given")
+             for o in catalog.overrides]
     rows.append(Assumption("data processing", catalog.data_processing_usd_per_gb, "USD/GB (GiB of bytes)",
-                           catalog.source, catalog.date))
+                           catalog.source, catalog.date))  # never discounted
     return rows
 
 
 def price_assumptions(catalog: PriceCatalog, instance_types: Sequence[str] = (),
                       memory_sizes_mb: Sequence[int] = ()) -> list[Assumption]:
-    """Every price a comparison used, with the catalog's source and date."""
-    rows = [Assumption(f"{t} hosting", catalog.price(t), "USD/hour", catalog.source, catalog.date)
+    """Every price a comparison used, with its own source and date (:meth:`PriceCatalog.price_origin`)."""
+    rows = [Assumption(f"{t} hosting", catalog.price(t), "USD/hour", *catalog.price_origin(t))
             for t in sorted(set(instance_types))]
+    origin = catalog.price_origin()
     for mb in sorted(set(memory_sizes_mb)):
-        rows += [Assumption(f"serverless {mb} MB on demand", catalog.serverless_usd_per_second(mb), "USD/s",
-                            catalog.source, catalog.date),
+        rows += [Assumption(f"serverless {mb} MB on demand", catalog.serverless_usd_per_second(mb), "USD/s", *origin),
                  Assumption(f"serverless {mb} MB provisioned standby",
-                            catalog.provisioned_standby_usd_per_second(mb), "USD/s", catalog.source, catalog.date),
+                            catalog.provisioned_standby_usd_per_second(mb), "USD/s", *origin),
                  Assumption(f"serverless {mb} MB provisioned inference",
-                            catalog.provisioned_inference_usd_per_second(mb), "USD/s", catalog.source, catalog.date)]
+                            catalog.provisioned_inference_usd_per_second(mb), "USD/s", *origin)]
     return rows
 
 

@@ -297,6 +297,15 @@ def test_plan_target_static_count_and_costs():
     assert given_plan.timeline.in_service.min() >= 2 and given_plan.timeline.billed.max() <= 7
 
 
+def test_a_longer_scale_out_window_reacts_later_to_the_morning_ramp():
+    fits, catalog = c5_fits(), load_catalog()
+    traffic = diurnal_traffic(1000, 100, 1440, 1440)
+    plans = {m: plan_autoscaling(fits, catalog, traffic, latency_target_ms=200, min_capacity=1, max_capacity=8,
+                                 scale_out_minutes=m) for m in (3, 10)}
+    first_out = {m: next(e.minute for e in p.timeline.events if e.action == "scale-out") for m, p in plans.items()}
+    assert plans[10].policy.scale_out_minutes == 10 and first_out[10] >= first_out[3] + 7
+
+
 def test_plan_for_an_instance_type_without_a_curve_says_why():
     with pytest.raises(InfeasibleError, match="no fitted latency curve of ml.c5d.xlarge"):
         plan_autoscaling(c5_fits(), load_catalog(), diurnal_traffic(100, 10, 60), latency_target_ms=200,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -124,6 +125,40 @@ def test_user_text_never_becomes_a_formula(tmp_path, fmt):
         return
     for text in evil:
         assert "'" + text in written and text not in written
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_user_text_in_option_cells_is_escaped_too(tmp_path, fmt):
+    recs, catalog = _recs()
+    line = realtime_line(recs[0].options[0], recs[0], Traffic.at_peak_all_month(1000), catalog)
+    evil = dataclasses.replace(line, option='=HYPERLINK("http://x","y")', notes="@SUM(A1)")
+    comparison = cost_comparison(recs, Traffic.at_peak_all_month(1000), catalog, extra_lines=[evil])
+    path = write_comparison(comparison, tmp_path / f"costs.{fmt}")
+    if fmt == "xlsx":
+        cells = [c for row in load_workbook(path)["Options"].iter_rows() for c in row]
+        assert not [c.coordinate for c in cells if c.data_type == "f"]
+        written = {c.value for c in cells}
+    else:
+        with open(path, newline="", encoding="utf-8") as handle:
+            written = {cell for row in csv.reader(handle) for cell in row}
+    assert {"'=HYPERLINK(\"http://x\",\"y\")", "'@SUM(A1)"} <= written and "@SUM(A1)" not in written
+
+
+def test_every_price_names_its_own_source_and_date(tmp_path):
+    price_file = tmp_path / "prices.csv"
+    price_file.write_text("instance_type,usd_per_hour\nml.c5.2xlarge,0.2\n")
+    catalog = load_catalog(price_file=price_file, discount=0.2)
+    rows = {a.item: a for a in price_assumptions(catalog, ["ml.c5.2xlarge", "ml.m5.xlarge"], [2048])}
+    given_price, snapshot_price = rows["ml.c5.2xlarge hosting"], rows["ml.m5.xlarge hosting"]
+    assert given_price.value == pytest.approx(0.16)  # the price file's 0.2, then 20 % off
+    assert given_price.source.startswith(f"price file {price_file}") and given_price.date == ""
+    assert snapshot_price.source.startswith("planner bundled snapshot") and snapshot_price.date == catalog.date
+    assert all("discount 0.2" in a.source for a in rows.values())
+    recs, _ = _recs()
+    changes = [a for a in cost_comparison(recs, Traffic.at_peak_all_month(1000), catalog).assumptions
+               if a.item in ("discount", "price change")]
+    assert [a.item for a in changes] == ["price change", "discount"]
+    assert "0.408 -> 0.2" in changes[0].value and changes[1].value.startswith("discount 0.2")
 
 
 @given(st.text(max_size=20))

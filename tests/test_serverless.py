@@ -123,7 +123,8 @@ def test_toolkit_break_even_and_savings_table_reproduced(toolkit):
     monthly = _toolkit_recommendation(toolkit, monthly_invocations=3e6)
     assert monthly.on_demand_cost.usd_per_month == pytest.approx(13.322538664406482, rel=1e-9)
     assert rec.realtime_option.to_dict() == {"instance_type": "ml.t2.medium", "instance_count": 1,
-                                             "usd_per_month": pytest.approx(40.32), "label": None}
+                                             "usd_per_month": pytest.approx(40.32), "label": None,
+                                             "origin": "given"}
 
 
 def test_toolkit_pareto_front_and_strategies(toolkit):
@@ -246,6 +247,7 @@ def test_cli_on_the_sample_store_answers_with_sensible_values():
     assert data["usd_per_month"]["with_provisioned"] > data["usd_per_month"]["on_demand"]
     realtime = data["realtime_option"]
     assert realtime["instance_type"].startswith("ml.") and realtime["instance_count"] >= 1
+    assert realtime["origin"] in ("measured", "emulated", "published")  # the sample's real-time data
     assert data["break_even_monthly_invocations"] == pytest.approx(realtime["usd_per_month"]
                                                                    / chosen["usd_per_invocation"])
     assert data["price_catalog"]["date"] == "2026-11-23" and data["price_catalog"]["region"] == "us-east-1"

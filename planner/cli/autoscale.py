@@ -113,6 +113,8 @@ def autoscale(
     = 300.0,
     scale_in_cooldown_s: Annotated[int, typer.Option(min=0, help="ScaleInCooldown, seconds.")] = 300,
     scale_out_cooldown_s: Annotated[int, typer.Option(min=0, help="ScaleOutCooldown, seconds.")] = 300,
+    scale_out_minutes: Annotated[int, typer.Option(
+        min=1, help="Consecutive minutes above the target before a scale-out (AWS: 3).")] = 3,
     scale_in_minutes: Annotated[int, typer.Option(
         min=1, help="Consecutive low minutes before a scale-in (observed: 15).")] = 15,
     scale_in_ratio: Annotated[float, typer.Option(
@@ -149,7 +151,8 @@ def autoscale(
         target_tps_per_instance=given_tps, safety_factor=safety_factor, min_capacity=min_capacity,
         max_capacity=max_capacity, max_utilization=max_utilization, startup_s=startup_s,
         scale_in_cooldown_s=scale_in_cooldown_s, scale_out_cooldown_s=scale_out_cooldown_s,
-        scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio, disable_scale_in=disable_scale_in)
+        scale_out_minutes=scale_out_minutes, scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio,
+        disable_scale_in=disable_scale_in)
     if export_policy:
         export_policy.write_text(json.dumps(plan.policy.scaling_policy_configuration(), indent=2) + "\n")
         err.print(f"policy written to {export_policy}", style="dim")

@@ -43,7 +43,8 @@ def explore(
     address: Annotated[str | None, typer.Option(help="Address to listen on, e.g. 127.0.0.1.")] = None,
     headless: Annotated[bool, typer.Option("--headless", help="Do not open a browser.")] = False,
 ) -> None:
-    """Open the what-if explorer (Streamlit): runs, capacity planner, uploads. Ctrl-C stops it."""
+    """Open the what-if explorer (Streamlit): runs, capacity planner, serverless, multi-model, compare & export,
+    upload. Ctrl-C stops it."""
     cmd, env = streamlit_command(store, port, address, headless)
     try:
         code = subprocess.call(cmd, env=env)

@@ -96,13 +96,16 @@ def export_costs(
         emit_json({"path": str(path), **comparison.to_dict()})
         return
     table = Table("option", "deployment", "compute $/mo", "provisioned $/mo", "data $/mo", "total $/mo",
-                  "total $/yr", "$/1M req", "p99 ms", "SLA met", title=f"wrote {path}")
+                  "total $/yr", "$/1M req", "p99 ms", "SLA met", "data", title=f"wrote {path}")
     for line in comparison.lines:
         table.add_row(line.option, line.deployment, f"{line.compute_usd_per_month:,.0f}",
                       f"{line.provisioned_concurrency_usd_per_month:,.0f}",
                       f"{line.data_processing_usd_per_month:,.2f}", f"{line.usd_per_month:,.0f}",
                       f"{line.usd_per_year:,.0f}", f"{line.usd_per_million_requests:.3f}",
                       f"{line.predicted_latency_ms:.0f}" if line.predicted_latency_ms is not None else "-",
-                      "yes" if line.sla_met else "no")
+                      "yes" if line.sla_met else "no", line.origin)
     out.print(table)
+    for line in comparison.lines:
+        if line.notes:
+            out.print(f"  {line.option}: {line.notes}", style="dim")
     out.print(f"Prices: {catalog.provenance()}; months of 730 h.", style="dim")

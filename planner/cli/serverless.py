@@ -109,14 +109,14 @@ def _print(rec, text: str) -> None:
     title = (f"{rec.monthly_invocations:,.0f} invocations/month, {rec.peak_tps:g} TPS peak, p99 ≤ "
              f"{rec.latency_target_ms:g} ms (strategy {rec.strategy})")
     table = Table("memory MB", "mean ms", "p50 ms", "p99 ms", "p99 from", "$/invocation", "$/1M", "$/month",
-                  "meets SLA", "Pareto", title=title)
+                  "meets SLA", "Pareto", "data", title=title)
     for o in rec.memory_options:
         mark = " ◀" if o.memory_mb == rec.recommended_memory_mb else ""
         table.add_row(f"{o.memory_mb}{mark}", f"{o.latency_mean_ms:.0f}",
                       f"{o.latency_p50_ms:.0f}" if o.latency_p50_ms is not None else "-", f"{o.latency_p99_ms:.0f}",
                       "measured" if o.latency_percentiles_source == "measured" else "mean (est.)",
                       f"{o.usd_per_invocation:.3g}", f"{o.usd_per_million_invocations:.2f}", f"{o.usd_per_month:,.2f}",
-                      "yes" if o.meets_sla else "no", "yes" if o.pareto else "")
+                      "yes" if o.meets_sla else "no", "yes" if o.pareto else "", o.origin)
     out.print(table)
     sizing = Table("setting", "value", "probability at peak", "$/month", title=f"{rec.recommended_memory_mb} MB, "
                    f"offered load {rec.offered_load_erlang:.2f} erlang")
@@ -127,7 +127,7 @@ def _print(rec, text: str) -> None:
     if rec.realtime_option:
         rt = rec.realtime_option
         even = rec.break_even_monthly_invocations
-        sizing.add_row(f"real-time {rt.instance_type} × {rt.instance_count}", "", "",
+        sizing.add_row(f"real-time {rt.instance_type} × {rt.instance_count} ({rt.origin})", "", "",
                        f"{rt.usd_per_month:,.2f} (break-even "
                        + (f"{even:,.0f} invocations/month)" if even is not None else "n/a)"))
     out.print(sizing)

@@ -512,8 +512,8 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
                      target_tps_per_instance: float | None = None, safety_factor: float = 0.5,
                      min_capacity: int | None = None, max_capacity: int | None = None,
                      max_utilization: float = 0.7, startup_s: float = 300.0, scale_in_cooldown_s: int = 300,
-                     scale_out_cooldown_s: int = 300, scale_in_minutes: int = 15, scale_in_ratio: float = 0.9,
-                     disable_scale_in: bool = False) -> AutoscalePlan:
+                     scale_out_cooldown_s: int = 300, scale_out_minutes: int = 3, scale_in_minutes: int = 15,
+                     scale_in_ratio: float = 0.9, disable_scale_in: bool = False) -> AutoscalePlan:
     """Recommend and simulate a target-tracking policy for ``traffic``.
 
     The instance type is the cheapest option of :func:`recommend_realtime` at the peak TPS (random
@@ -539,8 +539,8 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
         min_capacity = min(min_capacity, max_capacity or min_capacity)
     policy = TargetTrackingPolicy(
         target, min_capacity, max_capacity or min_capacity, scale_out_cooldown_s=scale_out_cooldown_s,
-        scale_in_cooldown_s=scale_in_cooldown_s, startup_s=startup_s, scale_in_minutes=scale_in_minutes,
-        scale_in_ratio=scale_in_ratio, disable_scale_in=disable_scale_in)
+        scale_in_cooldown_s=scale_in_cooldown_s, startup_s=startup_s, scale_out_minutes=scale_out_minutes,
+        scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio, disable_scale_in=disable_scale_in)
     usd_per_hour = catalog.price(option.instance_type)
     search: tuple[dict[str, Any], ...] = ()
     if max_capacity is None:

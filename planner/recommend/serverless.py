@@ -105,6 +105,7 @@ class RealtimeBaseline:
     instance_count: int
     usd_per_month: float
     label: str | None = None
+    origin: str = "given"  # the recommended option's data origin (measured / emulated / published), or given
 
     @classmethod
     def from_recommendation(cls, rec: RealtimeRecommendation) -> RealtimeBaseline | None:
@@ -112,7 +113,7 @@ class RealtimeBaseline:
         if not rec.options:
             return None
         best = rec.options[0]
-        return cls(best.instance_type, best.instance_count, best.usd_per_month, best.label)
+        return cls(best.instance_type, best.instance_count, best.usd_per_month, best.label, best.origin)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
