@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from planner.errors import FitError
+from planner.errors import FitError, InputError
 from planner.fit import CapacityEstimate, LatencyModel, LatencySummary
 from planner.usl import USLFit, USLSummary
 
@@ -58,7 +58,12 @@ class Configuration:
 
 @dataclass(frozen=True)
 class ConfigurationFit:
-    """Everything fitted for one configuration; ``latency`` is the fitted estimator itself."""
+    """Everything fitted for one configuration; ``latency`` is the fitted estimator itself.
+
+    ``instance_counts``: the distinct instance counts its steps were measured on (a missing count
+    counts as 1, as in the per-instance pooling); ``labels``: the ``key=value`` labels all its runs
+    share (set by :func:`fit_store`, which reads them from the runs; empty otherwise).
+    """
 
     config: Configuration
     run_ids: tuple[str, ...]
@@ -74,6 +79,8 @@ class ConfigurationFit:
     steps: pd.DataFrame | None = field(default=None, repr=False, compare=False)
     plateau_rps: float | None = None  # per-instance throughput plateau, when a knee was measured
     usl_model: USLFit | None = field(default=None, repr=False, compare=False)  # the bootstrapped estimator
+    instance_counts: tuple[int, ...] = ()
+    labels: dict[str, Any] = field(default_factory=dict)
 
     @property
     def saturation_rps(self) -> float:
@@ -111,10 +118,12 @@ class ConfigurationFit:
             u = self.usl.to_dict()
             usl = {k: u[k] for k in ("sigma", "kappa", "sigma_ci_lower", "sigma_ci_upper", "kappa_ci_lower",
                                      "kappa_ci_upper", "lambda_ci_lower", "lambda_ci_upper", "amdahl_ceiling_rps",
-                                     "residual_std_error_rps", "interval")}
+                                     "residual_std_error_rps", "interval", "sigma_se", "kappa_se", "lambda_se",
+                                     "heldout_error", "heldout_points")}
             usl["lambda"] = u["lambda_rps"]
         return {
-            "config": self.config.to_dict(),
+            "config": {**self.config.to_dict(), "instance_counts": list(self.instance_counts),
+                       "labels": dict(self.labels)},
             "label": self.config.label,
             "run_ids": list(self.run_ids),
             "origin": self.origin,
@@ -150,6 +159,13 @@ def _config_of(row: pd.Series) -> Configuration:
 def _origin(values: Sequence[str]) -> str:
     found = sorted({v for v in values if v})
     return found[0] if len(found) == 1 else "mixed (" + ", ".join(found) + ")"
+
+
+def _instance_counts(steps: pd.DataFrame) -> tuple[int, ...]:
+    """Distinct instance counts of ``steps`` (missing = 1, as :func:`_per_instance` assumes)."""
+    raw = steps["instance_count"] if "instance_count" in steps else pd.Series(1, index=steps.index)
+    count = pd.to_numeric(raw, errors="coerce").fillna(1).clip(lower=1)
+    return tuple(sorted({int(c) for c in count}))
 
 
 def _per_instance(steps: pd.DataFrame) -> pd.DataFrame:
@@ -191,7 +207,7 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
     origin = _origin(steps["origin"].dropna().astype(str).tolist() if "origin" in steps else [])
     run_ids = tuple(sorted(steps["run_id"].astype(str).unique()))
     if (steps.get("source") == "recommender").all():
-        return _recommender_fit(steps, config, run_ids, origin)
+        return replace(_recommender_fit(steps, config, run_ids, origin), instance_counts=_instance_counts(steps))
     data = _per_instance(steps)
     flagged = np.zeros(len(data), dtype=bool)
     for flag in exclude:
@@ -235,7 +251,7 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
         notes.append("latency model not fitted: fewer than 3 steady steps with latency below the throughput knee")
     plateau = float(used["throughput_rps"].max()) if used["saturated"].any() else None
     result = ConfigurationFit(config, run_ids, origin, len(steps), len(used), usl, summary, None, None,
-                              tuple(notes), latency, used, plateau, usl_fit)
+                              tuple(notes), latency, used, plateau, usl_fit, _instance_counts(steps))
     return with_capacity(result, latency_target_ms, percentile, max_utilization)
 
 
@@ -274,6 +290,23 @@ def configurations(steps: pd.DataFrame) -> list[tuple[Configuration, pd.DataFram
     return sorted(groups, key=lambda cg: cg[0].label)
 
 
+def select_configurations(groups: list[tuple[Configuration, pd.DataFrame]], wanted: Sequence[str],
+                          source: object) -> list[tuple[Configuration, pd.DataFrame]]:
+    """The ``groups`` (from :func:`configurations`) whose label contains one of ``wanted``
+    (case-insensitive) or whose instance type equals it. Every one of ``wanted`` must match
+    something, else :class:`InputError` naming ``source`` (the store) and the labels there are."""
+    def matches(config: Configuration, text: str) -> bool:
+        text = text.strip().lower()
+        return text in config.label.lower() or text == (config.instance_type or "").lower()
+
+    for text in wanted:
+        if not any(matches(config, text) for config, _ in groups):
+            labels = "; ".join(config.label for config, _ in groups) or "none (no steps)"
+            raise InputError(source, "--config", f"part of a configuration label or an instance type ({labels})",
+                             repr(text))
+    return [(config, g) for config, g in groups if any(matches(config, text) for text in wanted)]
+
+
 def fit_collection_steps(steps: pd.DataFrame, *, cache: FitCache | None = None,
                          **kwargs: Any) -> list[ConfigurationFit]:
     """Fit every configuration in ``steps``; see :func:`fit_configuration` for the options.
@@ -299,15 +332,28 @@ def fit_collection_steps(steps: pd.DataFrame, *, cache: FitCache | None = None,
 
 def fit_store(store: RunStore, run_ids: Sequence[str] | None = None, *, percentile: float = 99.0,
               latency_target_ms: float | None = None, max_utilization: float = 0.7,
-              for_sizing: bool = False, cache: FitCache | None = None) -> list[ConfigurationFit]:
-    """Fit every configuration of the runs in ``store`` (all runs by default).
+              for_sizing: bool = False, cache: FitCache | None = None,
+              configs: Sequence[str] | None = None) -> list[ConfigurationFit]:
+    """Fit every configuration of the runs in ``store`` (all runs by default; with ``configs``,
+    only the configurations :func:`select_configurations` picks), with the labels its runs share.
 
     ``for_sizing`` skips the USL fit and keeps latency models only for configurations whose instance
     type is known: what the recommenders need, at a fraction of the cost.
     """
     from planner.steps import for_collection
 
-    return fit_collection_steps(for_collection(store, list(run_ids) if run_ids else None), cache=cache,
-                                percentile=percentile, latency_target_ms=latency_target_ms,
+    steps = for_collection(store, list(run_ids) if run_ids else None)
+    if configs:  # before fitting: the others' bootstrap costs seconds
+        steps = pd.concat([g for _, g in select_configurations(configurations(steps), configs, store.root)])
+    fits = fit_collection_steps(steps, cache=cache, percentile=percentile, latency_target_ms=latency_target_ms,
                                 max_utilization=max_utilization, with_usl=not for_sizing,
                                 latency_only_with_instance_type=for_sizing)
+    return [replace(f, labels=shared_labels(store, f.run_ids)) for f in fits]
+
+
+def shared_labels(store: RunStore, run_ids: Sequence[str]) -> dict[str, Any]:
+    """The ``key=value`` labels every one of ``run_ids`` carries (empty without runs)."""
+    labels = [store.get(r).run.get("labels") or {} for r in run_ids]
+    if not labels:
+        return {}
+    return {k: v for k, v in labels[0].items() if all(other.get(k) == v for other in labels[1:])}

@@ -25,7 +25,7 @@ from scipy.optimize import elementwise, isotonic_regression, least_squares
 
 from planner import queueing as q
 from planner.errors import FitError
-from planner.resampling import percentile_interval, positive, select_steps
+from planner.resampling import heldout_split, percentile_interval, positive, select_steps
 from planner.schema import column_percentile, percentile_column, percentile_columns
 
 Statistic = float | Literal["mean"]
@@ -508,17 +508,16 @@ class LatencyModel:
 
     def _heldout(self, obs: _Observations, notes: list[str]) -> None:
         """Fit both candidates on the lower load levels, score them on the top ``holdout_fraction``."""
-        levels = np.unique(obs.throughput_rps)
-        n_test = max(1, round(self.holdout_fraction * levels.size))
+        cut = heldout_split(obs.throughput_rps, self.holdout_fraction, 3)
         self.heldout_errors_ = {"queueing": math.nan, "isotonic": math.nan}
         self.heldout_points_ = pd.DataFrame(columns=["model", "step", "throughput_rps", "statistic",
                                                      "observed_ms", "predicted_ms", "abs_pct_error"])
-        if levels.size - n_test < 3:
+        if cut is None:
             self.model_ = "queueing"
             self.heldout_error_ = math.nan
-            notes.append(f"only {levels.size} load levels: no held-out check (needs >= 4); queueing model used")
+            notes.append(f"only {np.unique(obs.throughput_rps).size} load levels: no held-out check (needs >= 4); "
+                         "queueing model used")
             return
-        cut = levels[levels.size - n_test]
         train, test = obs.take(obs.throughput_rps < cut), obs.take(obs.throughput_rps >= cut)
         queue = _fit_queue_profile(train, self.arrival_scv)[0].model
         curves = _fit_curves(train)

@@ -43,3 +43,11 @@ def percentile_interval(samples: np.ndarray, level: float) -> tuple[np.ndarray, 
     alpha = (1.0 - level) / 2.0
     lower, upper = np.quantile(samples, [alpha, 1.0 - alpha], axis=0, method="inverted_cdf")
     return lower, upper
+
+
+def heldout_split(levels, holdout_fraction: float, min_train_levels: int) -> float | None:
+    """The lowest held-out load level: the top ``round(holdout_fraction * n_levels)`` (at least 1)
+    distinct ``levels`` are held out; None when fewer than ``min_train_levels`` would be left to fit."""
+    levels = np.unique(levels)
+    n_test = max(1, round(holdout_fraction * levels.size))
+    return None if levels.size - n_test < min_train_levels else float(levels[levels.size - n_test])

@@ -19,7 +19,7 @@ from scipy.optimize import least_squares
 
 from planner import queueing as q
 from planner.errors import FitError, InputError
-from planner.resampling import STEPS, percentile_interval, positive, select_steps
+from planner.resampling import STEPS, heldout_split, percentile_interval, positive, select_steps
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,8 @@ class USLSummary:
 
     ``*_ci_lower/upper`` are the interval named by ``interval`` ('wald', 'usl-r' or
     'bootstrap-percentile'); derived quantities get intervals only from the bootstrap.
+    ``heldout_error`` is the median absolute percentage error (a fraction) of the throughput
+    predicted at the top concurrency levels by a fit to the others; None with too few levels.
     """
 
     lambda_rps: float
@@ -58,12 +60,15 @@ class USLSummary:
     peak_throughput_rps_ci_lower: float | None = None
     peak_throughput_rps_ci_upper: float | None = None
     bootstrap_resamples: int = 0
+    heldout_error: float | None = None
+    heldout_points: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 _AT_ZERO = 1e-12
+_MIN_TRAIN_LEVELS = 3  # the USL has three parameters
 
 
 class USLFit:
@@ -75,16 +80,24 @@ class USLFit:
     ``'usl-r'`` = ``coef +/- SE * t(level, n - 1)``, the formula of R package ``usl``'s ``confint``,
     kept only to prove parity with its published numbers. ``bootstrap()`` replaces them by
     percentile intervals from resampled steps.
+
+    Held-out validation: a second fit on all but the top ``holdout_fraction`` of the concurrency
+    levels predicts the throughput of the steps held out; the median absolute percentage error of
+    those predictions is ``heldout_error_`` (a fraction; None with fewer than 4 levels).
     """
 
     def __init__(self, interval: Literal["wald", "usl-r"] = "wald", level: float = 0.95,
+                 holdout_fraction: float = 0.3,
                  lambda_bounds: tuple[float, float] = (0.0, math.inf),
                  sigma_bounds: tuple[float, float] = (0.0, 1.0),
                  kappa_bounds: tuple[float, float] = (0.0, 1.0)) -> None:
         if interval not in ("wald", "usl-r"):
             raise ValueError(f"interval must be 'wald' or 'usl-r', got {interval!r}")
+        if not 0 < holdout_fraction < 1:
+            raise ValueError(f"holdout_fraction must be in (0, 1), got {holdout_fraction!r}")
         self.interval = interval
         self.level = level
+        self.holdout_fraction = holdout_fraction
         self.bounds = tuple(zip(lambda_bounds, sigma_bounds, kappa_bounds, strict=True))
         self.excluded_by_flag_: dict = {}
         self.rows_excluded_ = 0
@@ -117,16 +130,34 @@ class USLFit:
         if np.unique(n).size < 3:
             raise FitError(f"USL needs at least 3 distinct concurrency levels, got {np.unique(n).size}")
         self.concurrency_, self.throughput_rps_ = n, y
-        x0 = np.array([np.max(y / n), 0.01, 1e-4])
-        x0 = np.clip(x0, self.bounds[0], self.bounds[1])
-        self.lambda_, self.sigma_, self.kappa_ = self._solve(n, y, x0, 1e-15)
+        self.lambda_, self.sigma_, self.kappa_ = self._solve(n, y, self._start(n, y), 1e-15)
         self._set_derived()
+        self._heldout()
         self.rows_used_ = int(n.size)
         self.interval_ = self.interval
         self._set_intervals(self.confint(self.level, self.interval))
         self.bootstrap_resamples_ = 0
         self._boot_derived = {}
         return self
+
+    def _start(self, n: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.clip(np.array([np.max(y / n), 0.01, 1e-4]), self.bounds[0], self.bounds[1])
+
+    def _heldout(self) -> None:
+        """Fit the lower concurrency levels, predict the rest: ``heldout_error_`` and ``heldout_points_``."""
+        n, y = self.concurrency_, self.throughput_rps_
+        cut = heldout_split(n, self.holdout_fraction, _MIN_TRAIN_LEVELS)
+        self.heldout_error_, self.heldout_points_ = None, pd.DataFrame(
+            columns=["concurrency", "observed_rps", "predicted_rps", "abs_pct_error"])
+        if cut is None:
+            return
+        train, test = n < cut, n >= cut
+        params = self._solve(n[train], y[train], self._start(n[train], y[train]), 1e-15)
+        predicted = q.usl_throughput(n[test], *params)
+        error = np.abs(predicted - y[test]) / y[test]
+        self.heldout_points_ = pd.DataFrame({"concurrency": n[test], "observed_rps": y[test],
+                                             "predicted_rps": predicted, "abs_pct_error": error})
+        self.heldout_error_ = float(np.median(error))
 
     def fit_steps(self, steps: pd.DataFrame, exclude: Sequence[str] = ()) -> USLFit:
         """Fit to a steps frame (``concurrency``, ``throughput_rps``), dropping rows flagged in ``exclude``."""
@@ -233,5 +264,6 @@ class USLFit:
             peak_throughput_rps_ci_lower=boot.get("peak_throughput_rps", (None, None))[0],
             peak_throughput_rps_ci_upper=boot.get("peak_throughput_rps", (None, None))[1],
             bootstrap_resamples=self.bootstrap_resamples_,
+            heldout_error=self.heldout_error_, heldout_points=len(self.heldout_points_),
         )
 

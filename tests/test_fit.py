@@ -119,6 +119,54 @@ def test_usl_rejects_bad_input():
         USLFit().fit_steps(pd.DataFrame({"concurrency": [1, 2, 3]}))
 
 
+# --------------------------------------------------------------------------- USL held-out error
+
+# Distinct concurrency levels each dataset has, and how many of the lowest the held-out fit uses
+# (the top round(0.3 * levels) are held out, as the latency model does).
+HELDOUT_SPLIT = {"specsdm91": (7, 5), "raytracer": (11, 8), "synthetic": (6, 4), "raytracer6": (6, 4)}
+
+
+@pytest.mark.parametrize("name", sorted(HELDOUT_SPLIT))
+def test_usl_heldout_error_equals_an_independent_fit_on_the_lower_levels(usl_data, name):
+    from scipy.optimize import curve_fit
+
+    n, x = (np.asarray(v, dtype=float) for v in usl_data[name])
+    levels, n_train = HELDOUT_SPLIT[name]
+    assert np.unique(n).size == levels
+    train = n <= np.sort(np.unique(n))[n_train - 1]
+    params, _ = curve_fit(q.usl_throughput, n[train], x[train], p0=[np.max(x[train] / n[train]), 0.01, 1e-4],
+                          bounds=([0, 0, 0], [np.inf, 1, 1]), method="trf", xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    expected = np.median(np.abs(q.usl_throughput(n[~train], *params) - x[~train]) / x[~train])
+    fit = USLFit().fit(n, x)
+    assert fit.heldout_error_ == pytest.approx(expected, rel=1e-4)
+    summary = fit.summary()
+    assert summary.heldout_error == fit.heldout_error_ and summary.heldout_points == levels - n_train
+    np.testing.assert_array_equal(fit.heldout_points_["concurrency"], n[~train])
+
+
+def test_usl_heldout_error_published_values(usl_data):
+    # specsdm91 fitted on N <= 108 underpredicts 144 and 216 (1620 and 1291 vs 1775 and 1702 rps)
+    assert USLFit().fit(*usl_data["specsdm91"]).heldout_error_ == pytest.approx(0.16441, abs=5e-5)
+    # the synthetic series is exact USL: the lower four levels predict the top two to within 1e-5
+    assert USLFit().fit(*usl_data["synthetic"]).heldout_error_ < 1e-4
+    # the full fit's residuals are far smaller than the extrapolation error: in-sample is no substitute
+    ray = USLFit().fit(*usl_data["raytracer"])
+    in_sample = np.median(np.abs(ray.predict(ray.concurrency_) - ray.throughput_rps_) / ray.throughput_rps_)
+    assert ray.heldout_error_ == pytest.approx(0.15639, abs=5e-5) and ray.heldout_error_ > 3 * in_sample
+
+
+def test_usl_heldout_error_needs_four_levels(usl_data):
+    n, x = usl_data["raytracer"]
+    three = USLFit().fit(n[:3], x[:3])
+    assert three.heldout_error_ is None and three.summary().heldout_error is None
+    assert three.summary().heldout_points == 0
+    four = USLFit().fit(n[:4], x[:4])  # fit on 1, 4, 8; 12 held out
+    expected = abs(q.usl_throughput(12.0, *USLFit().fit(n[:3], x[:3]).params_) - x[3]) / x[3]
+    assert four.heldout_error_ == pytest.approx(expected, rel=1e-9) and four.summary().heldout_points == 1
+    with pytest.raises(ValueError, match="holdout_fraction"):
+        USLFit(holdout_fraction=1.0)
+
+
 # --------------------------------------------------------------------------- USL bootstrap
 
 
@@ -357,3 +405,26 @@ def test_a_fixed_delay_outside_the_queue_is_told_apart_from_service_time():
     low, high = model.predict_interval([100.0, 170.0], 99)
     point = model.predict(np.array([100.0, 170.0]), 99)
     assert np.all(low <= point * (1 + 2e-3)) and np.all(point <= high * (1 + 2e-3))  # grid interpolation
+
+
+# --------------------------------------------------------------------------- configurations of a store
+
+
+def test_fit_store_fits_only_the_chosen_configurations_with_their_counts_and_labels(tmp_path):
+    from planner.capacity import fit_store
+    from planner.fit_cache import FitCache
+    from planner.store import RunStore
+    from tests.samples import SAMPLE_STORE
+
+    store, cache = RunStore(SAMPLE_STORE), FitCache(tmp_path / "cache")
+    # IR points (no bootstrap): ml.c5d.xlarge by instance type, ml.m5.large by part of its label, any case
+    fits = fit_store(store, configs=["ml.c5d.xlarge", "M5.LARGE"], cache=cache)
+    assert [f.config.label for f in fits] == ["ml.c5d.xlarge", "ml.m5.large"]
+    assert len(list((tmp_path / "cache").glob("*.pickle"))) == 2  # the others were never fitted
+    assert fits[0].instance_counts == (3,) and fits[0].to_dict()["config"]["instance_counts"] == [3]
+    (raytracer,) = fit_store(store, configs=["run 2676c1d8"], cache=cache)
+    assert raytracer.labels == {"benchmark": "raytracer"}
+    assert raytracer.to_dict()["config"]["labels"] == {"benchmark": "raytracer"}
+    with pytest.raises(InputError, match=r"--config: expected .*ml\.m5\.large.*, found 'ml\.p5'") as caught:
+        fit_store(store, configs=["ml.c5d.xlarge", "ml.p5"], cache=cache)
+    assert caught.value.path == str(store.root) and "\n" not in str(caught.value)

@@ -139,7 +139,7 @@ def percentile_arg(text: str) -> float:
 
 
 def collection_fits(store: str | None, run_ids: list[str] | None, percentile: float, sla_ms: float | None,
-                    max_utilization: float, for_sizing: bool = False):
+                    max_utilization: float, for_sizing: bool = False, configs: list[str] | None = None):
     """Fits of the store's configurations (see :func:`planner.capacity.fit_store`), cached on disk (see
     :mod:`planner.fit_cache`), with a spinner."""
     from planner.capacity import fit_store
@@ -149,7 +149,8 @@ def collection_fits(store: str | None, run_ids: list[str] | None, percentile: fl
     ids = [found.resolve(r) for r in run_ids] if run_ids else None
     with progress("fitting", total=None):
         return fit_store(found, ids, percentile=percentile, latency_target_ms=sla_ms,
-                         max_utilization=max_utilization, for_sizing=for_sizing, cache=FitCache.default())
+                         max_utilization=max_utilization, for_sizing=for_sizing, cache=FitCache.default(),
+                         configs=configs)
 
 
 class progress:

@@ -29,10 +29,14 @@ from planner.cli.common import (
 def fit(
     store: StoreOpt = None,
     run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs (repeatable).")] = None,
+    config: Annotated[list[str] | None, typer.Option(
+        "--config", help="Only configurations whose label contains TEXT (any case) or whose instance type is "
+        "TEXT (repeatable), e.g. ml.c5.2xlarge or resnet50.")] = None,
     percentile: Annotated[str, typer.Option(help="Latency percentile for capacity, e.g. p99, p95.")] = "p99",
     sla: Annotated[str | None, typer.Option(help="Latency target for capacity, e.g. 200ms.")] = None,
     max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap.")] = 0.7,
-    plot: Annotated[Path | None, typer.Option(help="Write the curves to FILE.html or FILE.png.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Write the curves (latency vs throughput, and throughput vs "
+                                                   "concurrency per USL fit) to FILE.html or FILE.png.")] = None,
     all_configs: Annotated[bool, typer.Option("--all", help="Also list configurations that could not be fitted.")]
     = False,
     as_json: JsonOpt = False,
@@ -40,33 +44,95 @@ def fit(
     """Fit throughput (USL) and latency curves per configuration, with held-out error and intervals."""
     pct = percentile_arg(percentile)
     sla_ms = duration_ms_arg(sla, "--sla") if sla else None
-    fits = collection_fits(store, run, pct, sla_ms, max_utilization)
+    fits = collection_fits(store, run, pct, sla_ms, max_utilization, configs=config)
     shown = [f for f in fits if all_configs or f.usl or f.latency_summary or f.recommender]
     if plot:
-        from planner.charts import fit_chart, save_chart
+        from planner.charts import save_chart
 
-        save_chart(fit_chart(shown, pct, sla_ms), plot)
+        save_chart(_fit_plot(shown, pct, sla_ms), plot)
     if as_json:
         emit_json({"percentile": f"p{pct:g}", "sla_ms": sla_ms, "max_utilization": max_utilization,
                     "configs": [f.to_dict() for f in shown]})
         return
-    table = Table("configuration", "origin", "steps", "USL σ / κ / λ", "peak (users @ rps)", "latency model",
-                  "held-out err", f"capacity @ {sla or 'SLA'} (rps)", title=f"{len(shown)} configurations")
-    for f in shown:
-        usl = (f"{f.usl.sigma:.3g} / {f.usl.kappa:.3g} / {f.usl.lambda_rps:.3g}" if f.usl else "-")
-        peak = (f"{f.usl.peak_concurrency:.0f} @ {f.usl.peak_throughput_rps:.0f}" if f.usl else "-")
+    with_usl = [f for f in shown if f.usl]
+    if with_usl:
+        out.print(_usl_table(with_usl))
+    out.print(_latency_table(shown, sla))
+
+
+def _fit_plot(fits, percentile: float, sla_ms: float | None):
+    """Latency vs throughput (when any configuration has a latency model), then throughput vs
+    concurrency per USL fit."""
+    import altair as alt
+
+    from planner.charts import fit_chart, usl_chart
+
+    views = []
+    for f in fits:
+        if f.usl_model is not None and f.usl is not None:
+            u = f.usl
+            views.append(usl_chart(f).properties(title=alt.TitleParams([
+                f"{f.config.label}: throughput vs concurrency (USL, band: 95% bootstrap)",
+                f"σ={u.sigma:.3g}, κ={u.kappa:.3g}, λ={u.lambda_rps:.3g} requests/s, "
+                f"held-out error {_pct(u.heldout_error)}"])))
+    if any(f.latency is not None for f in fits) or not views:
+        views.insert(0, fit_chart(fits, percentile, sla_ms))
+    return views[0] if len(views) == 1 else alt.vconcat(*views).resolve_scale(shape="independent")
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "?"
+    return "∞" if value == float("inf") else f"{value:.3g}"
+
+
+def _with_ci(value: float, lower: float | None, upper: float | None) -> str:
+    """``value [lower–upper]`` on two lines (the interval omitted when unknown)."""
+    band = f"\n[{_num(lower)}–{_num(upper)}]" if lower is not None and upper is not None else ""
+    return _num(value) + band
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def _usl_table(fits) -> Table:
+    """σ, κ, λ, N* and peak throughput with their intervals, residual standard error, held-out error."""
+    interval = {f.usl.interval for f in fits}
+    table = Table("configuration", "steps", "σ", "κ", "λ (rps)", "peak N* (users)", "peak (rps)",
+                  "resid. SE (rps)", "held-out err", title="Throughput vs concurrency per instance (USL; "
+                  f"intervals: {', '.join(sorted(interval))} {fits[0].usl.level:.0%})")
+    for f in fits:
+        u = f.usl
+        table.add_row(f.config.label, f"{u.rows_used}", _with_ci(u.sigma, u.sigma_ci_lower, u.sigma_ci_upper),
+                      _with_ci(u.kappa, u.kappa_ci_lower, u.kappa_ci_upper),
+                      _with_ci(u.lambda_rps, u.lambda_ci_lower, u.lambda_ci_upper),
+                      _with_ci(u.peak_concurrency, u.peak_concurrency_ci_lower, u.peak_concurrency_ci_upper),
+                      _with_ci(u.peak_throughput_rps, u.peak_throughput_rps_ci_lower, u.peak_throughput_rps_ci_upper),
+                      _num(u.residual_std_error_rps), _pct(u.heldout_error))
+    return table
+
+
+def _latency_table(fits, sla: str | None) -> Table:
+    """Latency model, its held-out error and the capacity at the SLA per configuration."""
+    table = Table("configuration", "origin", "steps", "latency model", "held-out err",
+                  f"capacity @ {sla or 'SLA'} (rps)", title=f"Latency vs throughput per instance: {len(fits)} "
+                  "configurations")
+    for f in fits:
         model = (f"{f.latency_summary.model} (c={f.latency_summary.servers}, S={f.latency_summary.service_time_ms:.0f} ms)"
                  if f.latency_summary else ("IR point" if f.recommender else "-"))
-        err = _heldout_text(f)
-        cap = "-"
-        if f.capacity is not None:
-            c = f.capacity
-            band = (f" [{c.capacity_rps_ci_lower:.0f}–{c.capacity_rps_ci_upper:.0f}]"
-                    if c.capacity_rps_ci_lower is not None and c.capacity_rps_ci_upper is not None else "")
-            cap = (f"{c.capacity_rps:.1f}{band} ({c.binding})" if c.feasible else "infeasible") + (
-                " extrapolated" if c.extrapolated else "")
-        table.add_row(f.config.label, f.origin, f"{f.n_steps_used}/{f.n_steps}", usl, peak, model, err, cap)
-    out.print(table)
+        table.add_row(f.config.label, f.origin, f"{f.n_steps_used}/{f.n_steps}", model, _heldout_text(f),
+                      _capacity_text(f.capacity))
+    return table
+
+
+def _capacity_text(c) -> str:
+    if c is None:
+        return "-"
+    band = (f" [{c.capacity_rps_ci_lower:.0f}–{c.capacity_rps_ci_upper:.0f}]"
+            if c.capacity_rps_ci_lower is not None and c.capacity_rps_ci_upper is not None else "")
+    return (f"{c.capacity_rps:.1f}{band} ({c.binding})" if c.feasible else "infeasible") + (
+        " extrapolated" if c.extrapolated else "")
 
 
 def _heldout_text(fit) -> str:
