@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import heapq
 import http.client
@@ -22,10 +23,12 @@ import pytest
 
 from planner.collect.endpoint import (
     PROFILES,
+    SETTINGS_PATH,
     EndpointSettings,
     LocalEndpoint,
     ServiceTimes,
     parse_service_dist,
+    probe_serve_local,
     profile_settings,
     serve_forever,
 )
@@ -449,3 +452,87 @@ def test_serve_forever_stops_cleanly_on_sigterm(tmp_path):
         assert proc.stdout.read().strip() == "served 1"
     finally:
         proc.kill()
+
+
+# ----------------------------------------------------------------------------- identity: planner collect asks first
+
+
+def test_the_settings_path_names_the_endpoint_and_the_probe_reads_it_back():
+    settings = profile_settings("m5.xlarge-small-model", instances=3, queue_limit=5, routing="least-outstanding")
+    with LocalEndpoint(settings) as ep:
+        conn = http.client.HTTPConnection("127.0.0.1", ep.port, timeout=5)
+        conn.request("GET", SETTINGS_PATH)
+        answer = conn.getresponse()
+        assert answer.status == 200 and json.loads(answer.read()) == {"planner_serve_local": {
+            "workers": 4, "service_ms": 25.0, "service_dist": "lognormal:0.3", "queue_limit": 5, "instances": 3,
+            "routing": "least-outstanding", "seed": 0, "instance_type": "ml.m5.xlarge",
+            "profile": "m5.xlarge-small-model"}}
+        conn.request("POST", SETTINGS_PATH, body=b"{}")
+        wrong = conn.getresponse()
+        assert (wrong.status, wrong.getheader("Allow")) == (405, "GET")
+        wrong.read()
+        assert probe_serve_local(ep.url) == settings and probe_serve_local(ep.url + "/") == settings
+        assert ep.stats().served == 0  # asking is not an invocation
+    assert settings.labels() == {
+        "serve_local_workers": "4", "serve_local_service_ms": "25.0", "serve_local_service_dist": "lognormal:0.3",
+        "serve_local_queue_limit": "5", "serve_local_instances": "3", "serve_local_routing": "least-outstanding",
+        "serve_local_seed": "0", "serve_local_instance_type": "ml.m5.xlarge",
+        "serve_local_profile": "m5.xlarge-small-model"}
+    assert "serve_local_profile" not in EndpointSettings(seed=None).labels()
+
+
+def _one_answer_server(answer: bytes | None) -> tuple[socket.socket, threading.Thread]:
+    """A TCP server on loopback that sends ``answer`` to its first connection and closes it (None:
+    never answers, holds the connection until the client gives up)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.recv(65536)
+                if answer is None:
+                    conn.recv(1)
+                else:
+                    conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread
+
+
+def _ok(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+@pytest.mark.parametrize("answer", [
+    _ok(b""),  # a catch-all server: 200 for any path
+    _ok(b"{}"),  # a catch-all JSON API
+    _ok(b"<html>hello</html>"),
+    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",  # a SageMaker container: only /ping, /invocations
+    b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+    _ok(b'{"planner_serve_local": {"workers": 0}}'),  # settings no endpoint can have
+    _ok(b'{"planner_serve_local": [1, 2]}'),
+    _ok(b"[1, 2]"),
+    b"SSH-2.0-OpenSSH_9.6\r\n",  # not HTTP at all
+    b"",  # closes without a word
+    None,  # accepts and never answers
+], ids=["empty-200", "json-200", "html-200", "404", "500", "bad-settings", "settings-not-an-object", "json-list",
+        "not-http", "silent-close", "never-answers"])
+def test_the_probe_says_none_for_anything_else_within_its_timeout(answer):
+    listener, thread = _one_answer_server(answer)
+    started = time.monotonic()
+    try:
+        assert probe_serve_local(f"http://127.0.0.1:{listener.getsockname()[1]}", timeout_s=0.5) is None
+    finally:
+        listener.close()
+    assert time.monotonic() - started < 2.0
+    thread.join(5)
+
+
+def test_the_probe_says_none_when_nothing_listens_or_the_url_is_not_one():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    assert probe_serve_local(f"http://127.0.0.1:{port}") is None
+    assert probe_serve_local("not a url") is None and probe_serve_local("http://[::1") is None

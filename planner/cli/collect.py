@@ -94,10 +94,14 @@ def collect(
         help="HTTP(S) URL of the endpoint (POSTs go to its path, default /invocations) or "
              "sagemaker://ENDPOINT[?region=REGION&variant=VARIANT]; omit with --serverless-sweep.")] = None,
     store: StoreOpt = None,
-    shape: Annotated[str, typer.Option(help="stairs:users=10,20,40..200,hold=60s,spawn-rate=2 "
-                                            "(a..b steps on by the previous difference) or a preset: seeds.")
+    shape: Annotated[str, typer.Option(help="stairs:users=10,20,40..200,warmup=30s,hold=60s,spawn-rate=2 "
+                                            "(a..b steps on by the previous difference; warmup: the first "
+                                            "level's hold, optional), rate:rps=20,40..180,hold=40s (open loop) "
+                                            "or a preset: seeds (that stairs example, ~12 min).")
                      ] = "seeds",
-    max_duration_s: Annotated[float, typer.Option(min=1, help="Stop the load after this many seconds.")] = 300.0,
+    max_duration_s: Annotated[float | None, typer.Option(min=1, help="Hard bound: stop the load after this many "
+                                                                     "seconds (default: the shape's planned "
+                                                                     "duration + 30 s).")] = None,
     max_requests: Annotated[int | None, typer.Option(min=1, help="Stop after this many requests.")] = None,
     processes: Annotated[int, typer.Option(min=1, help="Locust worker processes (Locust's distributed mode on "
                                                        "this machine) when one process cannot generate the load.")
@@ -119,8 +123,10 @@ def collect(
     instance_count: Annotated[int | None, typer.Option(min=1, help="Instances behind an HTTP endpoint.")] = None,
     endpoint: Annotated[str | None, typer.Option(help="Endpoint name of an HTTP endpoint.")] = None,
     label: Annotated[list[str] | None, typer.Option("--label", help="key=value label (repeatable).")] = None,
-    origin: Annotated[str, typer.Option(help="measured | emulated (emulated against planner serve-local).")
-                      ] = "measured",
+    origin: Annotated[str | None, typer.Option(help="measured | emulated (default: emulated when TARGET is "
+                                                    "planner serve-local, which collect asks before the load "
+                                                    "(its settings become serve_local_* labels); else "
+                                                    "measured).")] = None,
     no_cloudwatch: Annotated[bool, typer.Option("--no-cloudwatch", help="sagemaker://: skip the CloudWatch pull.")
                              ] = False,
     cloudwatch_wait_s: Annotated[float, typer.Option(min=0, help="sagemaker://: seconds to wait after the load "
@@ -144,15 +150,17 @@ def collect(
 
     sagemaker:// runs are labelled from DescribeEndpoint and include CloudWatch metrics of the run window.
     """
-    from planner.collect.load import parse_shape
+    from planner.collect.load import default_max_duration_s, parse_shape
     from planner.errors import InputError
 
-    if origin not in ("measured", "emulated"):
+    if origin not in (None, "measured", "emulated"):
         raise typer.BadParameter(f"expected measured or emulated, found {origin!r}", param_hint="--origin")
     try:
         stairs = parse_shape(shape)
     except InputError as exc:
         raise typer.BadParameter(f"expected {exc.expected}, found {exc.found}", param_hint="--shape") from None
+    if max_duration_s is None:
+        max_duration_s = default_max_duration_s(stairs)
     directory = out_dir or Path(tempfile.mkdtemp(prefix="planner-collect-"))
     if worker:
         _worker(target, stairs, directory, expect_workers or 1, master_host, master_port, max_duration_s,
@@ -161,7 +169,8 @@ def collect(
     common = {"max_duration_s": max_duration_s, "max_requests": max_requests, "payload": payload,
               "labels": parse_labels(label or []), "origin": origin, "processes": processes,
               "expect_workers": expect_workers, "master_port": master_port}
-    aws_options = {"cloudwatch": not no_cloudwatch, "cloudwatch_delay_s": cloudwatch_wait_s}
+    aws_options = {"cloudwatch": not no_cloudwatch, "cloudwatch_delay_s": cloudwatch_wait_s,
+                   "origin": origin or "measured"}
     if serverless_sweep is not None:
         if target is not None:
             raise typer.BadParameter("expected no TARGET with --serverless-sweep (it creates the endpoints)",
@@ -218,10 +227,16 @@ def _collect_http(url: str, stairs, directory: Path, store: str | None, as_json:
     with progress(f"collecting ({stairs.duration_s:.0f} s planned, at most {options['max_duration_s']:g} s)",
                   total=None):
         outcome, result = collect_and_ingest(target_store, url, stairs, out_dir=directory, **options)
+    if options["origin"] == "measured" and result.serve_local is not None:
+        err.print(f"warning: {url} is planner serve-local, but --origin measured was given: the run is labelled "
+                  "measured", style="yellow")
     if as_json:
         emit_json({"store": target_store.root, "run": outcome.to_dict(), "collect": result.to_dict()})
         return
     _print_run(outcome, result)
+    if result.serve_local is not None:
+        out.print(f"target is planner serve-local: origin={options['origin'] or 'emulated'}, its settings in "
+                  "serve_local_* labels", style="dim")
 
 
 def _collect_sagemaker(text: str, stairs, directory: Path, store: str | None, as_json: bool, options: dict) -> None:

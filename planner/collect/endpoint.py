@@ -12,8 +12,13 @@ queued}``. ``busy_ms`` exceeds the draw by the timer's lateness: asyncio on Linu
 milliseconds of epoll timeout, so a worker is held about 0.5-1 ms longer than drawn (more on a
 loaded machine). Body bytes are read and ignored.
 
+Beyond the contract, ``GET /serve-local/settings`` (:data:`SETTINGS_PATH`) answers
+``{"planner_serve_local": {settings}}``: :func:`probe_serve_local` reads it, so ``planner collect``
+recognises the emulator, labels its runs ``origin=emulated`` and records the settings
+(:meth:`EndpointSettings.labels`). Other servers answer that path otherwise and are left alone.
+
 Use :class:`LocalEndpoint` from synchronous code (the event loop runs in a background thread) and
-:func:`serve_forever` from the CLI. Data collected against it is labelled ``origin=emulated``.
+:func:`serve_forever` from the CLI.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import http.client
 import json
 import math
 import os
@@ -28,6 +34,7 @@ import signal
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -40,6 +47,10 @@ ROUTINGS = ("round-robin", "least-outstanding", "random")
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker real-time InvokeEndpoint payload limit (6 MB)
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers
 _SETTINGS = "endpoint settings"
+SETTINGS_PATH = "/serve-local/settings"  # GET: {"planner_serve_local": settings}
+IDENTITY_KEY = "planner_serve_local"
+LABEL_PREFIX = "serve_local_"
+PROBE_TIMEOUT_S = 2.0
 
 
 def parse_service_dist(text: str) -> tuple[str, float]:
@@ -113,6 +124,11 @@ class EndpointSettings:
         """Fields plus ``service_scv`` and ``capacity_rps`` (None when unbounded, i.e. ``service_ms`` = 0)."""
         capacity = None if math.isinf(self.capacity_rps) else self.capacity_rps
         return {**dataclasses.asdict(self), "service_scv": self.service_scv, "capacity_rps": capacity}
+
+    def labels(self) -> dict[str, str]:
+        """Run labels recording these settings: ``serve_local_workers``, ``serve_local_service_ms``... (unset
+        fields left out)."""
+        return {LABEL_PREFIX + k: str(v) for k, v in dataclasses.asdict(self).items() if v is not None}
 
 
 # Presets emulating published instance behaviour; override any field with dataclasses.replace.
@@ -247,7 +263,7 @@ class _Request(NamedTuple):
 
 _REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 413: "Payload Too Large",
             431: "Request Header Fields Too Large", 501: "Not Implemented", 503: "Service Unavailable"}
-_ROUTES = {b"/ping": b"GET", b"/invocations": b"POST"}
+_ROUTES = {b"/ping": b"GET", b"/invocations": b"POST", SETTINGS_PATH.encode(): b"GET"}
 _VERSIONS = (b"HTTP/1.1", b"HTTP/1.0")
 
 
@@ -326,6 +342,7 @@ class _Front:
         self._connections: set[asyncio.Task] = set()
         self._accepted = 0
         self._server: asyncio.Server | None = None
+        self._identity = json.dumps({IDENTITY_KEY: dataclasses.asdict(settings)}).encode()
 
     async def open(self, host: str, port: int) -> int:
         """Listen on host:port (0 = any free port); -> the bound port."""
@@ -381,9 +398,11 @@ class _Front:
         if request.method != allowed:
             return _response(405, _error_body(f"{request.path.decode()} takes {allowed.decode()}"),
                              request.keep_alive, extra=f"Allow: {allowed.decode()}\r\n")
-        if allowed == b"GET":
+        if allowed == b"POST":
+            return await self._invoke(request.keep_alive)
+        if request.path == b"/ping":
             return _PONG if request.keep_alive else _response(200, keep_alive=False)
-        return await self._invoke(request.keep_alive)
+        return _response(200, self._identity, request.keep_alive)
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -405,6 +424,26 @@ class _Front:
         finally:
             self._connections.discard(task)
             writer.close()
+
+
+def probe_serve_local(base_url: str, timeout_s: float = PROBE_TIMEOUT_S) -> EndpointSettings | None:
+    """The settings of the ``planner serve-local`` endpoint at ``base_url`` (``http://host:port``), read
+    from its ``GET /serve-local/settings``; None for any other server or when the probe fails (never raises).
+
+    One request without proxies (as Locust sends its own), each socket operation bounded by ``timeout_s``.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(base_url.rstrip("/") + SETTINGS_PATH, timeout=timeout_s) as response:
+            body = response.read(MAX_HEAD_BYTES)
+    except (OSError, ValueError, http.client.HTTPException):  # refused, timed out, 4xx/5xx, not HTTP
+        return None
+    try:
+        data = json.loads(body)[IDENTITY_KEY]
+        known = {f.name for f in dataclasses.fields(EndpointSettings)}
+        return EndpointSettings(**{k: v for k, v in data.items() if k in known})
+    except (ValueError, TypeError, KeyError, AttributeError, InputError):  # not the emulator's answer
+        return None
 
 
 def _url(host: str, port: int) -> str:

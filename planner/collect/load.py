@@ -7,7 +7,8 @@ an HTTP URL.
 The load is a staircase (:class:`StairsShape`): closed-loop users with zero think time, so users
 = concurrency (``stairs:``), or open-loop levels of offered requests/s (``rate:``), each user
 sending Poisson arrivals on its own schedule, so latency does not throttle the offered rate. The run is bounded three ways: the shape ends by itself after its last hold;
-``max_duration_s`` and ``max_requests`` stop it early from inside Locust (which then writes its
+``max_duration_s`` (by default the shape's duration plus :data:`SHAPE_GRACE_S`, see
+:func:`default_max_duration_s`) and ``max_requests`` stop it early from inside Locust (which then writes its
 CSVs as on any graceful stop); a hard timeout (``kill_after_s``) sends SIGTERM to the process group
 (Locust's handler writes its CSVs) and SIGKILL 10 s later. Locust rewrites its CSVs every second,
 so even a killed run leaves what it measured up to its last second.
@@ -20,11 +21,16 @@ busiest process, % of one core; ``cpu_total_percent``: all of them). A level who
 averaged more than :data:`SATURATED_CPU_PERCENT` of one core, or whose processes together averaged
 more than that share of the machine's cores, measured the generator as much as the endpoint, and
 is reported in ``generator_saturated_levels``.
+
+Before the load, :func:`collect_http` asks the target whether it is ``planner serve-local``
+(:func:`planner.collect.endpoint.probe_serve_local`); if so its runs default to ``origin=emulated``
+and carry the emulator's settings as ``serve_local_*`` labels.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -42,6 +48,7 @@ from urllib.parse import urlsplit
 import pandas as pd
 import psutil
 
+from planner.collect.endpoint import EndpointSettings, probe_serve_local
 from planner.collection import IngestOutcome, ingest
 from planner.errors import InputError, PlannerError
 from planner.store import RunStore
@@ -52,6 +59,7 @@ ABORT_AFTER_FAILURES = 200  # stop a run once this many requests failed and none
 CSV_PREFIX = "locust"
 CSV_SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
 SHUTDOWN_GRACE_S = 20.0  # startup plus graceful stop, beyond max_duration_s, before the hard timeout
+SHAPE_GRACE_S = 30.0  # default max_duration_s: the shape's own duration plus this
 MASTER_PORT = 5557  # Locust's default master port
 WORKERS_MAX_WAIT_S = 60.0  # a master waits this long for its remote workers before giving up
 _SHAPE = "--shape"
@@ -60,7 +68,7 @@ _SHAPE = "--shape"
 @dataclass(frozen=True)
 class StairsShape:
     """Load levels: ``users`` per level, each held ``hold_s`` seconds after a ramp at ``spawn_rate``
-    users/s. Closed loop (``user_rps`` None): no think time, users = concurrency. Open loop
+    users/s, the first one ``warmup_s`` seconds when given. Closed loop (``user_rps`` None): no think time, users = concurrency. Open loop
     (``user_rps`` set): each user sends Poisson arrivals at ``user_rps`` requests/s on its own
     schedule, so a level offers ``users × user_rps`` requests/s whatever the latency (while a user's
     response takes less than its mean gap). :attr:`text` is the canonical spelling (``stairs:...``
@@ -70,6 +78,13 @@ class StairsShape:
     hold_s: float
     spawn_rate: float
     user_rps: float | None = None
+    warmup_s: float | None = None
+
+    @property
+    def holds_s(self) -> tuple[float, ...]:
+        """How long each level is held once reached (s)."""
+        first = self.hold_s if self.warmup_s is None else self.warmup_s
+        return (first,) + (self.hold_s,) * (len(self.users) - 1)
 
     @property
     def rates_rps(self) -> tuple[float, ...] | None:
@@ -80,11 +95,12 @@ class StairsShape:
     def duration_s(self) -> float:
         """Planned length of the whole staircase, ramps included (s)."""
         steps = [abs(b - a) for a, b in zip((0, *self.users), self.users, strict=False)]
-        return sum(steps) / self.spawn_rate + self.hold_s * len(self.users)
+        return sum(steps) / self.spawn_rate + sum(self.holds_s)
 
     @property
     def text(self) -> str:
-        tail = f"hold={self.hold_s:g}s,spawn-rate={self.spawn_rate:g}"
+        warmup = "" if self.warmup_s is None else f"warmup={self.warmup_s:g}s,"
+        tail = f"{warmup}hold={self.hold_s:g}s,spawn-rate={self.spawn_rate:g}"
         if self.user_rps:
             return f"rate:rps={','.join(f'{r:g}' for r in self.rates_rps)},{tail},user-rps={self.user_rps:g}"
         return f"stairs:users={','.join(map(str, self.users))},{tail}"
@@ -92,11 +108,11 @@ class StairsShape:
     def users_at(self, t_s: float) -> float:
         """Users running ``t_s`` seconds into the staircase (ramps linear at ``spawn_rate``); 0 after it."""
         now, previous = 0.0, 0
-        for users in self.users:
+        for users, hold_s in zip(self.users, self.holds_s, strict=True):
             ramp_s = abs(users - previous) / self.spawn_rate
             if t_s < now + ramp_s:
                 return previous + (users - previous) * (t_s - now) / ramp_s
-            now += ramp_s + self.hold_s
+            now += ramp_s + hold_s
             if t_s < now:
                 return float(users)
             previous = users
@@ -104,18 +120,37 @@ class StairsShape:
 
     def env(self) -> dict[str, str]:
         """The environment variables :mod:`planner.collect.locustfile` reads."""
-        env = {"PLANNER_STAIRS_USERS": ",".join(map(str, self.users)), "PLANNER_STAIRS_HOLD_S": f"{self.hold_s:g}",
+        env = {"PLANNER_STAIRS_USERS": ",".join(map(str, self.users)),
+               "PLANNER_STAIRS_HOLDS_S": ",".join(f"{h:g}" for h in self.holds_s),
                "PLANNER_STAIRS_SPAWN_RATE": f"{self.spawn_rate:g}"}
         return env | ({"PLANNER_USER_RPS": f"{self.user_rps:g}"} if self.user_rps else {})
 
     def to_dict(self) -> dict[str, Any]:
-        return {"users": list(self.users), "hold_s": self.hold_s, "spawn_rate": self.spawn_rate,
+        return {"users": list(self.users), "hold_s": self.hold_s, "warmup_s": self.warmup_s,
+                "spawn_rate": self.spawn_rate,
                 "user_rps": self.user_rps, "rates_rps": list(self.rates_rps) if self.user_rps else None,
                 "duration_s": self.duration_s, "text": self.text}
 
 
-# The staircase of DESIGN.md §10: 10 users, then +2 users/s to 20, 40, 60 ... 200, each held 60 s.
-PRESETS = {"seeds": "stairs:users=10,20,40..200,hold=60s,spawn-rate=2"}
+def _with_warmup(shape: StairsShape, warmup: str, expected: str) -> StairsShape:
+    """``shape`` with its first level held ``warmup`` (a duration) instead of ``hold``."""
+    try:
+        warmup_s = _seconds(warmup)
+    except ValueError as exc:
+        raise InputError(_SHAPE, "warmup", expected, str(exc)) from None
+    if warmup_s <= 0:
+        raise InputError(_SHAPE, "warmup", expected, repr(warmup))
+    return dataclasses.replace(shape, warmup_s=warmup_s)
+
+
+def default_max_duration_s(shape: StairsShape) -> float:
+    """The hard bound on the load when none is given: the shape's own duration plus :data:`SHAPE_GRACE_S` (s)."""
+    return shape.duration_s + SHAPE_GRACE_S
+
+
+# The staircase of DESIGN.md §10: warm up with 10 users for 30 s, then +2 users/s to 20, 40, 60 ... 200,
+# each held 60 s (about 12 minutes).
+PRESETS = {"seeds": "stairs:users=10,20,40..200,warmup=30s,hold=60s,spawn-rate=2"}
 
 
 def _levels(text: str) -> list[float]:
@@ -172,8 +207,8 @@ def _seconds(text: str) -> float:
 
 
 def _rate_shape(body: str, text: str) -> StairsShape:
-    expected = "rate:rps=R,R..R,hold=DURATION[,user-rps=U][,spawn-rate=S]"
-    parts = _key_values(body, ("rps", "hold", "user-rps", "spawn-rate"), "rps")
+    expected = "rate:rps=R,R..R[,warmup=DURATION],hold=DURATION[,user-rps=U][,spawn-rate=S]"
+    parts = _key_values(body, ("rps", "warmup", "hold", "user-rps", "spawn-rate"), "rps")
     try:
         user_rps = float(parts["user-rps"] or 1)
         rates = _levels(parts["rps"]) if parts["rps"] else None
@@ -186,28 +221,30 @@ def _rate_shape(body: str, text: str) -> StairsShape:
     if any(u < 1 or abs(u * user_rps - r) > 1e-9 * r for u, r in zip(users, rates, strict=True)):
         raise InputError(_SHAPE, "rps", f"multiples of user-rps {user_rps:g}", parts["rps"])
     spawn_rate = float(parts["spawn-rate"]) if parts["spawn-rate"] else max(10.0, max(users) / 5)
-    return StairsShape(users, hold_s, spawn_rate, user_rps)
+    shape = StairsShape(users, hold_s, spawn_rate, user_rps)
+    return _with_warmup(shape, parts["warmup"], expected) if parts["warmup"] else shape
 
 
 def parse_shape(text: str) -> StairsShape:
     """A closed-loop staircase, an open-loop rate staircase, or a preset name (:data:`PRESETS`).
 
-    ``stairs:users=10,20,40..200,hold=60s,spawn-rate=2``: ``users`` lists the levels; ``a..b`` steps
-    on by the previous difference (``10,20..60`` = 10,20,30,40,50,60); ``hold`` is seconds per level
-    (``s``, ``ms`` or ``m`` suffix); ``spawn-rate`` users/s (default 1).
+    ``stairs:users=10,20,40..200,warmup=30s,hold=60s,spawn-rate=2``: ``users`` lists the levels;
+    ``a..b`` steps on by the previous difference (``10,20..60`` = 10,20,30,40,50,60); ``hold`` is
+    seconds per level (``s``, ``ms`` or ``m`` suffix), ``warmup`` the first level's if it differs
+    (optional, also for ``rate:``); ``spawn-rate`` users/s (default 1).
     ``rate:rps=30,60..180,hold=30s,user-rps=1``: offered requests/s per level (Poisson arrivals,
     ``user-rps`` per user, so rates must be multiples of it; default 1); ``spawn-rate`` defaults to
     a fifth of the largest level's users per second (at least 10).
     """
     spelled = PRESETS.get(text.strip(), text.strip())
-    expected = "stairs:users=N,N..N,hold=DURATION[,spawn-rate=R]"
+    expected = "stairs:users=N,N..N[,warmup=DURATION],hold=DURATION[,spawn-rate=R]"
     kind, colon, body = spelled.partition(":")
     if kind == "rate" and colon:
         return _rate_shape(body, text)
     if kind != "stairs" or not colon:
         raise InputError(_SHAPE, "kind", f"{expected} | rate:rps=R,R..R,hold=DURATION[,user-rps=U] | "
                          + " | ".join(PRESETS), repr(text))
-    parts = _key_values(body, ("users", "hold", "spawn-rate"), "users")
+    parts = _key_values(body, ("users", "warmup", "hold", "spawn-rate"), "users")
     try:
         users = _users(parts["users"]) if parts["users"] else None
         hold_s = _seconds(parts["hold"]) if parts["hold"] else None
@@ -216,7 +253,8 @@ def parse_shape(text: str) -> StairsShape:
         raise InputError(_SHAPE, "value", expected, str(exc)) from None
     if users is None or hold_s is None or hold_s <= 0 or not spawn_rate > 0:
         raise InputError(_SHAPE, "value", expected + " with hold > 0 and spawn-rate > 0", repr(text))
-    return StairsShape(users, hold_s, spawn_rate)
+    shape = StairsShape(users, hold_s, spawn_rate)
+    return _with_warmup(shape, parts["warmup"], expected) if parts["warmup"] else shape
 
 
 def write_payload(path: Path, out: Path) -> Path:
@@ -253,7 +291,8 @@ class CollectResult:
     ``ended_at_s``: wall clock (epoch s) when Locust was launched and when it exited;
     ``processes``: Locust processes sending requests (``remote_workers`` of them on other machines,
     whose CPU is not sampled); ``generator_saturated_levels``: user counts of levels where the
-    generator's CPU was saturated (see the module docstring).
+    generator's CPU was saturated (see the module docstring); ``max_duration_s``: the bound the
+    load ran under (s); ``serve_local``: the target's settings when it is ``planner serve-local``.
     """
 
     url: str
@@ -272,6 +311,8 @@ class CollectResult:
     processes: int
     log_path: Path = field(repr=False)
     remote_workers: int = 0
+    max_duration_s: float | None = None
+    serve_local: EndpointSettings | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"url": self.url, "shape": self.shape.to_dict(), "out_dir": str(self.out_dir),
@@ -280,7 +321,9 @@ class CollectResult:
                 "failure_count": self.failure_count, "generator_cpu_max_percent": self.generator_cpu_max_percent,
                 "generator_saturated_levels": list(self.generator_saturated_levels),
                 "started_at_s": self.started_at_s, "ended_at_s": self.ended_at_s, "processes": self.processes,
-                "remote_workers": self.remote_workers, "log_path": str(self.log_path)}
+                "remote_workers": self.remote_workers, "log_path": str(self.log_path),
+                "max_duration_s": self.max_duration_s,
+                "serve_local": self.serve_local.to_dict() if self.serve_local else None}
 
 
 def http_target(url: str) -> tuple[str, str]:
@@ -476,7 +519,7 @@ def run_locust(target: str, shape: StairsShape, *, user_env: Mapping[str, str], 
                                       if reason_path.exists() else "unknown")
     return CollectResult(target, shape, out_dir, tuple(p for p in csv_paths if p.exists()), reason, proc.returncode,
                          wall_s, requests, failures, cpu_max, saturated, started_at_s, started_at_s + wall_s,
-                         expect_workers or processes, log_path, expect_workers)
+                         expect_workers or processes, log_path, expect_workers, max_duration_s)
 
 
 def run_worker(target: str, shape: StairsShape, *, user_env: Mapping[str, str], master_host: str,
@@ -512,12 +555,16 @@ def collect_http(url: str, shape: StairsShape, *, out_dir: Path, max_duration_s:
                  kill_after_s: float | None = None, processes: int = 1, expect_workers: int = 0,
                  master_port: int = MASTER_PORT) -> CollectResult:
     """:func:`run_locust` against ``url`` (POST to its path, default ``/invocations``); PlannerError
-    first when nothing listens there."""
+    first when nothing listens there. Before the load, a ``GET`` of its settings path bounded by
+    :data:`~planner.collect.endpoint.PROBE_TIMEOUT_S` asks whether the target is ``planner
+    serve-local`` (``serve_local`` of the result; None for any other server or a failed probe)."""
     host, path = http_target(url)
-    return run_locust(url, shape, user_env=http_user_env(path), out_dir=out_dir,
-                      max_duration_s=max_duration_s, max_requests=max_requests, payload=payload,
-                      kill_after_s=kill_after_s, processes=processes, host=host, expect_workers=expect_workers,
-                      master_port=master_port)
+    emulator = probe_serve_local(host)
+    result = run_locust(url, shape, user_env=http_user_env(path), out_dir=out_dir,
+                        max_duration_s=max_duration_s, max_requests=max_requests, payload=payload,
+                        kill_after_s=kill_after_s, processes=processes, host=host, expect_workers=expect_workers,
+                        master_port=master_port)
+    return dataclasses.replace(result, serve_local=emulator)
 
 
 def http_user_env(path: str) -> dict[str, str]:
@@ -526,8 +573,8 @@ def http_user_env(path: str) -> dict[str, str]:
 
 
 def run_labels(result: CollectResult, labels: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Labels of a collected run: the user's, then target, shape, stop reason, Locust processes and
-    saturated generator levels."""
+    """Labels of a collected run: the user's, then target, shape, stop reason, Locust processes,
+    saturated generator levels and a ``planner serve-local`` target's settings (``serve_local_*``)."""
     out = {**dict(labels or {}), "target_url": result.url, "shape": result.shape.text,
            "stop_reason": result.stop_reason, "collector": "planner collect (locust)",
            "arrivals": "open" if result.shape.user_rps else "closed"}
@@ -537,19 +584,20 @@ def run_labels(result: CollectResult, labels: Mapping[str, str] | None = None) -
         out["locust_processes"] = str(result.processes)
     if result.generator_saturated_levels:
         out["generator_saturated_users"] = ",".join(map(str, result.generator_saturated_levels))
-    return out
+    return out | (result.serve_local.labels() if result.serve_local else {})
 
 
 def collect_and_ingest(store: RunStore, url: str, shape: StairsShape, *, out_dir: Path, max_duration_s: float,
                        max_requests: int | None = None, payload: Path | None = None,
                        meta: Mapping[str, Any] | None = None, labels: Mapping[str, str] | None = None,
-                       origin: str = "measured", kill_after_s: float | None = None, processes: int = 1,
+                       origin: str | None = None, kill_after_s: float | None = None, processes: int = 1,
                        expect_workers: int = 0, master_port: int = MASTER_PORT) -> tuple[IngestOutcome, CollectResult]:
     """:func:`collect_http`, then ingest its CSV set as one run labelled by :func:`run_labels`.
-    ``origin`` is ``emulated`` against ``planner serve-local`` (the caller knows)."""
+    ``origin`` defaults to ``emulated`` when the target is ``planner serve-local``, else ``measured``."""
     result = collect_http(url, shape, out_dir=out_dir, max_duration_s=max_duration_s, max_requests=max_requests,
                           payload=payload, kill_after_s=kill_after_s, processes=processes,
                           expect_workers=expect_workers, master_port=master_port)
+    origin = origin or ("emulated" if result.serve_local else "measured")
     outcomes = ingest(store, result.csv_paths, fmt="auto", meta=meta, labels=run_labels(result, labels),
                       origin=origin)
     runs = [o for o in outcomes if o.status != "skipped"]

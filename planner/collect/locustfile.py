@@ -7,7 +7,7 @@ through environment variables:
 - ``PLANNER_USER``: ``http`` (default: :class:`InvocationsUser` POSTs to an HTTP endpoint) or
   ``sagemaker`` (:class:`SageMakerUser` calls sagemaker-runtime ``invoke_endpoint``);
 - ``PLANNER_STAIRS_USERS``: user counts of the levels, comma-separated (``10,20,40``);
-- ``PLANNER_STAIRS_HOLD_S``: seconds each level is held once reached;
+- ``PLANNER_STAIRS_HOLDS_S``: seconds each level is held once reached, comma-separated, one per level;
 - ``PLANNER_STAIRS_SPAWN_RATE``: users started (or stopped) per second between levels;
 - ``PLANNER_MAX_DURATION_S``: stop after this many seconds whatever the shape says;
 - ``PLANNER_MAX_REQUESTS``: stop once this many requests have completed (unset: no bound);
@@ -196,19 +196,20 @@ class SageMakerUser(User):
 
 
 class StairsLoadShape(LoadTestShape):
-    """Levels of ``PLANNER_STAIRS_USERS`` users, each held ``PLANNER_STAIRS_HOLD_S`` seconds after the
+    """Levels of ``PLANNER_STAIRS_USERS`` users, each held its ``PLANNER_STAIRS_HOLDS_S`` seconds after the
     ramp to it (at ``PLANNER_STAIRS_SPAWN_RATE`` users/s); ends after the last hold or at
     ``PLANNER_MAX_DURATION_S``."""
 
     def __init__(self) -> None:
         super().__init__()
         self.users = [int(u) for u in os.environ.get("PLANNER_STAIRS_USERS", "1").split(",")]
-        self.hold_s = _env_float("PLANNER_STAIRS_HOLD_S", 10.0)
+        holds = os.environ.get("PLANNER_STAIRS_HOLDS_S") or "10"
+        self.holds_s = [float(h) for h in holds.split(",")]
         self.spawn_rate = _env_float("PLANNER_STAIRS_SPAWN_RATE", 1.0)
         self.max_duration_s = _env_float("PLANNER_MAX_DURATION_S", float("inf"))
         ends, now, previous = [], 0.0, 0
-        for users in self.users:
-            now += abs(users - previous) / self.spawn_rate + self.hold_s
+        for users, hold_s in zip(self.users, self.holds_s, strict=True):
+            now += abs(users - previous) / self.spawn_rate + hold_s
             ends.append(now)
             previous = users
         self.level_ends_s = ends
