@@ -234,6 +234,19 @@ def test_cold_load_option_overrides_and_warm_misses_stay_out_of_the_p99(publishe
     assert cold.cold_load_in_p99 and cold.cold_load_ms == 900.0 and cold.cold_load_source == "--cold-load-ms"
 
 
+def test_sizing_past_the_measured_models_or_load_is_flagged(published):
+    models, pct, total_mb, _ = published["pytorch"]  # loaded up to its 90 % cap: 46 models at 0.9
+    series = MemorySeries("0" * 16, "gpu_memory", "published", "ml.g4dn.2xlarge", "pytorch", "resnet50", None,
+                          tuple(models), tuple(pct), total_mb, 46)
+    shares = Popularity("uniform", tuple(zipf_popularity(100, 0.0)))
+    inside = size_variant(series, load_catalog(), shares, 100.0, tps_per_instance=100.0, memory_threshold=0.5)
+    assert inside.max_models_per_instance <= max(models) and not inside.extrapolated
+    beyond = size_variant(series, load_catalog(), shares, 100.0, tps_per_instance=100.0, memory_threshold=1.0)
+    assert beyond.max_models_per_instance > max(models) and beyond.extrapolated
+    assert any(n.startswith("extrapolated beyond the measurements: ") for n in beyond.notes)
+    assert beyond.to_dict()["extrapolated"] is True
+
+
 # ---------------------------------------------------------------------------- CLI
 
 
@@ -257,6 +270,23 @@ def test_cli_answers_on_the_sample_store():
         assert v["instances_for_throughput"] == math.ceil(500 / v["tps_per_instance"])
         assert v["usd_per_month"] == pytest.approx(0.94 * v["instances"] * 730)
     assert data["usd_per_month"] == min(pt["usd_per_month"], trt["usd_per_month"])
+
+
+def test_cli_density_alone_needs_no_traffic():
+    result = CliRunner().invoke(app, ["mme", "--memory-threshold", "0.9", "--json", "--store", str(SAMPLE_STORE)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    by = {d["framework"]: d for d in data["densities"]}
+    assert (by["pytorch"]["max_models_per_instance"], by["tensorrt"]["max_models_per_instance"]) == (46, 23)
+    assert not any(d["extrapolated"] for d in data["densities"]) and data["memory_threshold"] == 0.9
+    sized = json.loads(CliRunner().invoke(app, ["mme", "--models", "200", "--target-tps", "500", "--json", "--store",
+                                                str(SAMPLE_STORE)]).stdout)
+    for v in sized["variants"]:  # the same memory fit as the sizing's
+        assert by[v["framework"]]["gpu_memory_per_model_mb"] == v["gpu_memory_per_model_mb"]
+    loose = json.loads(CliRunner().invoke(app, ["mme", "--memory-threshold", "1.0", "--json", "--store",
+                                                str(SAMPLE_STORE)]).stdout)
+    assert all(d["extrapolated"] and d["max_models_per_instance"] > d["max_models_loaded"]
+               for d in loose["densities"])
 
 
 def test_cli_bad_input_is_one_clear_line(tmp_path, monkeypatch, capsys):

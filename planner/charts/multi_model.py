@@ -15,11 +15,11 @@ from planner.catalog import PriceCatalog
 from planner.charts.spec import _filled
 from planner.costs import usd_per_month
 from planner.recommend.mme import (
-    GpuMemoryFit,
     MemorySeries,
     MmeRecommendation,
     MmeVariant,
     cache_hit_ratio,
+    fit_gpu_memory,
     usable_points,
 )
 
@@ -29,15 +29,6 @@ def _variant_series(rec: MmeRecommendation, series: Sequence[MemorySeries]) -> l
     return [(v, by_label[v.label]) for v in rec.variants if v.label in by_label]
 
 
-def _memory_fit(variant: MmeVariant, series: MemorySeries, catalog: PriceCatalog) -> GpuMemoryFit:
-    """The variant's GPU memory fit, refitted from its series as :func:`planner.recommend.mme.size_variant`
-    fits it (CloudWatch's per-GPU percentages summed over GPUs divided by the GPU count)."""
-    pct = np.asarray(series.gpu_memory_utilization_pct, dtype=float)
-    if series.source == "cloudwatch":
-        pct = pct / max(1, catalog.spec(variant.instance_type).accelerator_count)
-    return GpuMemoryFit().fit(series.models_loaded, pct, series.gpu_total_memory_mb)
-
-
 def mme_memory_frames(rec: MmeRecommendation, series: Sequence[MemorySeries],
                       catalog: PriceCatalog) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(fitted, measured): per variant, the fitted GPU memory utilisation (%) vs models loaded with its 95 %
@@ -45,7 +36,7 @@ def mme_memory_frames(rec: MmeRecommendation, series: Sequence[MemorySeries],
     plateau and with no model loaded are left out)."""
     fitted, measured = [], []
     for variant, s in _variant_series(rec, series):
-        fit = _memory_fit(variant, s, catalog)
+        fit = fit_gpu_memory(s, catalog)[0]
         top = max(max(s.models_loaded), variant.max_models_per_instance_ci_upper) + 2
         grid = np.arange(0, int(top) + 1, dtype=float)
         low, high = fit.predict_interval(grid)

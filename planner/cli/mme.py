@@ -25,7 +25,8 @@ from planner.cli.common import (
 
 @app.command()
 def mme(
-    target_tps: Annotated[str, typer.Option("--target-tps", help="Peak throughput over all models, e.g. 500 or 1.5k.")],
+    target_tps: Annotated[str | None, typer.Option("--target-tps", help="Peak throughput over all models, e.g. 500 "
+                                                   "or 1.5k (without it: models per instance only).")] = None,
     models: Annotated[int | None, typer.Option(min=1, help="How many models the endpoint hosts (M).")] = None,
     popularity: Annotated[str, typer.Option(help="Traffic skew over the models: zipf:S (e.g. zipf:1.1), uniform, or "
                                             "a CSV file of measured per-model traffic (model,requests).")] = "uniform",
@@ -50,11 +51,16 @@ def mme(
     discount: DiscountOpt = 0.0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Models per GPU instance, cache hit ratio, cold-load p99, instances and cost for M models."""
+    """Models per GPU instance, cache hit ratio, cold-load p99, instances and cost for M models (without
+    --target-tps: models per instance only)."""
     from planner.catalog import load_catalog
     from planner.fit_cache import FitCache
     from planner.recommend.mme import parse_popularity, recommend_mme_for_store
 
+    if target_tps is None:
+        _density_only(store, run, memory_threshold, load_catalog(region, price_file=price_file, discount=discount),
+                      as_json)
+        return
     tps = count_arg(target_tps, "--target-tps")
     per_instance = count_arg(tps_per_instance, "--tps-per-instance") if tps_per_instance else None
     sla_ms = duration_ms_arg(p99, "--p99") if p99 else None
@@ -71,6 +77,36 @@ def mme(
         emit_json(rec.to_dict())
     else:
         _print(rec)
+
+
+def _density_only(store: str | None, run: list[str] | None, memory_threshold: float, catalog, as_json: bool) -> None:
+    from planner.errors import InfeasibleError
+    from planner.recommend.mme import densities, store_memory_series
+
+    found = read_store(store)
+    series = store_memory_series(found, [found.resolve(r) for r in run or []])
+    rows, rejected = densities(series, catalog, memory_threshold)
+    if not rows:
+        raise InfeasibleError("no series gives a density: " + "; ".join(f"{label}: {why}" for label, why in rejected))
+    if as_json:
+        emit_json({"memory_threshold": memory_threshold, "densities": [d.to_dict() for d in rows],
+                   "rejected": [{"label": label, "reason": why} for label, why in rejected]})
+        return
+    table = Table("variant", "data", "GPU %/model", "MiB/model", f"models @ {memory_threshold:.0%}", "loaded",
+                  "reported", title="Models per instance (95% CI; no traffic given: no sizing)")
+    for d in rows:
+        m = d.memory
+        table.add_row(d.label, d.origin,
+                      _band(m.slope_pct_per_model, m.slope_pct_per_model_ci_lower, m.slope_pct_per_model_ci_upper,
+                            ".3f"),
+                      _band(m.gpu_memory_per_model_mb, m.gpu_memory_per_model_mb_ci_lower,
+                            m.gpu_memory_per_model_mb_ci_upper, ".0f"),
+                      _band(d.max_models_per_instance, d.max_models_per_instance_ci_lower,
+                            d.max_models_per_instance_ci_upper, "d") + (" extrapolated" if d.extrapolated else ""),
+                      str(d.max_models_loaded), str(d.max_models_reported) if d.max_models_reported else "-")
+    out.print(table)
+    for label, reason in rejected:
+        out.print(f"  not an option: {label}: {reason}", style="dim")
 
 
 def _band(value, low, high, fmt: str) -> str:
@@ -103,7 +139,8 @@ def _print(rec) -> None:
                                                   else " + ? cold (unknown)")
         p99 = f"{warm}{cold} ms" if v.latency_p99_ms is None or not v.cold_load_in_p99 else \
             f"{warm}{cold} = {v.latency_p99_ms:.0f} ms"
-        sizing.add_row(v.label, f"{v.tps_per_instance:.1f} ({v.throughput_origin})", str(v.instances_for_memory),
+        label = v.label + (" (extrapolated)" if v.extrapolated else "")
+        sizing.add_row(label, f"{v.tps_per_instance:.1f} ({v.throughput_origin})", str(v.instances_for_memory),
                        str(v.instances_for_throughput), str(v.instances),
                        f"{v.hit_ratio:.1%} ({v.hit_ratio_no_affinity:.1%})", p99, f"{v.usd_per_month:,.0f}")
     out.print(memory)

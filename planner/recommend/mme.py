@@ -387,6 +387,7 @@ class MmeVariant:
     throughput_origin: str
     run_ids: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    extrapolated: bool = False  # models per instance or TPS per instance beyond what was measured (see notes)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "memory"}
@@ -445,12 +446,11 @@ def _throughput(series: MemorySeries, fits: Sequence[ConfigurationFit], tps_per_
         fit.origin, fit
 
 
-def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popularity, target_tps: float, *,
-                 fits: Sequence[ConfigurationFit] = (), tps_per_instance: float | None = None,
-                 memory_threshold: float = DEFAULT_MEMORY_THRESHOLD, max_miss_ratio: float = DEFAULT_MAX_MISS_RATIO,
-                 max_utilization: float = 0.7, latency_target_ms: float | None = None,
-                 cold_load_ms: float | None = None, saturated_pct: float = DEFAULT_SATURATED_PCT) -> MmeVariant:
-    """Size one series; :class:`InfeasibleError` when it cannot be (no capacity, no model fits, no price)."""
+def fit_gpu_memory(series: MemorySeries, catalog: PriceCatalog,
+                   saturated_pct: float = DEFAULT_SATURATED_PCT) -> tuple[GpuMemoryFit, list[str]]:
+    """The series' GPU memory line, and notes. CloudWatch's GPUMemoryUtilization is 0-100 % per GPU
+    summed over the GPUs: divided by the instance's GPU count, against its total GPU memory.
+    :class:`InfeasibleError` without an instance type."""
     if not series.instance_type:
         raise InfeasibleError("no instance type recorded for this series (ingest with --instance-type)")
     spec = catalog.spec(series.instance_type)
@@ -458,11 +458,59 @@ def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popula
     pct = np.asarray(series.gpu_memory_utilization_pct, dtype=float)
     total_mb = series.gpu_total_memory_mb
     if series.source == "cloudwatch":
-        if spec.accelerator_count > 1:  # CloudWatch reports 0-100 % per GPU, summed over GPUs
+        if spec.accelerator_count > 1:
             pct = pct / spec.accelerator_count
             notes.append(f"GPUMemoryUtilization divided by the {spec.accelerator_count} GPUs of {spec.instance_type}")
         total_mb = spec.total_accelerator_memory_gib * 1024 or None
-    memory = GpuMemoryFit(saturated_pct).fit(series.models_loaded, pct, total_mb)
+    return GpuMemoryFit(saturated_pct).fit(series.models_loaded, pct, total_mb), notes
+
+
+@dataclass(frozen=True)
+class MmeDensity:
+    """How many models of one series fit on one instance at ``memory_threshold`` (no traffic needed)."""
+
+    label: str
+    instance_type: str
+    framework: str | None
+    model: str | None
+    origin: str
+    memory_threshold: float
+    memory: GpuMemorySummary
+    max_models_per_instance: int
+    max_models_per_instance_ci_lower: int
+    max_models_per_instance_ci_upper: int
+    max_models_reported: int | None
+    max_models_loaded: int
+    extrapolated: bool
+    run_id: str
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k != "memory"}
+        out.update(self.memory.to_dict(), notes=list(self.notes))
+        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
+
+
+def density(series: MemorySeries, catalog: PriceCatalog,
+            memory_threshold: float = DEFAULT_MEMORY_THRESHOLD) -> MmeDensity:
+    """Models per instance of ``series`` at ``memory_threshold`` (the first question of a multi-model
+    endpoint, before any traffic); ``extrapolated`` when more than the series loaded."""
+    memory, notes = fit_gpu_memory(series, catalog)
+    per_instance = memory.max_models(memory_threshold)
+    loaded = int(max(series.models_loaded, default=0))
+    return MmeDensity(series.label, str(series.instance_type), series.framework, series.model, series.origin,
+                      memory_threshold, memory.summary(), per_instance, *memory.max_models_interval(memory_threshold),
+                      series.max_models_reported, loaded, per_instance > loaded, series.run_id, tuple(notes))
+
+
+def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popularity, target_tps: float, *,
+                 fits: Sequence[ConfigurationFit] = (), tps_per_instance: float | None = None,
+                 memory_threshold: float = DEFAULT_MEMORY_THRESHOLD, max_miss_ratio: float = DEFAULT_MAX_MISS_RATIO,
+                 max_utilization: float = 0.7, latency_target_ms: float | None = None,
+                 cold_load_ms: float | None = None, saturated_pct: float = DEFAULT_SATURATED_PCT) -> MmeVariant:
+    """Size one series; :class:`InfeasibleError` when it cannot be (no capacity, no model fits, no price)."""
+    memory, notes = fit_gpu_memory(series, catalog, saturated_pct)
+    spec = catalog.spec(series.instance_type)
     per_instance = memory.max_models(memory_threshold)
     if per_instance < 1:
         raise InfeasibleError(f"one model needs {float(memory.predict(1)):.1f} % of GPU memory, above the "
@@ -488,13 +536,30 @@ def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popula
     if memory.n_points_excluded_:
         notes.append(f"{memory.n_points_excluded_} models-loaded count(s) left out of the memory fit (none loaded, "
                      f"or at the {saturated_pct:g} % cap / plateau)")
+    beyond = _beyond_measured(series, per_instance, tps, fit)
+    if beyond:
+        notes.append("extrapolated beyond the measurements: " + "; ".join(beyond))
     return MmeVariant(
         series.label, series.instance_type, series.framework, series.model, memory.summary(), per_instance,
         *memory.max_models_interval(memory_threshold), series.max_models_reported, tps, tps_how, instances,
         for_memory, for_throughput, math.ceil(popularity.models / per_instance), hit,
         cache_hit_ratio(shares, 1, per_instance), 1.0 - hit, warm, cold, cold_source, in_p99, p99,
         spec.usd_per_hour * instances, usd_per_month(spec.usd_per_hour, instances), series.origin, tps_origin,
-        (series.run_id, *(fit.run_ids if fit is not None else ())), tuple(notes))
+        (series.run_id, *(fit.run_ids if fit is not None else ())), tuple(notes), extrapolated=bool(beyond))
+
+
+def _beyond_measured(series: MemorySeries, models_per_instance: int, tps_per_instance: float,
+                     fit: ConfigurationFit | None) -> list[str]:
+    """What a sizing takes past its measurements: more models per instance than the series loaded,
+    more TPS per instance than the fitted configuration was measured at."""
+    beyond = []
+    loaded = max(series.models_loaded, default=0)
+    if models_per_instance > loaded:
+        beyond.append(f"{models_per_instance} models per instance, {loaded:g} loaded in the series")
+    measured_rps = fit.latency.max_measured_rps_ if fit is not None and fit.latency is not None else None
+    if measured_rps is not None and tps_per_instance > measured_rps:
+        beyond.append(f"{tps_per_instance:.0f} TPS per instance, {measured_rps:.0f} measured")
+    return beyond
 
 
 def recommend_mme(series: Sequence[MemorySeries], catalog: PriceCatalog, popularity: Popularity,
@@ -554,14 +619,33 @@ def recommend_mme_for_store(store: RunStore, catalog: PriceCatalog, popularity: 
     from planner.capacity import fit_store
 
     runs = store.runs()
-    series = memory_series(runs, store.table("gpu_memory"), store.table("metrics"))
-    if run_ids:
-        series = [s for s in series if s.run_id in set(run_ids)]
-    if not series:
-        raise InfeasibleError(f"{store.root}: no GPU memory series (ingest an MME benchmark log or CloudWatch "
-                              "GPUMemoryUtilization with LoadedModelCount)")
+    series = store_memory_series(store, run_ids, runs)
     ids = throughput_run_ids(runs, series) if tps_per_instance is None else []
     fits = fit_store(store, ids, percentile=99.0, latency_target_ms=latency_target_ms,
                      max_utilization=max_utilization, for_sizing=True, cache=cache) if ids else []
     return recommend_mme(series, catalog, popularity, target_tps, fits=fits, tps_per_instance=tps_per_instance,
                          max_utilization=max_utilization, latency_target_ms=latency_target_ms, **options)
+
+
+def store_memory_series(store: RunStore, run_ids: Sequence[str] | None = None,
+                        runs: pd.DataFrame | None = None) -> list[MemorySeries]:
+    """The GPU memory series of ``store`` (only ``run_ids`` when given); InfeasibleError when none."""
+    series = memory_series(store.runs() if runs is None else runs, store.table("gpu_memory"), store.table("metrics"))
+    if run_ids:
+        series = [s for s in series if s.run_id in set(run_ids)]
+    if not series:
+        raise InfeasibleError(f"{store.root}: no GPU memory series (ingest an MME benchmark log or CloudWatch "
+                              "GPUMemoryUtilization with LoadedModelCount)")
+    return series
+
+
+def densities(series: Sequence[MemorySeries], catalog: PriceCatalog,
+              memory_threshold: float = DEFAULT_MEMORY_THRESHOLD) -> tuple[list[MmeDensity], list[tuple[str, str]]]:
+    """:func:`density` of every series, most models per instance first; (label, reason) for those that fail."""
+    found, rejected = [], []
+    for s in series:
+        try:
+            found.append(density(s, catalog, memory_threshold))
+        except (InfeasibleError, FitError, PriceError) as exc:
+            rejected.append((s.label, str(exc)))
+    return sorted(found, key=lambda d: -d.max_models_per_instance), rejected
