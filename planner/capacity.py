@@ -118,6 +118,7 @@ class ConfigurationFit:
             u = self.usl.to_dict()
             usl = {k: u[k] for k in ("sigma", "kappa", "sigma_ci_lower", "sigma_ci_upper", "kappa_ci_lower",
                                      "kappa_ci_upper", "lambda_ci_lower", "lambda_ci_upper", "amdahl_ceiling_rps",
+                                     "amdahl_ceiling_rps_ci_lower", "amdahl_ceiling_rps_ci_upper",
                                      "residual_std_error_rps", "interval", "sigma_se", "kappa_se", "lambda_se",
                                      "heldout_error", "heldout_points")}
             usl["lambda"] = u["lambda_rps"]

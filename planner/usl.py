@@ -59,6 +59,10 @@ class USLSummary:
     peak_concurrency_ci_upper: float | None = None
     peak_throughput_rps_ci_lower: float | None = None
     peak_throughput_rps_ci_upper: float | None = None
+    amdahl_ceiling_rps_ci_lower: float | None = None
+    amdahl_ceiling_rps_ci_upper: float | None = None
+    optimal_concurrency_ci_lower: float | None = None
+    optimal_concurrency_ci_upper: float | None = None
     bootstrap_resamples: int = 0
     heldout_error: float | None = None
     heldout_points: int = 0
@@ -69,6 +73,7 @@ class USLSummary:
 
 _AT_ZERO = 1e-12
 _MIN_TRAIN_LEVELS = 3  # the USL has three parameters
+_DERIVED = ("peak_concurrency", "peak_throughput_rps", "amdahl_ceiling_rps", "optimal_concurrency")  # bootstrap CIs
 
 
 class USLFit:
@@ -210,8 +215,8 @@ class USLFit:
     def bootstrap(self, n_resamples: int = 200, seed: int = 0, level: float | None = None) -> USLFit:
         """Resample steps with replacement, refit (warm start), and set percentile intervals.
 
-        Sets ``lambda_ci_lower_`` ... ``kappa_ci_upper_``, ``peak_concurrency_ci_*`` and
-        ``peak_throughput_rps_ci_*``; resamples with fewer than 3 distinct levels are redrawn.
+        Sets ``lambda_ci_lower_`` ... ``kappa_ci_upper_`` and the intervals of the derived
+        quantities (peak concurrency and throughput, Amdahl ceiling, optimal concurrency); resamples with fewer than 3 distinct levels are redrawn.
         ``bootstrap_samples_`` keeps every refit (columns lambda, sigma, kappa, peak_*).
         """
         level = self.level if level is None else level
@@ -229,11 +234,13 @@ class USLFit:
             "lambda": lam, "sigma": sigma, "kappa": kappa,
             "peak_concurrency": q.usl_peak_concurrency(sigma, kappa),
             "peak_throughput_rps": q.usl_peak_throughput(lam, sigma, kappa),
+            "amdahl_ceiling_rps": q.usl_amdahl_ceiling(lam, sigma),
+            "optimal_concurrency": q.usl_optimal_concurrency(sigma),
         })
         lower, upper = percentile_interval(samples.to_numpy(), level)
         self._set_intervals({name: (float(lo), float(hi))
                              for name, lo, hi in zip(samples.columns, lower, upper, strict=True)})
-        self._boot_derived = {k: self._ci[k] for k in ("peak_concurrency", "peak_throughput_rps")}
+        self._boot_derived = {k: self._ci[k] for k in _DERIVED}
         self.bootstrap_samples_ = samples
         self.bootstrap_resamples_ = n_resamples
         self.interval_ = "bootstrap-percentile"
@@ -259,10 +266,8 @@ class USLFit:
             residual_std_error_rps=float(self.residual_std_error_), df_residual=self.df_residual_,
             rows_used=self.rows_used_, rows_excluded=self.rows_excluded_,
             excluded_by_flag=dict(self.excluded_by_flag_),
-            peak_concurrency_ci_lower=boot.get("peak_concurrency", (None, None))[0],
-            peak_concurrency_ci_upper=boot.get("peak_concurrency", (None, None))[1],
-            peak_throughput_rps_ci_lower=boot.get("peak_throughput_rps", (None, None))[0],
-            peak_throughput_rps_ci_upper=boot.get("peak_throughput_rps", (None, None))[1],
+            **{f"{name}_ci_{end}": boot.get(name, (None, None))[i] for name in _DERIVED
+               for i, end in enumerate(("lower", "upper"))},
             bootstrap_resamples=self.bootstrap_resamples_,
             heldout_error=self.heldout_error_, heldout_points=len(self.heldout_points_),
         )

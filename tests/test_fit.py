@@ -182,6 +182,13 @@ def test_usl_bootstrap_is_deterministic_and_brackets_the_fit(usl_data):
         assert getattr(a, f"{name}_ci_lower_") <= getattr(a, f"{name}_") <= getattr(a, f"{name}_ci_upper_")
     assert summary.peak_throughput_rps_ci_lower <= summary.peak_throughput_rps <= summary.peak_throughput_rps_ci_upper
     assert summary.peak_concurrency_ci_lower <= summary.peak_concurrency_ci_upper
+    # the Amdahl ceiling λ/σ and the optimal concurrency 1/σ, from the same resamples
+    samples = a.bootstrap_samples_
+    assert samples["amdahl_ceiling_rps"].to_numpy() == pytest.approx((samples["lambda"] / samples["sigma"]).to_numpy())
+    assert summary.amdahl_ceiling_rps_ci_lower == pytest.approx(np.quantile(samples["amdahl_ceiling_rps"], 0.025,
+                                                                            method="inverted_cdf"))
+    assert summary.amdahl_ceiling_rps_ci_lower <= summary.amdahl_ceiling_rps <= summary.amdahl_ceiling_rps_ci_upper
+    assert summary.optimal_concurrency_ci_lower <= summary.optimal_concurrency <= summary.optimal_concurrency_ci_upper
 
 
 def test_usl_bootstrap_interval_covers_the_true_peak():
