@@ -14,6 +14,7 @@ from app_pages.shared import (
     fraction,
     gpu_memory_series,
     keep_scenario,
+    mme_popularity,
     mme_recommendation,
     nonnegative_count,
     one_of,
@@ -28,11 +29,12 @@ from app_pages.shared import (
 )
 from planner.charts import mme_instances_chart, mme_memory_chart
 from planner.errors import PlannerError
-from planner.recommend.mme import MmeRecommendation, parse_popularity, rationale
+from planner.recommend.mme import MmeRecommendation, rationale
 
 PREFIX = "mme"
 POPULARITIES = ("zipf", "uniform")
 MAX_MODELS = 5000
+MAX_TRAFFIC_BYTES = 5 * 2**20  # an uploaded per-model traffic CSV
 # URL key -> (default, parser); each is the widget keyed "mme_<key>". 0 for tps_per_instance, p99_ms and
 # cold_load_ms: not given (fitted capacity, no SLA, the measured ModelLoadingWaitTime).
 FIELDS: dict[str, tuple[object, object]] = {
@@ -59,11 +61,14 @@ def _sidebar() -> dict[str, object]:
     side.header("Models and traffic")
     side.number_input("Peak throughput over all models (TPS)", min_value=0.1, max_value=1e7, step=50.0, format="%g",
                       key="mme_tps")
-    side.slider("Models hosted (M)", 1, MAX_MODELS, key="mme_models")
-    side.radio("Popularity", POPULARITIES, key="mme_popularity", horizontal=True,
+    measured = side.file_uploader("Measured per-model traffic (CSV: model,requests)", type=["csv"],
+                                  key="mme_traffic", help="As `planner mme --popularity FILE`: sets the models and "
+                                  "their shares (not carried by the page's link).") is not None
+    side.slider("Models hosted (M)", 1, MAX_MODELS, key="mme_models", disabled=measured)
+    side.radio("Popularity", POPULARITIES, key="mme_popularity", horizontal=True, disabled=measured,
                help="How requests spread over the models: Zipf (a few hot models) or uniform.")
     side.slider("Zipf exponent S", 0.0, 3.0, step=0.05, key="mme_zipf_s",
-                disabled=st.session_state["mme_popularity"] != "zipf")
+                disabled=measured or st.session_state["mme_popularity"] != "zipf")
     side.header("Limits")
     side.slider("GPU memory threshold", 0.05, 1.0, step=0.05, key="mme_threshold",
                 help="Fraction of GPU memory models may fill (the benchmark stops at 90 %).")
@@ -84,9 +89,22 @@ def popularity_spec(values: dict[str, object]) -> str:
     return "uniform" if values["popularity"] == "uniform" else f"zipf:{values['zipf_s']:g}"
 
 
-def library_args(values: dict[str, object]) -> dict[str, object]:
-    """The scenario as :func:`app_pages.shared.mme_recommendation`'s keyword arguments."""
-    return {"target_tps": values["tps"], "models": int(values["models"]), "popularity": popularity_spec(values),
+def _traffic_file() -> dict[str, str]:
+    """The uploaded per-model traffic as ``traffic_csv`` / ``traffic_name`` arguments (none: {})."""
+    upload = st.session_state.get("mme_traffic")
+    if upload is None:
+        return {}
+    if upload.size > MAX_TRAFFIC_BYTES:
+        raise ValueError(f"{upload.name}: expected a traffic CSV of at most {MAX_TRAFFIC_BYTES // 2**20} MB, found "
+                         f"{upload.size / 2**20:.1f} MB")
+    return {"traffic_csv": upload.getvalue().decode("utf-8-sig", errors="replace"), "traffic_name": upload.name}
+
+
+def library_args(values: dict[str, object], traffic: dict[str, str] | None = None) -> dict[str, object]:
+    """The scenario (and an uploaded traffic file) as :func:`app_pages.shared.mme_recommendation`'s keyword
+    arguments."""
+    return {**(traffic or {}), "target_tps": values["tps"], "models": int(values["models"]),
+            "popularity": popularity_spec(values),
             "tps_per_instance": values["tps_per_instance"] or None, "latency_target_ms": values["p99_ms"] or None,
             "max_utilization": values["util"], "memory_threshold": values["threshold"],
             "max_miss_ratio": values["miss"], "cold_load_ms": values["cold_load_ms"] or None,
@@ -111,8 +129,10 @@ def page() -> None:
         return
     choice, version, values = opened
     try:
-        args = library_args(values)
+        args = library_args(values, _traffic_file())
         rec = mme_recommendation(choice.root, version, **args)
+        shares = mme_popularity(args["popularity"], args["models"], args.get("traffic_csv"),
+                                args.get("traffic_name", "traffic.csv")).shares
     except (PlannerError, ValueError) as exc:
         st.error(str(exc))
         return
@@ -123,7 +143,6 @@ def page() -> None:
     with left:
         st.vega_lite_chart(mme_memory_chart(rec, gpu_memory_series(choice.root, version), catalog))
     with right:
-        shares = parse_popularity(args["popularity"], args["models"]).shares
         st.vega_lite_chart(mme_instances_chart(rec, shares))
     table = pd.DataFrame([v.to_dict() for v in rec.variants])[list(VARIANT_COLUMNS)]
     st.dataframe(table, column_config=VARIANT_COLUMNS, hide_index=True)

@@ -31,8 +31,10 @@ from planner.recommend.mme import (
     DEFAULT_MEMORY_THRESHOLD,
     MemorySeries,
     MmeRecommendation,
+    Popularity,
     memory_series,
     parse_popularity,
+    parse_traffic_csv,
     recommend_mme,
     throughput_run_ids,
 )
@@ -241,14 +243,25 @@ def mme_fits(root: str, version: tuple) -> list[ConfigurationFit]:
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_data(show_spinner=False, max_entries=32)
+def mme_popularity(popularity: str, models: int, traffic_csv: str | None = None,
+                   traffic_name: str = "traffic.csv") -> Popularity:
+    """The models' request shares: from an uploaded per-model traffic CSV when given (as ``planner mme
+    --popularity FILE``), else ``popularity`` (zipf:S or uniform) over ``models`` models."""
+    if traffic_csv is not None:
+        return parse_traffic_csv(traffic_csv, Path(traffic_name))
+    return parse_popularity(popularity, models)
+
+
 def mme_recommendation(root: str, version: tuple, *, target_tps: float, models: int, popularity: str,
                        tps_per_instance: float | None, latency_target_ms: float | None, max_utilization: float,
                        memory_threshold: float, max_miss_ratio: float, cold_load_ms: float | None, region: str,
-                       discount: float, overrides: tuple[tuple[str, float], ...]) -> MmeRecommendation:
+                       discount: float, overrides: tuple[tuple[str, float], ...], traffic_csv: str | None = None,
+                       traffic_name: str = "traffic.csv") -> MmeRecommendation:
     """``planner mme`` over the whole collection: :func:`planner.recommend.mme.recommend_mme` on the cached
     series and fits, as :func:`~planner.recommend.mme.recommend_mme_for_store` calls it."""
     return recommend_mme(gpu_memory_series(root, version), price_catalog(region, discount, overrides),
-                         parse_popularity(popularity, models), target_tps,
+                         mme_popularity(popularity, models, traffic_csv, traffic_name), target_tps,
                          fits=[] if tps_per_instance is not None else mme_fits(root, version),
                          tps_per_instance=tps_per_instance, max_utilization=max_utilization,
                          latency_target_ms=latency_target_ms, memory_threshold=memory_threshold,

@@ -581,3 +581,25 @@ def test_price_overrides_on_each_page_equal_the_cli_with_a_price_file(sample_env
     _widget(at, f"{prefix}_prices").set_value("ml.c5.2xlarge=cheap")
     at.run()
     assert not at.exception and len(at.error) == 1 and "'ml.c5.2xlarge=cheap'" in at.error[0].value
+
+
+def test_multi_model_page_takes_a_measured_traffic_file_as_the_cli_does(sample_env, tmp_path):
+    rows = [f"model-{i:03d},{int(1000 / (i + 1) ** 1.2)}" for i in range(120)]  # 120 models, skewed traffic
+    traffic = tmp_path / "traffic.csv"
+    traffic.write_text("model,requests\n" + "\n".join(rows) + "\n")
+    at = _page("multi_model")
+    at.sidebar.file_uploader[0].set_value([("traffic.csv", traffic.read_bytes(), "text/csv")]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    cli = CliRunner().invoke(cli_app, ["mme", "--target-tps", "500", "--popularity", str(traffic), "--store",
+                                       str(SAMPLE), "--json"])
+    assert cli.exit_code == 0, cli.output
+    expected, page = json.loads(cli.stdout), _as_json(at)
+    assert page["models"] == expected["models"] == 120 and page["popularity"].startswith("measured traffic")
+    assert (page["hit_ratio"], page["instances"], page["usd_per_month"]) == (
+        expected["hit_ratio"], expected["instances"], expected["usd_per_month"])
+    assert _widget(at, "mme_models").disabled
+    bad = tmp_path / "bad.csv"
+    bad.write_text("model,requests\na,5\nb,lots\n")
+    at.sidebar.file_uploader[0].set_value([("bad.csv", bad.read_bytes(), "text/csv")]).run()
+    assert not at.exception and len(at.error) == 1
+    assert at.error[0].value == "bad.csv: line 3: expected a number >= 0 in 'requests', found 'lots'"

@@ -27,6 +27,7 @@ ceil(target / per-instance capacity). ``instances`` is the larger; cost = price 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -304,27 +305,33 @@ def parse_popularity(spec: str, models: int | None) -> Popularity:
 
 
 def read_traffic_file(path: Path) -> Popularity:
-    """Measured per-model traffic: a CSV with a model column (model, model_name, target_model, name)
-    and a traffic column (requests, request_count, invocations, count, rps, weight)."""
+    """Measured per-model traffic from a CSV file (see :func:`parse_traffic_csv`)."""
     with open(path, newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip().lower() for h in reader.fieldnames or []]
-        name_col = next((reader.fieldnames[header.index(c)] for c in MODEL_COLUMNS if c in header), None)
-        count_col = next((reader.fieldnames[header.index(c)] for c in REQUEST_COLUMNS if c in header), None)
-        if name_col is None or count_col is None:
-            raise InputError(path, "header", "a model column and a requests column (e.g. model,requests)",
-                             repr(",".join(reader.fieldnames or [])))
-        traffic: dict[str, float] = {}
-        for line, row in enumerate(reader, start=2):
-            name, cell = (row.get(name_col) or "").strip(), (row.get(count_col) or "").strip()
-            try:
-                value = float(cell)
-            except ValueError:
-                value = math.nan
-            if not name or name in traffic or not (math.isfinite(value) and value >= 0):
-                what = "a new model name" if not name or name in traffic else f"a number >= 0 in {count_col!r}"
-                raise InputError(path, f"line {line}", what, repr(name if what.startswith("a new") else cell))
-            traffic[name] = value
+        return parse_traffic_csv(fh.read(), Path(path))
+
+
+def parse_traffic_csv(text: str, path: Path) -> Popularity:
+    """Measured per-model traffic: CSV ``text`` (from ``path``, named in errors) with a model column
+    (model, model_name, target_model, name) and a traffic column (requests, request_count,
+    invocations, count, rps, weight)."""
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    header = [h.strip().lower() for h in reader.fieldnames or []]
+    name_col = next((reader.fieldnames[header.index(c)] for c in MODEL_COLUMNS if c in header), None)
+    count_col = next((reader.fieldnames[header.index(c)] for c in REQUEST_COLUMNS if c in header), None)
+    if name_col is None or count_col is None:
+        raise InputError(path, "header", "a model column and a requests column (e.g. model,requests)",
+                         repr(",".join(reader.fieldnames or [])))
+    traffic: dict[str, float] = {}
+    for line, row in enumerate(reader, start=2):
+        name, cell = (row.get(name_col) or "").strip(), (row.get(count_col) or "").strip()
+        try:
+            value = float(cell)
+        except ValueError:
+            value = math.nan
+        if not name or name in traffic or not (math.isfinite(value) and value >= 0):
+            what = "a new model name" if not name or name in traffic else f"a number >= 0 in {count_col!r}"
+            raise InputError(path, f"line {line}", what, repr(name if what.startswith("a new") else cell))
+        traffic[name] = value
     total = sum(traffic.values())
     if total <= 0:
         raise InputError(path, count_col, "at least one model with requests > 0", f"{len(traffic)} rows, total 0")
