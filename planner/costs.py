@@ -76,10 +76,10 @@ class ServerlessMonthlyCost:
     billed_duration_ms: float
     provisioned_concurrency: int
     provisioned_served_fraction: float
-    on_demand_compute_usd: float
-    provisioned_standby_usd: float
-    provisioned_inference_usd: float
-    data_processing_usd: float
+    on_demand_compute_usd_per_month: float
+    provisioned_standby_usd_per_month: float
+    provisioned_inference_usd_per_month: float
+    data_processing_usd_per_month: float
     usd_per_month: float
     usd_per_million_invocations: float
     prices: str
@@ -116,8 +116,8 @@ def serverless_usd_per_month(memory_mb: int, duration_ms: float, bytes_in: float
     return ServerlessMonthlyCost(
         memory_mb=int(memory_mb), invocations_per_month=invocations, billed_duration_ms=seconds * 1000,
         provisioned_concurrency=int(provisioned_concurrency), provisioned_served_fraction=served,
-        on_demand_compute_usd=on_demand, provisioned_standby_usd=standby, provisioned_inference_usd=inference,
-        data_processing_usd=data, usd_per_month=total,
+        on_demand_compute_usd_per_month=on_demand, provisioned_standby_usd_per_month=standby, provisioned_inference_usd_per_month=inference,
+        data_processing_usd_per_month=data, usd_per_month=total,
         usd_per_million_invocations=total / invocations * 1e6 if invocations else math.inf,
         prices=catalog.provenance())
 

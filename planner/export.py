@@ -131,7 +131,7 @@ def serverless_lines(rec: ServerlessRecommendation) -> list[CostLine]:
     lines = []
     for cost, deployment in ((rec.on_demand_cost, "serverless"),
                              (rec.provisioned_cost, "serverless, provisioned concurrency")):
-        provisioned = cost.provisioned_standby_usd + cost.provisioned_inference_usd
+        provisioned = cost.provisioned_standby_usd_per_month + cost.provisioned_inference_usd_per_month
         extra = (f"; {cost.provisioned_concurrency} provisioned (spill-over {rec.spillover_probability:.2%}, "
                  f"≤ {rec.cold_starts_per_day:.0f} cold starts/day)" if cost.provisioned_concurrency else "")
         lines.append(CostLine(
@@ -139,8 +139,8 @@ def serverless_lines(rec: ServerlessRecommendation) -> list[CostLine]:
                                                          if cost.provisioned_concurrency else ""),
             deployment=deployment, instance_type=None, instance_count=None, memory_mb=cost.memory_mb,
             provisioned_concurrency=cost.provisioned_concurrency or None,
-            compute_usd_per_month=cost.on_demand_compute_usd, provisioned_concurrency_usd_per_month=provisioned,
-            data_processing_usd_per_month=cost.data_processing_usd, usd_per_month=cost.usd_per_month,
+            compute_usd_per_month=cost.on_demand_compute_usd_per_month, provisioned_concurrency_usd_per_month=provisioned,
+            data_processing_usd_per_month=cost.data_processing_usd_per_month, usd_per_month=cost.usd_per_month,
             usd_per_year=cost.usd_per_month * MONTHS_PER_YEAR,
             usd_per_million_requests=cost.usd_per_million_invocations, predicted_latency_ms=chosen.latency_p99_ms,
             sla_met=sla_met, origin=chosen.origin, notes=notes + extra))

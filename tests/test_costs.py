@@ -40,7 +40,7 @@ def test_infracost_instance_month():
 def test_infracost_serverless_2048_mb_for_500000_seconds():
     bill = serverless_usd_per_month(2048, 1000, 0, 0, CATALOG, 500_000)
     assert bill.usd_per_month == pytest.approx(20.00, abs=1e-9)
-    assert bill.on_demand_compute_usd == bill.usd_per_month and bill.data_processing_usd == 0
+    assert bill.on_demand_compute_usd_per_month == bill.usd_per_month and bill.data_processing_usd_per_month == 0
 
 
 def test_infracost_data_processed_20_gb():
@@ -134,11 +134,11 @@ def test_billing_granularity_rounds_duration_up():
 def test_provisioned_concurrency_month():
     bill = serverless_usd_per_month(2048, 200, 0, 0, CATALOG, 1_000_000, provisioned_concurrency=2,
                                     provisioned_served_fraction=0.75)
-    assert bill.provisioned_standby_usd == pytest.approx(2 * 730 * 3600 * 0.0000096)
-    assert bill.provisioned_inference_usd == pytest.approx(750_000 * 0.2 * 0.0000232)
-    assert bill.on_demand_compute_usd == pytest.approx(250_000 * 0.2 * 0.00004)
+    assert bill.provisioned_standby_usd_per_month == pytest.approx(2 * 730 * 3600 * 0.0000096)
+    assert bill.provisioned_inference_usd_per_month == pytest.approx(750_000 * 0.2 * 0.0000232)
+    assert bill.on_demand_compute_usd_per_month == pytest.approx(250_000 * 0.2 * 0.00004)
     assert bill.usd_per_month == pytest.approx(
-        bill.provisioned_standby_usd + bill.provisioned_inference_usd + bill.on_demand_compute_usd)
+        bill.provisioned_standby_usd_per_month + bill.provisioned_inference_usd_per_month + bill.on_demand_compute_usd_per_month)
     assert bill.usd_per_million_invocations == pytest.approx(bill.usd_per_month)
     assert bill.to_dict()["provisioned_concurrency"] == 2
 

@@ -219,7 +219,7 @@ def test_monthly_costs_are_consistent(mean_ms, peak_tps, invocations):
                                peak_tps=peak_tps, latency_target_ms=1e6, realtime=RealtimeBaseline("x", 1, 100.0))
     assert rec.on_demand_cost.usd_per_month == pytest.approx(rec.recommended.usd_per_invocation * invocations)
     standby = rec.provisioned_concurrency * CATALOG.provisioned_standby_usd_per_second(3072) * 730 * 3600
-    assert rec.provisioned_cost.provisioned_standby_usd == pytest.approx(standby)
+    assert rec.provisioned_cost.provisioned_standby_usd_per_month == pytest.approx(standby)
     assert rec.provisioned_cost.usd_per_month > standby
     assert rec.break_even_monthly_invocations * rec.recommended.usd_per_invocation == pytest.approx(100.0)
     assert rec.offered_load_erlang == pytest.approx(peak_tps * mean_ms / 1000)
