@@ -22,7 +22,7 @@ def serverless_cost_frame(rec: ServerlessRecommendation, points: int = 60) -> pd
     even = rec.break_even_monthly_invocations
     top = 2 * max(rec.monthly_invocations, even if even is not None and np.isfinite(even) else 0)
     x = np.linspace(0, top, points)
-    standby = rec.provisioned_cost.provisioned_standby_usd
+    standby = rec.provisioned_cost.provisioned_standby_usd_per_month
     series = {"serverless on demand": x * rec.on_demand_cost.usd_per_month / rec.monthly_invocations,
               f"serverless + {rec.provisioned_concurrency} provisioned": standby + x * (
                   rec.provisioned_cost.usd_per_month - standby) / rec.monthly_invocations}
