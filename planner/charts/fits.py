@@ -124,3 +124,21 @@ def usl_chart(fit: ConfigurationFit) -> alt.LayerChart:
         title=alt.TitleParams(["Throughput vs concurrency (USL, band: 95% bootstrap)",
                                f"σ={u.sigma:.3g}, κ={u.kappa:.3g}, λ={u.lambda_rps:.3g} requests/s"]),
         width=560, height=340)
+
+
+def fit_report_chart(fits: Sequence[ConfigurationFit], percentile: float,
+                     sla_ms: float | None = None) -> alt.TopLevelMixin:
+    """``planner fit --plot``: latency vs throughput (:func:`fit_chart`, when any configuration has a
+    latency model), then throughput vs concurrency (:func:`usl_chart`) per USL fit, titled with its
+    parameters and held-out error."""
+    views = []
+    for f in fits:
+        if f.usl_model is not None and f.usl is not None:
+            u = f.usl
+            err = "n/a" if u.heldout_error is None else f"{u.heldout_error:.0%}"
+            views.append(usl_chart(f).properties(title=alt.TitleParams([
+                f"{f.config.label}: throughput vs concurrency (USL, band: 95% bootstrap)",
+                f"σ={u.sigma:.3g}, κ={u.kappa:.3g}, λ={u.lambda_rps:.3g} requests/s, held-out error {err}"])))
+    if any(f.latency is not None for f in fits) or not views:
+        views.insert(0, fit_chart(fits, percentile, sla_ms))
+    return views[0] if len(views) == 1 else alt.vconcat(*views).resolve_scale(shape="independent")

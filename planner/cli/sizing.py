@@ -47,9 +47,9 @@ def fit(
     fits = collection_fits(store, run, pct, sla_ms, max_utilization, configs=config)
     shown = [f for f in fits if all_configs or f.usl or f.latency_summary or f.recommender]
     if plot:
-        from planner.charts import save_chart
+        from planner.charts import fit_report_chart, save_chart
 
-        save_chart(_fit_plot(shown, pct, sla_ms), plot)
+        save_chart(fit_report_chart(shown, pct, sla_ms), plot)
     if as_json:
         emit_json({"percentile": f"p{pct:g}", "sla_ms": sla_ms, "max_utilization": max_utilization,
                     "configs": [f.to_dict() for f in shown]})
@@ -58,26 +58,6 @@ def fit(
     if with_usl:
         out.print(_usl_table(with_usl))
     out.print(_latency_table(shown, sla))
-
-
-def _fit_plot(fits, percentile: float, sla_ms: float | None):
-    """Latency vs throughput (when any configuration has a latency model), then throughput vs
-    concurrency per USL fit."""
-    import altair as alt
-
-    from planner.charts import fit_chart, usl_chart
-
-    views = []
-    for f in fits:
-        if f.usl_model is not None and f.usl is not None:
-            u = f.usl
-            views.append(usl_chart(f).properties(title=alt.TitleParams([
-                f"{f.config.label}: throughput vs concurrency (USL, band: 95% bootstrap)",
-                f"σ={u.sigma:.3g}, κ={u.kappa:.3g}, λ={u.lambda_rps:.3g} requests/s, "
-                f"held-out error {_pct(u.heldout_error)}"])))
-    if any(f.latency is not None for f in fits) or not views:
-        views.insert(0, fit_chart(fits, percentile, sla_ms))
-    return views[0] if len(views) == 1 else alt.vconcat(*views).resolve_scale(shape="independent")
 
 
 def _num(value: float | None) -> str:
