@@ -7,6 +7,7 @@ import math
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -163,6 +164,25 @@ def test_memory_latencies_from_measured_steps():
     (option,) = memory_options([found], CATALOG, monthly_invocations=1e6, latency_target_ms=125)
     assert option.latency_p99_ms == 130.0 and option.latency_percentiles_source == "measured"
     assert not option.meets_sla and option.latency_p50_ms is None
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(50, 500), min_size=3, max_size=12))
+def test_measured_p99_over_three_or_more_steps_has_an_interval_around_the_median(p99s):
+    n = len(p99s)
+    steps = pd.DataFrame({"run_id": "r", "memory_mb": 3072.0, "request_count": 100.0, "latency_mean_ms": 40.0,
+                          "latency_p99_ms": p99s, "errors": False, "too_short": False, "origin": "measured"},
+                         index=range(n))
+    (found,), _ = memory_latencies(steps)
+    (option,) = memory_options([found], CATALOG, monthly_invocations=1e6, latency_target_ms=300)
+    assert option.latency_p99_ms == pytest.approx(float(np.median(p99s)))
+    low, high = option.latency_p99_ci_lower_ms, option.latency_p99_ci_upper_ms
+    assert min(p99s) <= low <= option.latency_p99_ms <= high <= max(p99s)
+    two = memory_latencies(steps.iloc[:2])[0][0]  # too few steps for an interval
+    assert memory_options([two], CATALOG, monthly_invocations=1e6,
+                          latency_target_ms=300)[0].latency_p99_ci_lower_ms is None
+    (estimated,) = memory_options([MemoryLatency(3072, 40.0)], CATALOG, monthly_invocations=1e6, latency_target_ms=300)
+    assert estimated.latency_p99_ci_lower_ms is None and estimated.latency_percentiles_source == "estimated-from-mean"
 
 
 def test_no_latencies_is_an_infeasible_error():

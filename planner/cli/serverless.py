@@ -113,7 +113,9 @@ def _print(rec, text: str) -> None:
     for o in rec.memory_options:
         mark = " ◀" if o.memory_mb == rec.recommended_memory_mb else ""
         table.add_row(f"{o.memory_mb}{mark}", f"{o.latency_mean_ms:.0f}",
-                      f"{o.latency_p50_ms:.0f}" if o.latency_p50_ms is not None else "-", f"{o.latency_p99_ms:.0f}",
+                      f"{o.latency_p50_ms:.0f}" if o.latency_p50_ms is not None else "-",
+                      f"{o.latency_p99_ms:.0f}" + (f" [{o.latency_p99_ci_lower_ms:.0f}–{o.latency_p99_ci_upper_ms:.0f}]"
+                                                   if o.latency_p99_ci_lower_ms is not None else ""),
                       "measured" if o.latency_percentiles_source == "measured" else "mean (est.)",
                       f"{o.usd_per_invocation:.3g}", f"{o.usd_per_million_invocations:.2f}", f"{o.usd_per_month:,.2f}",
                       "yes" if o.meets_sla else "no", "yes" if o.pareto else "", o.origin)

@@ -54,6 +54,7 @@ from planner.costs import (
 from planner.errors import InfeasibleError
 from planner.queueing import erlang_b, servers_for_blocking, service_quantile_s
 from planner.recommend.realtime import RealtimeRecommendation, recommend_realtime
+from planner.resampling import percentile_interval
 
 MAX_CONCURRENCY = 200
 STRATEGIES = ("cost", "speed", "balanced")
@@ -71,6 +72,7 @@ class MemoryLatency:
     latency_percentiles_ms: Mapping[float, float] = field(default_factory=dict)
     origin: str = "measured"
     run_ids: tuple[str, ...] = ()
+    latency_p99_ci_ms: tuple[float, float] | None = None  # 95 % bootstrap of the median over >= 3 steps
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,8 @@ class MemoryOption:
     latency_p95_ms: float | None
     latency_p99_ms: float
     latency_percentiles_source: str  # "measured" or "estimated-from-mean"
+    latency_p99_ci_lower_ms: float | None  # measured over >= 3 steps only (see MemoryLatency)
+    latency_p99_ci_upper_ms: float | None
     billed_duration_ms: float
     usd_per_invocation: float
     usd_per_million_invocations: float
@@ -219,17 +223,29 @@ def memory_latencies(steps: pd.DataFrame) -> tuple[tuple[MemoryLatency, ...], tu
         if not usable.any():
             notes.append(f"{memory:g} MB: no mean latency in its steps: skipped")
             continue
-        percentiles = {}
+        percentiles, p99_ci = {}, None
         for pct in PERCENTILES:
             column = f"latency_p{pct:g}_ms"
             values = pd.to_numeric(group.get(column, pd.Series()), errors="coerce").dropna()
             if len(values):
                 percentiles[pct] = float(values.median())
+            if pct == 99.0 and len(values) >= 3:
+                p99_ci = _median_interval(values.to_numpy(float))
         found.append(MemoryLatency(
             memory_mb=int(memory), latency_mean_ms=float(np.average(mean[usable], weights=weights[usable])),
             latency_percentiles_ms=percentiles, origin="+".join(sorted(set(group.get("origin", pd.Series()).dropna().astype(str))))
-            or "measured", run_ids=tuple(sorted(set(group["run_id"].astype(str)))) if "run_id" in group else ()))
+            or "measured", run_ids=tuple(sorted(set(group["run_id"].astype(str)))) if "run_id" in group else (),
+            latency_p99_ci_ms=p99_ci))
     return tuple(found), tuple(notes)
+
+
+def _median_interval(values: np.ndarray, n_resamples: int = 400, level: float = 0.95,
+                     seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval (ms) of the median of per-step values (the steps resampled)."""
+    rng = np.random.default_rng(seed)
+    medians = np.median(values[rng.integers(0, values.size, (n_resamples, values.size))], axis=1)
+    lower, upper = percentile_interval(medians[:, None], level)
+    return float(lower[0]), float(upper[0])
 
 
 # ---------------------------------------------------------------- memory options and strategies
@@ -250,12 +266,15 @@ def memory_options(latencies: Sequence[MemoryLatency], catalog: PriceCatalog, *,
     options = []
     for latency in sorted(latencies, key=lambda m: m.memory_mb):
         pct, source = _percentiles_ms(latency, latency_scv)
+        ci = latency.latency_p99_ci_ms is not None
         usd = serverless_usd_per_invocation(latency.memory_mb, latency.latency_mean_ms, request_bytes,
                                             response_bytes, catalog, billing_granularity_ms, bytes_per_gb)
         options.append(MemoryOption(
             memory_mb=latency.memory_mb, latency_mean_ms=latency.latency_mean_ms, latency_p50_ms=pct[50.0],
             latency_p90_ms=pct[90.0], latency_p95_ms=pct[95.0], latency_p99_ms=pct[99.0],
             latency_percentiles_source=source,
+            latency_p99_ci_lower_ms=latency.latency_p99_ci_ms[0] if source == "measured" and ci else None,
+            latency_p99_ci_upper_ms=latency.latency_p99_ci_ms[1] if source == "measured" and ci else None,
             billed_duration_ms=billed_duration_ms(latency.latency_mean_ms, billing_granularity_ms),
             usd_per_invocation=usd, usd_per_million_invocations=usd * 1e6, usd_per_month=usd * monthly_invocations,
             meets_sla=pct[99.0] <= latency_target_ms, pareto=False, origin=latency.origin,
