@@ -108,7 +108,8 @@ def page() -> None:
         return
     choice, version, values = opened
     try:
-        result = comparison(choice.root, version, **library_args(values))
+        args = library_args(values)
+        result = comparison(choice.root, version, **args)
     except (PlannerError, ValueError) as exc:
         st.error(str(exc))
         return
@@ -118,7 +119,6 @@ def page() -> None:
         st.dataframe(pd.DataFrame(data["options"])[list(LINE_COLUMNS)], column_config=LINE_COLUMNS, hide_index=True)
     else:
         st.info("No option meets this target: see the Capacity planner page for why.")
-    args = library_args(values)
     catalog = price_catalog(str(values["region"]), float(values["discount"]), args["overrides"])
     st.caption(f"Prices: {catalog.provenance()}; months of {HOURS_PER_MONTH:g} h; each price's source and date are on the "
                "Assumptions sheet.")

@@ -4,8 +4,6 @@ and the cost against the instance count, for uniform or Zipf popularity. The sce
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
@@ -13,6 +11,7 @@ from app_pages.shared import (
     PRICE_FIELDS,
     fraction,
     gpu_memory_series,
+    json_and_prices,
     keep_scenario,
     mme_popularity,
     mme_recommendation,
@@ -152,10 +151,7 @@ def page() -> None:
     with st.expander("Notes"):
         for note in rec.to_dict()["notes"]:
             st.markdown(f"- {note}")
-    with st.expander("As `planner mme --json`"):
-        st.code(json.dumps(rec.to_dict(), indent=2, default=str), language="json")
-    st.caption(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h. The scenario is "
-               "in the address bar: copy it to share.")
+    json_and_prices("planner mme", rec.to_dict(), rec.price_catalog["provenance"], rec.hours_per_month)
     keep_scenario(PREFIX, values)
 
 

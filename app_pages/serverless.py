@@ -6,14 +6,13 @@ included, lives in the URL (st.query_params)."""
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import streamlit as st
 
 from app_pages.shared import (
     PRICE_FIELDS,
     fraction,
+    json_and_prices,
     keep_scenario,
     nonnegative_count,
     one_of,
@@ -176,10 +175,7 @@ def page() -> None:
     with st.expander(f"Notes ({len(rec.notes)})"):
         for note in rec.notes:
             st.markdown(f"- {note}")
-    with st.expander("As `planner serverless --json`"):
-        st.code(json.dumps(rec.to_dict(), indent=2, default=str), language="json")
-    st.caption(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h. The scenario is "
-               "in the address bar: copy it to share.")
+    json_and_prices("planner serverless", rec.to_dict(), rec.price_catalog["provenance"], rec.hours_per_month)
     keep_scenario(PREFIX, values)
 
 

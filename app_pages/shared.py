@@ -7,6 +7,7 @@ every key, so an upload invalidates what was computed from the collection before
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -167,6 +168,14 @@ def run_usl_chart(root: str, version: tuple, run_id: str, config_label: str) -> 
     """:func:`planner.charts.usl_chart` of one configuration of :func:`run_fits`."""
     fit = next(f for f in run_fits(root, version, run_id) if f.config.label == config_label)
     return usl_chart(fit)
+
+
+def json_and_prices(command: str, data: dict, provenance: str, hours_per_month: float) -> None:
+    """A page's closing lines: the answer as ``command --json`` would print it, then its prices."""
+    with st.expander(f"As `{command} --json`"):
+        st.code(json.dumps(data, indent=2, default=str), language="json")
+    st.caption(f"Prices: {provenance}; months of {hours_per_month:g} h. The scenario is in the address bar: copy it "
+               "to share.")
 
 
 def max_upload_mb() -> int:
