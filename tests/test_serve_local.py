@@ -188,7 +188,8 @@ def test_a_full_wait_queue_answers_503_and_counts_the_rejections():
 
 
 async def _idle_overhead_s(port: int, n: int) -> float:
-    """Mean invocation latency minus its drawn service time on an idle endpoint (s)."""
+    """Median invocation latency minus its drawn service time on an idle endpoint (s); one scheduling
+    hiccup on a loaded machine moves a mean of 30, not the median, and a Nagle stall moves both."""
     conn = await Conn.open(port)
     extra = []
     for _ in range(n):
@@ -196,7 +197,7 @@ async def _idle_overhead_s(port: int, n: int) -> float:
         _, body = await conn.call("POST", "/invocations")
         extra.append(time.perf_counter() - sent - json.loads(body)["service_ms"] / 1e3)
     conn.close()
-    return float(np.mean(extra))
+    return float(np.median(extra))
 
 
 async def _open_loop(port: int, arrivals_s: np.ndarray) -> np.ndarray:
