@@ -227,7 +227,7 @@ def test_busy_seconds_uncapped_is_the_user_seconds_of_the_shape(users, hold_s, r
     for u in users:
         expected += (previous + u) / 2 * abs(u - previous) / rate + u * hold_s
         previous = u
-    assert busy_seconds(shape, 1e9, max(users)) == pytest.approx(expected, rel=1e-3, abs=1e-3)
+    assert busy_seconds(shape, 1e9, max(users)) == pytest.approx(expected, rel=1e-9, abs=1e-9)
 
 
 def test_memory_sizes_are_checked():

@@ -42,7 +42,6 @@ SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 MAX_CONCURRENCY_LIMIT = 200  # SageMaker's per-endpoint MaxConcurrency maximum
 VARIANT = "AllTraffic"
 TAG = {"Key": "created-by", "Value": "planner collect --serverless-sweep"}
-INTEGRATION_STEP_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -71,12 +70,32 @@ def parse_memory_sizes(text: str) -> tuple[int, ...]:
 
 def busy_seconds(shape: StairsShape, max_duration_s: float, max_concurrency: int) -> float:
     """The integral of ``min(users(t), max_concurrency)`` over the planned run (s): the most
-    invocation-seconds a closed loop with zero think time keeps in flight."""
+    invocation-seconds a closed loop with zero think time keeps in flight. Exact: users(t) is
+    piecewise linear (ramps at the spawn rate, then holds)."""
     planned_s = min(shape.duration_s, max_duration_s)
-    steps = int(planned_s / INTEGRATION_STEP_S)
-    inside = sum(min(shape.users_at((i + 0.5) * INTEGRATION_STEP_S), max_concurrency) for i in range(steps))
-    rest_s = planned_s - steps * INTEGRATION_STEP_S
-    return inside * INTEGRATION_STEP_S + min(shape.users_at(planned_s - rest_s / 2), max_concurrency) * rest_s
+    total, now, previous = 0.0, 0.0, 0
+    for users, hold_s in zip(shape.users, shape.holds_s, strict=True):
+        ramp_s = abs(users - previous) / shape.spawn_rate
+        for start, end, span_s in ((previous, users, ramp_s), (users, users, hold_s)):
+            kept_s = min(span_s, planned_s - now)
+            if span_s == 0:
+                continue
+            if kept_s <= 0:
+                return total
+            total += _capped_line_integral(start, start + (end - start) * kept_s / span_s, kept_s, max_concurrency)
+            now += span_s
+        previous = users
+    return total
+
+
+def _capped_line_integral(y0: float, y1: float, span_s: float, cap: float) -> float:
+    """∫ min(y(t), cap) dt over a span where y goes linearly from ``y0`` to ``y1``."""
+    if max(y0, y1) <= cap:
+        return (y0 + y1) / 2 * span_s
+    if min(y0, y1) >= cap:
+        return cap * span_s
+    below_s = span_s * (cap - min(y0, y1)) / abs(y1 - y0)
+    return (min(y0, y1) + cap) / 2 * below_s + cap * (span_s - below_s)
 
 
 @dataclass(frozen=True)
