@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -228,6 +229,16 @@ def test_busy_seconds_uncapped_is_the_user_seconds_of_the_shape(users, hold_s, r
         expected += (previous + u) / 2 * abs(u - previous) / rate + u * hold_s
         previous = u
     assert busy_seconds(shape, 1e9, max(users)) == pytest.approx(expected, rel=1e-9, abs=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(users=st.lists(st.integers(1, 30), min_size=1, max_size=4), hold_s=st.floats(0.5, 10),
+       rate=st.floats(0.5, 10), cap=st.integers(1, 30), cut=st.floats(0.0, 1.2))
+def test_busy_seconds_matches_a_fine_numerical_integral_of_the_capped_staircase(users, hold_s, rate, cap, cut):
+    shape = StairsShape(tuple(users), hold_s, rate)
+    t_s = np.linspace(0.0, min(cut, 1.0) * shape.duration_s, 8001)
+    numerical = np.trapezoid(np.minimum([shape.users_at(t) for t in t_s], cap), t_s)
+    assert busy_seconds(shape, cut * shape.duration_s, cap) == pytest.approx(numerical, rel=2e-3, abs=1e-3)
 
 
 def test_memory_sizes_are_checked():
