@@ -200,7 +200,7 @@ def test_more_max_capacity_never_adds_breaches_without_scale_in(traffic, cap, mo
 def test_static_provisioning_at_peak_never_breaches(traffic, sla_ms, max_utilization):
     fit = mmc_fit()
     capacity = fit.capacity_at_sla(sla_ms, 99.0, max_utilization).capacity_rps
-    count = math.ceil(max(traffic) / capacity)
+    count = max(1, math.ceil(max(traffic) / capacity))  # a subnormal peak divides to 0
     policy = TargetTrackingPolicy(6000.0, count, count)
     timeline = simulate_target_tracking(traffic, policy)
     assert (timeline.in_service == count).all() and not timeline.events
