@@ -48,7 +48,10 @@ OPTION_COLUMNS = {
     "latency_mean_ms": st.column_config.NumberColumn("mean (ms)", format="%.0f"),
     "latency_p50_ms": st.column_config.NumberColumn("p50 (ms)", format="%.0f"),
     "latency_p99_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
+    "latency_p99_ci_lower_ms": st.column_config.NumberColumn("p99 low (ms)", format="%.0f"),
+    "latency_p99_ci_upper_ms": st.column_config.NumberColumn("p99 high (ms)", format="%.0f"),
     "latency_percentiles_source": st.column_config.TextColumn("percentiles"),
+    "latency_p99_interval": st.column_config.TextColumn("p99 low–high is"),
     "usd_per_million_invocations": st.column_config.NumberColumn("USD per 1M invocations", format="%.2f"),
     "usd_per_month": st.column_config.NumberColumn("USD/month (on demand)", format="%,.2f"),
     "meets_sla": st.column_config.CheckboxColumn("meets the SLA"),
@@ -99,7 +102,9 @@ def _headline(rec: ServerlessRecommendation) -> None:
     best = rec.recommended
     cols = st.columns(5)
     cols[0].metric("Memory", f"{best.memory_mb} MB", help=f"strategy {rec.strategy}")
-    cols[1].metric("Predicted p99", f"{best.latency_p99_ms:.0f} ms", help=best.latency_percentiles_source)
+    band = ("" if best.latency_p99_interval is None else f"; {best.latency_p99_ci_lower_ms:.0f}–"
+            f"{best.latency_p99_ci_upper_ms:.0f} ms, {best.latency_p99_interval}")
+    cols[1].metric("Predicted p99", f"{best.latency_p99_ms:.0f} ms", help=best.latency_percentiles_source + band)
     cols[2].metric("On demand", f"${rec.on_demand_cost.usd_per_month:,.2f}/month")
     cols[3].metric(f"With {rec.provisioned_concurrency} provisioned",
                    f"${rec.provisioned_cost.usd_per_month:,.2f}/month")

@@ -127,7 +127,9 @@ def serverless_lines(rec: ServerlessRecommendation) -> list[CostLine]:
     chosen = rec.recommended
     sla_met = chosen.meets_sla and rec.throttle_probability <= rec.throttle_target
     notes = (f"MaxConcurrency {rec.max_concurrency} (throttled at peak {rec.throttle_probability:.2%}); "
-             f"p99 {chosen.latency_percentiles_source}")
+             f"p99 {chosen.latency_percentiles_source}"
+             + (f", {chosen.latency_p99_ci_lower_ms:.0f}–{chosen.latency_p99_ci_upper_ms:.0f} ms as "
+                f"{chosen.latency_p99_interval}" if chosen.latency_p99_interval else ""))
     lines = []
     for cost, deployment in ((rec.on_demand_cost, "serverless"),
                              (rec.provisioned_cost, "serverless, provisioned concurrency")):

@@ -221,6 +221,9 @@ def test_cli_serverless_lines_equal_planner_serverless(tmp_path):
     assert provisioned["usd_per_month"] == pytest.approx(serverless["usd_per_month"]["with_provisioned"])
     assert provisioned["provisioned_concurrency"] == serverless["provisioned_concurrency"]
     assert provisioned["memory_mb"] == serverless["recommended_memory_mb"]
+    chosen = next(o for o in serverless["memory_options"] if o["memory_mb"] == serverless["recommended_memory_mb"])
+    bracket = f"{chosen['latency_p99_ci_lower_ms']:.0f}–{chosen['latency_p99_ci_upper_ms']:.0f} ms as p99 for an assumed"
+    assert bracket in lines["serverless"]["notes"]  # the toolkit's published means: p99 estimated, bracketed
     parts = ("compute_usd_per_month", "provisioned_concurrency_usd_per_month", "data_processing_usd_per_month")
     for line in exported["options"]:
         assert sum(line[k] for k in parts) == pytest.approx(line["usd_per_month"])

@@ -181,8 +181,24 @@ def test_measured_p99_over_three_or_more_steps_has_an_interval_around_the_median
     two = memory_latencies(steps.iloc[:2])[0][0]  # too few steps for an interval
     assert memory_options([two], CATALOG, monthly_invocations=1e6,
                           latency_target_ms=300)[0].latency_p99_ci_lower_ms is None
-    (estimated,) = memory_options([MemoryLatency(3072, 40.0)], CATALOG, monthly_invocations=1e6, latency_target_ms=300)
-    assert estimated.latency_p99_ci_lower_ms is None and estimated.latency_percentiles_source == "estimated-from-mean"
+    assert option.latency_p99_interval.startswith("95% bootstrap")
+
+
+def test_a_p99_estimated_from_a_mean_is_bracketed_by_the_assumed_variability_range():
+    # Shifted-exponential service: p99 = mean * (1 + cv * (ln 100 - 1)); cv = sqrt(Cs²).
+    (estimated,) = memory_options([MemoryLatency(3072, 40.0)], CATALOG, monthly_invocations=1e6, latency_target_ms=300,
+                                  latency_scv=0.1)
+    assert estimated.latency_percentiles_source == "estimated-from-mean"
+    p99_ms = [40.0 * (1 + np.sqrt(scv) * (np.log(100) - 1)) for scv in (0.025, 0.1, 0.4)]
+    assert (estimated.latency_p99_ci_lower_ms, estimated.latency_p99_ms, estimated.latency_p99_ci_upper_ms) == \
+        pytest.approx(p99_ms, rel=1e-9)
+    assert "Cs² of 0.025–0.4 (not a confidence interval)" in estimated.latency_p99_interval
+    rec = recommend_serverless([MemoryLatency(3072, 40.0)], CATALOG, monthly_invocations=1e6, peak_tps=10,
+                               latency_target_ms=100)  # 86 ms estimated, 131 ms at Cs² 0.4
+    assert rec.recommended.meets_sla and any("not across its bracket (63–131 ms" in n for n in rec.notes)
+    measured_once = MemoryLatency(3072, 40.0, {99.0: 90.0})
+    (measured,) = memory_options([measured_once], CATALOG, monthly_invocations=1e6, latency_target_ms=300)
+    assert (measured.latency_p99_ci_lower_ms, measured.latency_p99_interval) == (None, None)
 
 
 def test_no_latencies_is_an_infeasible_error():

@@ -61,6 +61,8 @@ STRATEGIES = ("cost", "speed", "balanced")
 PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 DEFAULT_LATENCY_SCV = 0.1
 """Assumed squared coefficient of variation of latency when only its mean was measured (cv ≈ 0.32)."""
+SCV_BAND_FACTOR = 4.0
+"""A p99 estimated from a mean is bracketed by the p99s at Cs² ÷ and × this factor (0.025–0.4 by default)."""
 
 
 @dataclass(frozen=True)
@@ -86,8 +88,9 @@ class MemoryOption:
     latency_p95_ms: float | None
     latency_p99_ms: float
     latency_percentiles_source: str  # "measured" or "estimated-from-mean"
-    latency_p99_ci_lower_ms: float | None  # measured over >= 3 steps only (see MemoryLatency)
+    latency_p99_ci_lower_ms: float | None  # see latency_p99_interval; None for a p99 measured in < 3 steps
     latency_p99_ci_upper_ms: float | None
+    latency_p99_interval: str | None  # what the bracket is: a bootstrap CI, or the p99 over an assumed Cs² range
     billed_duration_ms: float
     usd_per_invocation: float
     usd_per_million_invocations: float
@@ -258,6 +261,19 @@ def _percentiles_ms(latency: MemoryLatency, latency_scv: float) -> tuple[dict[fl
     return {p: float(s) * 1000 for p, s in zip(PERCENTILES, seconds, strict=True)}, "estimated-from-mean"
 
 
+def _p99_interval(latency: MemoryLatency, source: str,
+                  latency_scv: float) -> tuple[float | None, float | None, str | None]:
+    """(lower ms, upper ms, what it is) of a memory size's p99."""
+    if source == "measured":
+        if latency.latency_p99_ci_ms is None:
+            return None, None, None
+        return (*latency.latency_p99_ci_ms, "95% bootstrap CI of the median over the steps")
+    scvs = np.array([latency_scv / SCV_BAND_FACTOR, latency_scv * SCV_BAND_FACTOR])
+    lower_s, upper_s = service_quantile_s(0.99, latency.latency_mean_ms / 1000, scvs)
+    return (float(lower_s) * 1000, float(upper_s) * 1000,
+            f"p99 for an assumed latency Cs² of {scvs[0]:g}–{scvs[1]:g} (not a confidence interval)")
+
+
 def memory_options(latencies: Sequence[MemoryLatency], catalog: PriceCatalog, *, monthly_invocations: float,
                    latency_target_ms: float, request_bytes: float = 0.0, response_bytes: float = 0.0,
                    latency_scv: float = DEFAULT_LATENCY_SCV, billing_granularity_ms: float | None = 1,
@@ -266,15 +282,15 @@ def memory_options(latencies: Sequence[MemoryLatency], catalog: PriceCatalog, *,
     options = []
     for latency in sorted(latencies, key=lambda m: m.memory_mb):
         pct, source = _percentiles_ms(latency, latency_scv)
-        ci = latency.latency_p99_ci_ms is not None
+        p99_lower_ms, p99_upper_ms, p99_interval = _p99_interval(latency, source, latency_scv)
         usd = serverless_usd_per_invocation(latency.memory_mb, latency.latency_mean_ms, request_bytes,
                                             response_bytes, catalog, billing_granularity_ms, bytes_per_gb)
         options.append(MemoryOption(
             memory_mb=latency.memory_mb, latency_mean_ms=latency.latency_mean_ms, latency_p50_ms=pct[50.0],
             latency_p90_ms=pct[90.0], latency_p95_ms=pct[95.0], latency_p99_ms=pct[99.0],
             latency_percentiles_source=source,
-            latency_p99_ci_lower_ms=latency.latency_p99_ci_ms[0] if source == "measured" and ci else None,
-            latency_p99_ci_upper_ms=latency.latency_p99_ci_ms[1] if source == "measured" and ci else None,
+            latency_p99_ci_lower_ms=p99_lower_ms, latency_p99_ci_upper_ms=p99_upper_ms,
+            latency_p99_interval=p99_interval,
             billed_duration_ms=billed_duration_ms(latency.latency_mean_ms, billing_granularity_ms),
             usd_per_invocation=usd, usd_per_million_invocations=usd * 1e6, usd_per_month=usd * monthly_invocations,
             meets_sla=pct[99.0] <= latency_target_ms, pareto=False, origin=latency.origin,
@@ -388,10 +404,17 @@ def _notes(rec: ServerlessRecommendation, estimated: list[int], latency_scv: flo
     if not best.meets_sla:
         notes.append(f"no memory size meets p99 ≤ {rec.latency_target_ms:g} ms: the fastest ({best.memory_mb} MB, "
                      f"p99 {best.latency_p99_ms:.0f} ms) is shown")
+    upper_ms = best.latency_p99_ci_upper_ms
+    if best.meets_sla and upper_ms is not None and upper_ms > rec.latency_target_ms:
+        notes.append(f"{best.memory_mb} MB meets p99 ≤ {rec.latency_target_ms:g} ms at its estimate "
+                     f"({best.latency_p99_ms:.0f} ms) but not across its bracket ({best.latency_p99_ci_lower_ms:.0f}–"
+                     f"{upper_ms:.0f} ms, {best.latency_p99_interval}): a larger size or measured "
+                     "percentiles would settle it")
     if estimated:
         notes.append(f"p99 not measured for {', '.join(map(str, estimated))} MB: estimated from the mean latency "
-                     f"(shifted-exponential service model, Cs² = {latency_scv:g}); measure percentiles to replace "
-                     "this assumption")
+                     f"(shifted-exponential service model, Cs² = {latency_scv:g}; bracketed by Cs² "
+                     f"{latency_scv / SCV_BAND_FACTOR:g}–{latency_scv * SCV_BAND_FACTOR:g}); measure percentiles to "
+                     "replace this assumption")
     average_tps = rec.monthly_invocations / (rec.hours_per_month * 3600)
     if average_tps > rec.peak_tps:
         notes.append(f"the monthly invocations average {average_tps:.1f} TPS, above the {rec.peak_tps:g} TPS peak")
