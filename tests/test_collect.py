@@ -64,7 +64,9 @@ def test_stairs_measure_the_closed_loop_law_and_ingest_as_one_run(endpoint, tmp_
     # fewer than its 4 workers would give at most half the ideal at 8 users.
     ideal = (steps["concurrency"] * 1000.0 / SERVICE_MS).clip(upper=SETTINGS.capacity_rps)
     assert (steps["throughput_rps"] <= 1.05 * ideal).all() and (steps["throughput_rps"] > 0.55 * ideal).all()
-    assert steps["throughput_rps"].is_monotonic_increasing
+    # 2 -> 4 users doubles X (both below the 4 workers); 4 and 8 users both sit at capacity, where
+    # their order is noise, so only the queueing delay tells them apart (next line).
+    assert steps["throughput_rps"].iloc[1] > 1.5 * steps["throughput_rps"].iloc[0]
     assert steps["latency_mean_ms"].iloc[0] >= SERVICE_MS
     assert steps["latency_mean_ms"].iloc[2] > 1.5 * steps["latency_mean_ms"].iloc[0]  # 8 users queue for 4 workers
 
