@@ -6,7 +6,8 @@
     pyarrow -> parquet pyarrow.csv.read_csv -> parquet (lz4): the same output work as planner, without
                        streaming, hashing, the raw copy or validation
 
-Each contender runs in its own process; peak memory is that process's max RSS.
+Each contender runs in its own process; peak memory is that process's max RSS, CPU seconds its
+user + system time (CPU s ÷ seconds = cores kept busy: on 2 cores, at most 2).
 Usage: python bench/ingest.py [--size-mb 1024] [--workdir /tmp/planner-bench]
 """
 
@@ -54,8 +55,9 @@ CSV, WORK = Path(sys.argv[1]), Path(sys.argv[2])
 start = time.perf_counter()
 {body}
 seconds = time.perf_counter() - start
-print(json.dumps({{"rows": rows, "seconds": seconds,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({{"rows": rows, "seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime,
+                  "peak_rss_mb": usage.ru_maxrss / 1024}}))
 """
 
 
@@ -95,11 +97,12 @@ def main() -> None:
         results[name] = min(runs, key=lambda r: r["seconds"])
     base = results["pyarrow read_csv"]["rows"] / results["pyarrow read_csv"]["seconds"]
     print(f"input: {csv.name}, {size_mb:,.0f} MB, {results['planner']['rows']:,} rows")
-    print(f"{'contender':18s} {'seconds':>8s} {'rows/s':>12s} {'MB/s':>7s} {'peak RSS MB':>12s} {'vs pyarrow':>10s}")
+    print(f"{'contender':18s} {'seconds':>8s} {'rows/s':>12s} {'MB/s':>7s} {'peak RSS MB':>12s} {'CPU s':>6s} "
+          f"{'cores':>5s} {'vs pyarrow':>10s}")
     for name, r in results.items():
         rate = r["rows"] / r["seconds"]
         print(f"{name:18s} {r['seconds']:8.2f} {rate:12,.0f} {size_mb / r['seconds']:7.1f} {r['peak_rss_mb']:12,.0f} "
-              f"{rate / base:9.2f}x")
+              f"{r['cpu_s']:6.1f} {r['cpu_s'] / r['seconds']:5.2f} {rate / base:9.2f}x")
 
 
 if __name__ == "__main__":
