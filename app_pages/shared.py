@@ -189,7 +189,7 @@ def max_upload_mb() -> int:
 @st.cache_data(show_spinner=False, max_entries=8)
 def collection_steps(root: str, version: tuple) -> pd.DataFrame:
     """Every run's steady-state steps (:func:`planner.steps.for_collection`)."""
-    return for_collection(RunStore(root))
+    return for_collection(RunStore(root), cache=FitCache.default())
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -343,7 +343,7 @@ def fit_store(store: RunStore, run_ids: Sequence[str] | None = None, *, percenti
     """
     from planner.steps import for_collection
 
-    steps = for_collection(store, list(run_ids) if run_ids else None)
+    steps = for_collection(store, list(run_ids) if run_ids else None, cache=cache)
     if configs:  # before fitting: the others' bootstrap costs seconds
         steps = pd.concat([g for _, g in select_configurations(configurations(steps), configs, store.root)])
     fits = fit_collection_steps(steps, cache=cache, percentile=percentile, latency_target_ms=latency_target_ms,

@@ -1,9 +1,12 @@
-"""A disk cache of configuration fits, so repeated sizing calls skip seconds of bootstrap.
+"""A disk cache of configuration fits and of each run's steps, so repeated sizing calls skip
+seconds of bootstrap and the re-reading of every run's tables.
 
-An entry is keyed by the configuration's steps (a content hash of every row and column), the fit
+A fit is keyed by the configuration's steps (a content hash of every row and column), the fit
 options, the source of the whole ``planner`` package and the versions of Python and the numeric
-libraries: any change to one of them is a miss, never a stale answer. Entries are pickles this user
-wrote; one that cannot be read counts as a miss and is rewritten.
+libraries; a run's steps (under ``steps/``) by its whole manifest (run id, generation, labels: a
+generation's tables never change), the step rules and the same code fingerprint. Any change to one
+of them is a miss, never a stale answer. Entries are pickles this user wrote; one that cannot be
+read counts as a miss and is rewritten.
 
 Where: ``$PLANNER_CACHE_DIR``, else ``$XDG_CACHE_HOME/planner/fits``, else ``~/.cache/planner/fits``;
 ``PLANNER_CACHE_DIR=off`` turns caching off.
@@ -19,7 +22,7 @@ import pickle
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +31,8 @@ import pandas as pd
 
 if TYPE_CHECKING:
     from planner.capacity import ConfigurationFit
+    from planner.steps import StepRules
+    from planner.store import RunRecord
 
 MAX_ENTRIES = 2000  # oldest entries beyond this are removed when one is written
 
@@ -80,26 +85,44 @@ class FitCache:
 
     def load(self, key: str) -> ConfigurationFit | None:
         """The cached fit, or None when absent or unreadable."""
-        try:
-            with open(self.directory / f"{key}.pickle", "rb") as fh:
-                return pickle.load(fh)
-        except FileNotFoundError:
-            return None
-        except Exception:  # noqa: BLE001 - a truncated or foreign entry is a miss, rewritten on save
-            return None
+        return _read(self.directory / f"{key}.pickle")
 
     def save(self, key: str, fit: ConfigurationFit) -> None:
         """Write an entry atomically; a cache that cannot be written is skipped, not an error."""
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.directory, suffix=".tmp", delete=False) as fh:
-                pickle.dump(fit, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(fh.name, self.directory / f"{key}.pickle")
-            self._prune()
-        except OSError:
-            return
+        _write(self.directory, key, fit)
 
-    def _prune(self) -> None:
-        entries = sorted(self.directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime)
+    @staticmethod
+    def steps_key(record: RunRecord, rules: StepRules) -> str:
+        """Entry name of one committed run's steps under ``rules``."""
+        digest = hashlib.sha256(_code_fingerprint().encode())
+        digest.update(json.dumps([record.to_dict(), asdict(rules)], sort_keys=True, default=repr).encode())
+        return digest.hexdigest()
+
+    def load_steps(self, key: str) -> pd.DataFrame | None:
+        """A run's cached steps, or None when absent or unreadable."""
+        return _read(self.directory / "steps" / f"{key}.pickle")
+
+    def save_steps(self, key: str, steps: pd.DataFrame) -> None:
+        _write(self.directory / "steps", key, steps)
+
+
+def _read(path: Path) -> Any:
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except Exception:  # noqa: BLE001 - absent, truncated or foreign: a miss, rewritten on save
+        return None
+
+
+def _write(directory: Path, key: str, value: Any) -> None:
+    """Pickle ``value`` to ``directory/key.pickle`` atomically, then keep the newest MAX_ENTRIES."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(fh.name, directory / f"{key}.pickle")
+        entries = sorted(directory.glob("*.pickle"), key=lambda p: p.stat().st_mtime)
         for path in entries[:-MAX_ENTRIES]:
             path.unlink(missing_ok=True)
+    except OSError:
+        return

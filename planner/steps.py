@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from planner.schema import column_percentile, percentile_columns
-from planner.store import RunStore
+from planner.store import RunRecord, RunStore
 
 STEP_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 FLAGS = ("warmup_trimmed", "too_short", "errors", "cumulative_percentiles", "generator_saturated")
@@ -41,6 +41,14 @@ class StepRules:
     min_duration_s: float = 20.0
     min_requests: int = 50
     max_error_rate: float = 0.01
+
+
+class StepsCache(Protocol):
+    """Where :func:`for_collection` keeps each run's steps (:class:`planner.fit_cache.FitCache`)."""
+
+    def steps_key(self, record: RunRecord, rules: StepRules) -> str: ...
+    def load_steps(self, key: str) -> pd.DataFrame | None: ...
+    def save_steps(self, key: str, steps: pd.DataFrame) -> None: ...
 
 
 def _flags(frame: pd.DataFrame) -> pd.DataFrame:
@@ -179,16 +187,19 @@ def from_recommender(rows: pd.DataFrame) -> pd.DataFrame:
 
 def for_run(store: RunStore, run_id: str, rules: StepRules = StepRules()) -> pd.DataFrame:
     """Steps of one committed run, with its configuration columns and provenance."""
-    rec = store.get(run_id)
+    return _for_record(store, store.get(run_id), rules)
+
+
+def _for_record(store: RunStore, rec: RunRecord, rules: StepRules) -> pd.DataFrame:
     notes = rec.run.get("notes") or {}
     if "history" in rec.tables:
-        steps = from_history(store.table("history", [run_id]), notes.get("history_percentiles", "unknown"), rules)
+        steps = from_history(store.table("history", [rec.run_id]), notes.get("history_percentiles", "unknown"), rules)
     elif "points" in rec.tables:
-        steps = from_points(store.table("points", [run_id]).drop(columns="run_id"), notes)
+        steps = from_points(store.table("points", [rec.run_id]).drop(columns="run_id"), notes)
     elif "recommender" in rec.tables:
-        steps = from_recommender(store.table("recommender", [run_id]))
+        steps = from_recommender(store.table("recommender", [rec.run_id]))
     elif "metrics" in rec.tables:
-        steps = from_metrics(store.table("metrics", [run_id]), rules)
+        steps = from_metrics(store.table("metrics", [rec.run_id]), rules)
     else:
         return pd.DataFrame()
     steps.insert(0, "run_id", rec.run_id)
@@ -212,8 +223,17 @@ def for_run(store: RunStore, run_id: str, rules: StepRules = StepRules()) -> pd.
 
 
 def for_collection(store: RunStore, run_ids: Iterable[str] | None = None,
-                   rules: StepRules = StepRules()) -> pd.DataFrame:
-    """Steps of every (or the given) run, one frame."""
-    frames = [for_run(store, r, rules) for r in (run_ids if run_ids is not None else store.run_ids())]
+                   rules: StepRules = StepRules(), cache: StepsCache | None = None) -> pd.DataFrame:
+    """Steps of every (or the given) run, one frame; each run's steps are kept in ``cache``."""
+    frames = []
+    for run_id in run_ids if run_ids is not None else store.run_ids():
+        rec = store.get(run_id)
+        key = cache.steps_key(rec, rules) if cache is not None else ""
+        steps = cache.load_steps(key) if cache is not None else None
+        if steps is None:
+            steps = _for_record(store, rec, rules)
+            if cache is not None:
+                cache.save_steps(key, steps)
+        frames.append(steps)
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from functools import cache
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from planner import capacity
 from planner.capacity import configurations, fit_collection_steps, with_capacity
+from planner.errors import StoreError
 from planner.fit_cache import FitCache
-from planner.steps import for_collection
+from planner.steps import StepRules, for_collection
 from planner.store import RunStore
 from tests.samples import SAMPLE_STORE, profile_run
 
@@ -118,3 +122,24 @@ def test_cli_answers_the_same_from_the_cache_and_without_it(tmp_path):
     assert len(list((tmp_path / "c").glob("*.pickle"))) == 1
     assert fit_json(str(tmp_path / "c")) == cold
     assert fit_json("off") == cold and cold["configs"][0]["capacity_at_sla_rps"] > 0
+
+
+def test_a_runs_steps_are_kept_and_any_change_to_its_manifest_or_the_rules_misses(tmp_path):
+    store_dir = tmp_path / "store"
+    shutil.copytree(SAMPLE_STORE, store_dir)
+    store, fit_cache = RunStore(store_dir), FitCache(tmp_path / "cache")
+    computed = for_collection(store, cache=fit_cache)
+    assert len(list((tmp_path / "cache" / "steps").glob("*.pickle"))) == len(store.run_ids())
+    for table in store_dir.glob("runs/*/g*/*.parquet"):
+        table.unlink()  # every step now has to come from the cache
+    pd.testing.assert_frame_equal(for_collection(store, cache=fit_cache), computed)
+    with pytest.raises(StoreError, match="cannot read"):  # without the cache the tables are read
+        for_collection(store)
+
+    record = store.get(profile_run("c5.2xlarge-small-model"))
+    key = fit_cache.steps_key(record, StepRules())
+    assert fit_cache.steps_key(record, StepRules()) == key
+    assert fit_cache.steps_key(record, StepRules(trim_s=5)) != key
+    relabelled = dataclasses.replace(record, run={**record.run, "labels": {**record.run["labels"], "arrivals": "closed"}})
+    assert fit_cache.steps_key(relabelled, StepRules()) != key  # labels change steps (open vs closed loop)
+    assert fit_cache.steps_key(dataclasses.replace(record, generation="g-reparsed"), StepRules()) != key

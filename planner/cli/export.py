@@ -78,7 +78,7 @@ def export_costs(
     fits = collection_fits(store, None, 99.0, target_ms, max_utilization, for_sizing=True)
     recs = [recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms,
                                max_utilization=max_utilization, ha=ha) for ha in (False, True)]
-    latencies, _ = memory_latencies(for_collection(found))
+    latencies, _ = memory_latencies(for_collection(found, cache=FitCache.default()))
     shares = parse_popularity(popularity, models) if models else None
 
     def multi_model():

@@ -61,6 +61,7 @@ def serverless(
 ) -> None:
     """Serverless memory size, MaxConcurrency and provisioned concurrency for a traffic profile, with costs."""
     from planner.catalog import load_catalog
+    from planner.fit_cache import FitCache
     from planner.recommend.serverless import STRATEGIES, memory_latencies, rationale, recommend_serverless
     from planner.steps import for_collection
 
@@ -73,7 +74,7 @@ def serverless(
     payload = (bytes_arg(request_bytes, "--request-bytes"), bytes_arg(response_bytes, "--response-bytes"))
     catalog = load_catalog(region, price_file=price_file, discount=discount)
     found = read_store(store)
-    steps = for_collection(found, [found.resolve(r) for r in run] if run else None)
+    steps = for_collection(found, [found.resolve(r) for r in run] if run else None, cache=FitCache.default())
     latencies, skipped = memory_latencies(steps)
     if compare_instance:
         from planner.costs import realtime_cost
