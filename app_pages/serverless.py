@@ -32,6 +32,7 @@ from app_pages.shared import (
 from planner.charts import serverless_concurrency_chart, serverless_concurrency_frame, serverless_memory_chart
 from planner.errors import PlannerError
 from planner.recommend.serverless import MAX_CONCURRENCY, STRATEGIES, ServerlessRecommendation, rationale
+from planner.variability import MEAN_ONLY_SERVICE_SCV
 
 PREFIX = "sls"
 # URL key -> (default, parser); each is the widget keyed "sls_<key>". max_conc / prov 0: the recommended value.
@@ -40,7 +41,7 @@ FIELDS: dict[str, tuple[object, object]] = {
     "strategy": ("cost", one_of(STRATEGIES)), "weight": (0.5, fraction(0, 1)),
     "request_bytes": (0.0, nonnegative_count), "response_bytes": (0.0, nonnegative_count),
     "throttle": (0.001, fraction(1e-9, 0.5)), "spillover": (0.01, fraction(1e-9, 0.5)),
-    "scv": (0.1, fraction(1e-4, 4.0)), "util": (0.7, fraction(0.05, 1.0)), **PRICE_FIELDS,
+    "scv": (MEAN_ONLY_SERVICE_SCV, fraction(1e-4, 4.0)), "util": (0.7, fraction(0.05, 1.0)), **PRICE_FIELDS,
     "max_conc": (0, whole(0, MAX_CONCURRENCY)), "prov": (0, whole(0, MAX_CONCURRENCY))}
 SIDEBAR = [k for k in FIELDS if k not in ("max_conc", "prov")]
 OPTION_COLUMNS = {

@@ -183,14 +183,29 @@ def _per_instance(steps: pd.DataFrame) -> pd.DataFrame:
 def flag_saturated(steps: pd.DataFrame) -> pd.Series:
     """Closed-loop steps past the knee: more concurrency than the first step that reached
     ``KNEE_FRACTION`` of the highest throughput. Their throughput is the plateau and their latency
-    is ``N/X − Z`` (waiting at the client), not a point on the latency-vs-offered-load curve, so they
-    inform the USL fit but not the latency model."""
+    is ``N/X − Z`` (waiting at the client), not a point on the latency-vs-offered-load curve: the
+    queueing model fits them at their user count (they pin ``c/S``), the monotone curve skips them.
+    Open-loop steps (``arrivals`` = open) are never past a knee in this sense."""
     if "concurrency" not in steps or steps["concurrency"].isna().all():
         return pd.Series(False, index=steps.index)
+    if "arrivals" in steps:
+        closed = steps["arrivals"].astype(str) == "closed"
+        flagged = pd.Series(False, index=steps.index)
+        if closed.any():
+            flagged[closed] = flag_saturated(steps[closed].drop(columns="arrivals"))
+        return flagged
     ordered = steps.sort_values("concurrency")
     reached = ordered["throughput_rps"] >= KNEE_FRACTION * ordered["throughput_rps"].max()
     knee = ordered.loc[reached, "concurrency"].min()
     return (steps["concurrency"] > knee).fillna(False)
+
+
+def _load_levels(steps: pd.DataFrame) -> int:
+    """Distinct load levels: user counts of closed-loop steps, throughputs of the others."""
+    load = steps["throughput_rps"]
+    if "arrivals" in steps and "concurrency" in steps:
+        load = steps["concurrency"].where(steps["arrivals"].astype(str) == "closed", load)
+    return int(load.nunique())
 
 
 def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, latency_target_ms: float | None = None,
@@ -237,19 +252,18 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
                       if used[c].notna().any())
     if latency_only_with_instance_type and not config.instance_type:
         notes.append("latency model not fitted: no instance type to size")
-    elif has_latency and used.loc[~used["saturated"], "throughput_rps"].nunique() >= 3:
+    elif has_latency and _load_levels(used) >= 3:
         try:
-            below_knee = used[~used["saturated"]]
             if used["saturated"].any():
-                notes.append(f"{int(used['saturated'].sum())} steps past the throughput knee (closed loop: latency "
-                             "there is waiting at the client) inform the USL fit, not the latency model")
-            latency = LatencyModel().fit(below_knee).bootstrap(n_resamples=bootstrap_resamples, seed=seed)
+                notes.append(f"{int(used['saturated'].sum())} closed-loop steps past the throughput knee: fitted at "
+                             "their user count (they pin the saturation c/S), not by the monotone curve")
+            latency = LatencyModel().fit(used).bootstrap(n_resamples=bootstrap_resamples, seed=seed)
             summary = latency.summary()
         except (FitError, ValueError) as exc:  # ValueError: scipy refusing degenerate data
             latency = summary = None
             notes.append(f"latency model not fitted: {exc}")
     else:
-        notes.append("latency model not fitted: fewer than 3 steady steps with latency below the throughput knee")
+        notes.append("latency model not fitted: fewer than 3 steady load levels with latency")
     plateau = float(used["throughput_rps"].max()) if used["saturated"].any() else None
     result = ConfigurationFit(config, run_ids, origin, len(steps), len(used), usl, summary, None, None,
                               tuple(notes), latency, used, plateau, usl_fit, _instance_counts(steps))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Literal
 
 import numpy as np
@@ -24,9 +24,11 @@ from scipy import special
 from scipy.optimize import elementwise, isotonic_regression, least_squares
 
 from planner import queueing as q
+from planner.closed_loop import ClosedLoop
 from planner.errors import FitError
 from planner.resampling import heldout_split, percentile_interval, positive, select_steps
 from planner.schema import column_percentile, percentile_column, percentile_columns
+from planner.variability import ServiceVariability, assumed, from_maximum
 
 Statistic = float | Literal["mean"]
 
@@ -35,6 +37,12 @@ Statistic = float | Literal["mean"]
 _UTIL_GRID = np.concatenate([np.linspace(0.0, 0.95, 760), 1.0 - np.geomspace(0.05, 1e-4, 120)[1:]])
 _UTIL_GRID_BOOT = np.concatenate([np.linspace(0.0, 0.9, 46), 1.0 - np.geomspace(0.1, 1e-3, 19)[1:]])
 _SCV_RANGE = (1e-3, 50.0)
+# A closed-loop step's mean is its throughput (Little), exact from counters, and exact MVA predicts it
+# for any service distribution near enough; its percentiles rest on the approximate wait distribution.
+# Weights (on residuals) chosen on simulated closed loops (c 1-16, service CV 0.3-2), none of them the
+# bench's emulated instances: with equal weights a lognormal service's shape pulls c and S away.
+_CLOSED_MEAN_WEIGHT = 3.0
+_CLOSED_PCT_WEIGHT = 0.3
 _DELAY_START = 0.05  # start the fixed delay at 5% of its bound (the smallest latency observed)
 
 
@@ -85,22 +93,68 @@ class QueueModel:
         return float(self.servers / self.service_time_s)
 
     def latency_ms(self, throughput_rps, stat: Statistic = 99.0) -> np.ndarray:
+        """Latency (ms) under open arrivals at ``throughput_rps``."""
         return self.delay_ms + _queue_latency_ms(stat, throughput_rps, self.servers, self.service_time_s,
                                                  self.service_scv, self.arrival_scv)
+
+    def closed_latency_ms(self, users, think_s, stat: Statistic = 99.0) -> np.ndarray:
+        """Latency (ms) in a closed loop of ``users`` per instance thinking ``think_s`` (s) between
+        requests (:mod:`planner.closed_loop`); a fractional user count blends its two neighbours."""
+        loops = _closed_pair(users, think_s, self.service_time_s, self.servers, self.delay_ms / 1e3, self.service_scv)
+        if stat == "mean":
+            value = sum(w * loop.station_mean_s for w, loop in loops)
+        else:
+            value = sum(w * loop.quantile_s(stat / 100.0, self.service_time_s, self.service_scv) for w, loop in loops)
+        return self.delay_ms + np.asarray(value) * 1000.0
+
+    def closed_throughput_rps(self, users, think_s) -> np.ndarray:
+        """Throughput (rps) of a closed loop of ``users`` per instance thinking ``think_s`` (s)."""
+        loops = _closed_pair(users, think_s, self.service_time_s, self.servers, self.delay_ms / 1e3, self.service_scv)
+        return np.asarray(sum(w * loop.throughput_rps for w, loop in loops))
+
+
+def _closed_pair(users, think_s, service_s, servers: int, delay_s, scv) -> list[tuple[np.ndarray, ClosedLoop]]:
+    """Closed loops at ``floor`` and ``ceil`` of ``users`` (at least 1) with their linear weights."""
+    n = np.maximum(np.asarray(users, dtype=float), 1.0)
+    lo = np.floor(n)
+    frac = n - lo
+    cycle = np.asarray(think_s, dtype=float) + delay_s
+    pair = [(1.0 - frac, ClosedLoop.solve(lo, service_s, servers, cycle, scv))]
+    if (frac > 0).any():
+        pair.append((frac, ClosedLoop.solve(lo + (frac > 0), service_s, servers, cycle, scv)))
+    return pair
 
 
 @dataclass(frozen=True)
 class _Observations:
-    """Long-format latency observations: one per (step, statistic); ``percentile`` NaN for the mean."""
+    """Long-format latency observations: one per (step, statistic); ``percentile`` NaN for the mean.
+
+    Closed-loop steps carry their ``users`` (per instance) and ``think_s`` (the step's own
+    ``N/X − R``: time between a response and the next request); both are NaN for open-loop steps.
+    ``past_knee``: closed-loop steps beyond the throughput knee (the monotone curve skips them);
+    ``load``: the step's in-flight requests (X·R), the axis of the held-out split.
+    """
 
     step: np.ndarray
     throughput_rps: np.ndarray
     percentile: np.ndarray
     latency_ms: np.ndarray
+    users: np.ndarray
+    think_s: np.ndarray
+    past_knee: np.ndarray
+    load: np.ndarray
 
     def take(self, index) -> _Observations:
-        return _Observations(self.step[index], self.throughput_rps[index], self.percentile[index],
-                             self.latency_ms[index])
+        return _Observations(*(getattr(self, f.name)[index] for f in fields(self)))
+
+    @property
+    def closed(self) -> np.ndarray:
+        return ~np.isnan(self.users)
+
+    @property
+    def arrivals(self) -> str:
+        closed = self.closed
+        return "closed" if closed.all() else "open" if not closed.any() else "mixed"
 
     @property
     def statistics(self) -> list[Statistic]:
@@ -142,7 +196,7 @@ def _fit_curves(obs: _Observations, weights: np.ndarray | None = None) -> dict:
     weights = np.ones(obs.latency_ms.size) if weights is None else weights
     curves = {}
     for stat in obs.statistics:
-        sel = obs.of(stat) & (weights > 0)
+        sel = obs.of(stat) & (weights > 0) & ~obs.past_knee
         if np.unique(obs.throughput_rps[sel]).size >= 2:
             curves[stat] = _MonotoneCurve.fit(obs.throughput_rps[sel], obs.latency_ms[sel], weights[sel])
     return curves
@@ -237,9 +291,21 @@ class LatencySummary:
     excluded_by_flag: dict
     notes: tuple[str, ...]
     delay_ms: float = 0.0
+    arrivals: str = "open"
+    method: str = ""
+    service_scv_source: str = "measured"
+    service_scv_lower: float | None = None
+    service_scv_upper: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+_METHODS = {
+    "open": "M/G/c at each step's throughput (Allen–Cunneen waiting)",
+    "closed": "closed loop at each step's users: exact MVA of a c-server station (machine-repairman product form)",
+    "mixed": "closed-loop steps by exact MVA at their users, open-loop steps by M/G/c at their throughput",
+}
 
 
 def _observations(frame: pd.DataFrame) -> tuple[_Observations, list[str]]:
@@ -267,10 +333,51 @@ def _observations(frame: pd.DataFrame) -> tuple[_Observations, list[str]]:
         parts.append((np.arange(len(frame)), np.full(len(frame), column_percentile(column)), values))
     step, pct, y = (np.concatenate(p) for p in zip(*parts, strict=True))
     keep = np.isfinite(y) & (y > 0)
-    obs = _Observations(step[keep], lam[step[keep]], pct[keep], y[keep])
     if not keep.any():
         raise FitError("no usable latency: every step lacks mean latency and per-step percentiles")
+    users, think_s = _closed_loop_users(frame, lam, mean)
+    typical_ms = pd.Series(y[keep]).groupby(step[keep]).median().reindex(range(len(frame))).to_numpy()
+    load = lam * np.where(np.isfinite(mean), mean, typical_ms) / 1e3
+    past_knee = (frame["saturated"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+                 if "saturated" in frame else np.zeros(len(frame), dtype=bool))
+    at = step[keep]
+    obs = _Observations(at, lam[at], pct[keep], y[keep], users[at], think_s[at], past_knee[at] & ~np.isnan(users[at]),
+                        load[at])
     return obs, notes
+
+
+def _closed_loop_users(frame: pd.DataFrame, throughput_rps: np.ndarray, mean_ms: np.ndarray):
+    """Per step: users (per instance) and think time (s) of closed-loop steps (``arrivals`` =
+    closed, with a concurrency), NaN for open-loop ones. The think time is the step's own
+    ``N/X − R`` (exact from Locust's counters), else the ``think_time_s`` column, else 0."""
+    n = len(frame)
+    closed = (frame["arrivals"].astype(str).to_numpy() == "closed") if "arrivals" in frame else np.zeros(n, bool)
+    users = pd.to_numeric(frame.get("concurrency", pd.Series(np.nan, index=frame.index)),
+                          errors="coerce").astype("float64").to_numpy(dtype=float, na_value=np.nan)
+    closed &= np.isfinite(users) & (users > 0)
+    given = (frame["think_time_s"].astype("float64").fillna(0.0).to_numpy() if "think_time_s" in frame
+             else np.zeros(n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        think = np.where(np.isfinite(mean_ms), np.maximum(users / throughput_rps - mean_ms / 1e3, 0.0), given)
+    return np.where(closed, users, np.nan), np.where(closed, think, np.nan)
+
+
+def _variability(steps: pd.DataFrame) -> ServiceVariability:
+    """The mean-only Cs^2 assumption: from the lowest-throughput step's ``latency_max_ms`` over its mean
+    when a maximum was published (with ``request_count``), else the default (:mod:`planner.variability`)."""
+    if not {"latency_max_ms", "latency_mean_ms", "request_count"} <= set(steps):
+        return assumed()
+    lowest = steps.loc[pd.to_numeric(steps["throughput_rps"], errors="coerce").idxmin()]
+    ratio = float(lowest["latency_max_ms"]) / float(lowest["latency_mean_ms"])
+    return from_maximum(ratio, float(lowest["request_count"]))
+
+
+def _known_delay_ms(steps: pd.DataFrame) -> float | None:
+    """The median measured fixed delay (``fixed_delay_ms``, e.g. SageMaker's OverheadLatency), if any."""
+    if "fixed_delay_ms" not in steps:
+        return None
+    values = pd.to_numeric(steps["fixed_delay_ms"], errors="coerce").dropna()
+    return float(values.median()) if len(values) else None
 
 
 def _scv_from_ratio(ratio: float, p_high: float) -> float:
@@ -334,18 +441,35 @@ def _residuals(obs: _Observations, service_s, servers: int, scv: float, arrival_
     needs no quantile inversion; ~1-2x the log-latency error), means as ``ln(model/observed)``."""
     pct = ~np.isnan(obs.percentile)
     t_s = obs.latency_ms / 1e3
+    wait_s = np.maximum(t_s - delay_s, 1e-12)
     dist = q.MGcResponse(obs.throughput_rps, service_s, servers, scv, arrival_scv)
-    exceed = np.clip(dist.exceedance(np.maximum(t_s - delay_s, 1e-12)), 1e-15, 1.0 - 1e-15)
+    exceed, mean_s = dist.exceedance(wait_s), dist.mean_s
+    closed = obs.closed
+    if closed.any():  # closed-loop steps: the model at their user count, not at their throughput
+        exceed, mean_s = (np.broadcast_to(x, np.broadcast_shapes(np.shape(service_s), closed.shape)).copy()
+                          for x in (exceed, mean_s))  # S: a scalar, or one per bootstrap resample (B, 1)
+        means, tails = closed & ~pct, closed & pct
+        if means.any():
+            loops = _closed_pair(obs.users[means], obs.think_s[means], service_s, servers, delay_s, scv)
+            mean_s[..., means] = sum(w * loop.station_mean_s for w, loop in loops)
+        if tails.any():
+            loops = _closed_pair(obs.users[tails], obs.think_s[tails], service_s, servers, delay_s, scv)
+            exceed[..., tails] = sum(w * loop.exceedance(wait_s[tails], service_s, scv) for w, loop in loops)
+    exceed = np.clip(exceed, 1e-15, 1.0 - 1e-15)
     with np.errstate(divide="ignore"):
-        by_mean = np.log((dist.mean_s + delay_s) / t_s)
-    return np.where(pct, -special.ndtri(exceed) - special.ndtri(np.where(pct, obs.percentile / 100.0, 0.5)), by_mean)
+        by_mean = np.log((mean_s + delay_s) / t_s)
+    by_pct = -special.ndtri(exceed) - special.ndtri(np.where(pct, obs.percentile / 100.0, 0.5))
+    return np.where(pct, by_pct * np.where(closed, _CLOSED_PCT_WEIGHT, 1.0),
+                    by_mean * np.where(closed, _CLOSED_MEAN_WEIGHT, 1.0))
 
 
 def _fit_queue(obs: _Observations, servers: int, start: tuple[float, float], fit_scv: bool,
-               arrival_scv: float, fit_delay: bool = False) -> _QueueFit:
-    """Least squares (Levenberg–Marquardt) on :func:`_residuals` for (S, Cs^2[, delay]) at fixed
-    ``servers``; Cs^2 and the delay only when percentiles were measured (the mean alone cannot
-    tell them apart from S).
+               arrival_scv: float, fit_delay: bool = False, known_delay_s: float | None = None) -> _QueueFit:
+    """Least squares (Levenberg–Marquardt) on :func:`_residuals` for (S[, Cs^2][, delay]) at fixed
+    ``servers``. Cs^2 only when percentiles were measured; the delay when percentiles were measured
+    or closed-loop steps were (the mean alone cannot tell a delay from S under open arrivals, but a
+    closed loop's plateau ``c/S`` and light-load ``S + D`` can); ``known_delay_s`` holds it fixed
+    (SageMaker's OverheadLatency).
 
     Parameters are unconstrained transforms: ``S = S_max*logistic(a)`` with ``S_max = c/X_max``
     keeps the highest measured load stable; ``Cs^2 = exp(b)`` clipped to [1e-3, 50];
@@ -353,14 +477,16 @@ def _fit_queue(obs: _Observations, servers: int, start: tuple[float, float], fit
     """
     s_max = servers / obs.throughput_rps.max()
     d_max = 0.9 * float(obs.latency_ms.min()) / 1e3
-    fit_delay = fit_delay and fit_scv
-    d0 = _DELAY_START * d_max if fit_delay else 0.0
-    x0 = [special.logit(min(max(start[0] - d0, 1e-9) / s_max, 0.98)), math.log(start[1]),
-          special.logit(_DELAY_START)][: 1 + fit_scv + fit_delay]
+    fit_delay = fit_delay and known_delay_s is None and (fit_scv or bool(obs.closed.any()))
+    fixed_delay_s = known_delay_s or 0.0
+    d0 = _DELAY_START * d_max if fit_delay else fixed_delay_s
+    x0 = [special.logit(min(max(start[0] - d0, 1e-9) / s_max, 0.98))]
+    x0 += [math.log(start[1])] if fit_scv else []
+    x0 += [special.logit(_DELAY_START)] if fit_delay else []
 
     def params(x) -> tuple[float, float, float]:
         scv = float(np.clip(math.exp(x[1]), *_SCV_RANGE)) if fit_scv else start[1]
-        delay_s = float(d_max * special.expit(x[2])) if fit_delay else 0.0
+        delay_s = float(d_max * special.expit(x[-1])) if fit_delay else fixed_delay_s
         return float(s_max * special.expit(x[0])), scv, delay_s
 
     def residuals(x):
@@ -393,15 +519,20 @@ def _boot_service_times(obs: _Observations, weights: np.ndarray, queue: QueueMod
     return s_max * special.expit(best.x)
 
 
-def _fit_queue_profile(obs: _Observations, arrival_scv: float) -> tuple[_QueueFit, _Start]:
-    """The queue without and (when percentiles were measured) with a fixed delay, each profiled over
-    ``c`` (:func:`_profile_servers`); the delay is kept only when it pays for its parameter by the
-    Bayesian information criterion, ``n·ln(RSS/n) + k·ln(n)``: a delay that merely trades places
-    with service time on data that hardly queued would overstate the saturation throughput."""
+def _fit_queue_profile(obs: _Observations, arrival_scv: float, known_delay_s: float | None = None,
+                       mean_only_scv: float | None = None) -> tuple[_QueueFit, _Start]:
+    """The queue without and (when percentiles or closed-loop steps were measured) with a fixed
+    delay, each profiled over ``c`` (:func:`_profile_servers`); the delay is kept only when it pays
+    for its parameter by the Bayesian information criterion, ``n·ln(RSS/n) + k·ln(n)``: a delay that
+    merely trades places with service time on data that hardly queued would overstate the
+    saturation throughput. A ``known_delay_s`` is held, not fitted; without percentiles Cs^2 is
+    held at ``mean_only_scv`` (default: :data:`planner.variability.MEAN_ONLY_SERVICE_SCV`)."""
     start = _start(obs)
     fit_scv = bool((~np.isnan(obs.percentile)).any())
-    plain = _profile_servers(obs, start, fit_scv, arrival_scv, fit_delay=False)
     if not fit_scv:
+        start = replace(start, service_scv=mean_only_scv or assumed().scv)
+    plain = _profile_servers(obs, start, fit_scv, arrival_scv, fit_delay=False, known_delay_s=known_delay_s)
+    if known_delay_s is not None or not (fit_scv or obs.closed.any()):
         return plain, start
     delayed = _profile_servers(obs, start, fit_scv, arrival_scv, fit_delay=True)
     n = obs.latency_ms.size
@@ -409,11 +540,11 @@ def _fit_queue_profile(obs: _Observations, arrival_scv: float) -> tuple[_QueueFi
     def bic(fit: _QueueFit, k: int) -> float:
         return n * math.log(max(2.0 * fit.cost, 1e-300) / n) + k * math.log(n)
 
-    return (delayed if bic(delayed, 4) < bic(plain, 3) else plain), start
+    return (delayed if bic(delayed, 3 + fit_scv) < bic(plain, 2 + fit_scv) else plain), start
 
 
 def _profile_servers(obs: _Observations, start: _Start, fit_scv: bool, arrival_scv: float,
-                     fit_delay: bool) -> _QueueFit:
+                     fit_delay: bool, known_delay_s: float | None = None) -> _QueueFit:
     """Profile the integer server count ``c``: start at ``ceil(X_max*S0/0.95)`` (the throughput
     ceiling), walk down by 1 and up by max(1, 10%) while the least-squares cost improves by > 0.1%.
     The smallest ``c`` reaching the best cost is kept (interpretable; a test that never queued
@@ -424,7 +555,7 @@ def _profile_servers(obs: _Observations, start: _Start, fit_scv: bool, arrival_s
     def at(c: int) -> _QueueFit:
         if c not in cache:
             cache[c] = _fit_queue(obs, c, (start.service_time_s, start.service_scv), fit_scv, arrival_scv,
-                                  fit_delay)
+                                  fit_delay, known_delay_s)
         return cache[c]
 
     def better(a: int, b: int) -> bool:
@@ -490,11 +621,18 @@ class LatencyModel:
         self.observations_ = obs
         self.statistics_ = obs.statistics
         self.percentile_source_ = "per-step" if any(s != "mean" for s in self.statistics_) else "mean-only"
-        if self.percentile_source_ == "mean-only":
-            notes.append("no per-step percentiles: tail latency is predicted by the queueing model "
-                         "calibrated on mean latency, with exponential service (Cs^2 = 1) assumed")
-        self._heldout(obs, notes)
-        fitted, self.start_ = _fit_queue_profile(obs, self.arrival_scv)
+        self.variability_ = _variability(used) if self.percentile_source_ == "mean-only" else None
+        if self.variability_ is not None:
+            v = self.variability_
+            notes.append(f"no per-step percentiles: tail latency is predicted by the queueing model calibrated on "
+                         f"mean latency, with service Cs^2 = {v.scv:.3g} assumed ({v.source}; bracket "
+                         f"{v.scv_lower:.3g}-{v.scv_upper:.3g})")
+        self.arrivals_ = obs.arrivals
+        self.known_delay_ms_ = _known_delay_ms(used)
+        known_delay_s = None if self.known_delay_ms_ is None else self.known_delay_ms_ / 1e3
+        mean_only_scv = self.variability_.scv if self.variability_ is not None else None
+        self._heldout(obs, notes, known_delay_s, mean_only_scv)
+        fitted, self.start_ = _fit_queue_profile(obs, self.arrival_scv, known_delay_s, mean_only_scv)
         self.queue_, self.queue_cost_ = fitted.model, fitted.cost
         self.curves_ = _fit_curves(obs) if self.model_ == "isotonic" else {}
         self.max_measured_rps_ = float(obs.throughput_rps.max())
@@ -506,9 +644,15 @@ class LatencyModel:
             self._table(stat)
         return self
 
-    def _heldout(self, obs: _Observations, notes: list[str]) -> None:
-        """Fit both candidates on the lower load levels, score them on the top ``holdout_fraction``."""
-        cut = heldout_split(obs.throughput_rps, self.holdout_fraction, 3)
+    def _heldout(self, obs: _Observations, notes: list[str], known_delay_s: float | None,
+                 mean_only_scv: float | None) -> None:
+        """Fit both candidates on the lower load levels, score them on the top ``holdout_fraction``.
+
+        Load is throughput under open arrivals; with closed-loop steps it is the in-flight count
+        X·R (past the knee throughput no longer orders the load). The queue predicts a closed-loop
+        step at its user count, the monotone curve at its measured throughput."""
+        axis = obs.load if obs.closed.any() else obs.throughput_rps
+        cut = heldout_split(axis, self.holdout_fraction, 3)
         self.heldout_errors_ = {"queueing": math.nan, "isotonic": math.nan}
         self.heldout_points_ = pd.DataFrame(columns=["model", "step", "throughput_rps", "statistic",
                                                      "observed_ms", "predicted_ms", "abs_pct_error"])
@@ -518,14 +662,17 @@ class LatencyModel:
             notes.append(f"only {np.unique(obs.throughput_rps).size} load levels: no held-out check (needs >= 4); "
                          "queueing model used")
             return
-        train, test = obs.take(obs.throughput_rps < cut), obs.take(obs.throughput_rps >= cut)
-        queue = _fit_queue_profile(train, self.arrival_scv)[0].model
+        train, test = obs.take(axis < cut), obs.take(axis >= cut)
+        queue = _fit_queue_profile(train, self.arrival_scv, known_delay_s, mean_only_scv)[0].model
         curves = _fit_curves(train)
         rows = []
         for stat in test.statistics:
             sel = test.of(stat)
             lam, observed = test.throughput_rps[sel], test.latency_ms[sel]
+            closed = test.closed[sel]
             by_queue = queue.latency_ms(lam, stat)
+            if closed.any():
+                by_queue[closed] = queue.closed_latency_ms(test.users[sel][closed], test.think_s[sel][closed], stat)
             by_curve = self._predict_with(lam, stat, queue, curves)
             for model, predicted in (("queueing", by_queue), ("isotonic", by_curve)):
                 rows.append(pd.DataFrame({
@@ -568,6 +715,17 @@ class LatencyModel:
             value = np.exp(np.interp(_load_axis(util), axis, log_lat, right=np.inf))
         value = np.where(util >= 1.0, np.inf, value)
         return float(value) if np.ndim(value) == 0 else value
+
+    def variability_bracket_ms(self, throughput_rps: float, percentile: float | str = 99.0) -> tuple[float, float] | None:
+        """The open-arrival ``percentile`` (ms) at ``throughput_rps`` with Cs^2 at the ends of the
+        assumption's bracket (S, c and delay held); None when Cs^2 was measured."""
+        if self.variability_ is None:
+            return None
+        stat = _statistic(percentile)
+        v = self.variability_
+        low, high = (float(replace(self.queue_, service_scv=scv).latency_ms(throughput_rps, stat))
+                     for scv in (v.scv_lower, v.scv_upper))
+        return low, high
 
     def utilization(self, throughput_rps):
         """``throughput / saturation throughput`` of the fitted queue (``c/S``)."""
@@ -706,5 +864,11 @@ class LatencyModel:
             saturation_rps_ci_upper=self.saturation_rps_ci_upper_ if boot else None,
             bootstrap_resamples=self.bootstrap_resamples_, rows_used=self.rows_used_,
             rows_excluded=self.rows_excluded_, excluded_by_flag=dict(self.excluded_by_flag_), notes=self.notes_,
-            delay_ms=self.queue_.delay_ms,
+            delay_ms=self.queue_.delay_ms, arrivals=self.arrivals_,
+            service_scv_source=self.variability_.source if self.variability_ else "measured",
+            service_scv_lower=self.variability_.scv_lower if self.variability_ else None,
+            service_scv_upper=self.variability_.scv_upper if self.variability_ else None,
+            method=(f"{_METHODS[self.arrivals_]}; c, S, Cs^2 and delay fitted jointly by least squares "
+                    + ("(delay held at the measured fixed delay); " if self.known_delay_ms_ is not None else "; ")
+                    + "production traffic predicted as open arrivals (M/G/c)"),
         )

@@ -307,7 +307,7 @@ def kingman_wait_s(arrival_rps, service_time_s, arrival_scv, service_scv):
         return _out(np.where(rho < 1, factor * rho / (1.0 - rho) * service_time_s, np.inf))
 
 
-def _service_phases(service_time_s, service_scv):
+def service_phases(service_time_s, service_scv):
     """Shift ``D`` and two exponential phases (weights q1, q2; rates nu1, nu2) of the service model."""
     s = np.asarray(service_time_s, dtype=float)
     scv = np.maximum(np.asarray(service_scv, dtype=float), _SCV_FLOOR)
@@ -323,7 +323,7 @@ def _service_phases(service_time_s, service_scv):
 
 def service_exceedance(t_s, service_time_s, service_scv):
     """``P(S > t)`` of the service model (shifted exponential, or hyperexponential when Cs^2 > 1)."""
-    shift, q1, q2, nu1, nu2 = _service_phases(service_time_s, service_scv)
+    shift, q1, q2, nu1, nu2 = service_phases(service_time_s, service_scv)
     u = np.maximum(np.asarray(t_s, dtype=float) - shift, 0.0)
     return _out(q1 * np.exp(-nu1 * u) + q2 * np.exp(-nu2 * u))
 
@@ -331,7 +331,7 @@ def service_exceedance(t_s, service_time_s, service_scv):
 def service_quantile_s(p, service_time_s, service_scv):
     """p-quantile of the service model (s): closed form for Cs^2 <= 1, root-found otherwise."""
     p, s, scv = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (p, service_time_s, service_scv)))
-    shift, *_, nu1, _ = _service_phases(s, scv)
+    shift, *_, nu1, _ = service_phases(s, scv)
     closed = shift - np.log1p(-p) / nu1
     if np.all(np.maximum(scv, _SCV_FLOOR) <= 1.0):
         return _out(closed)
@@ -359,7 +359,7 @@ class MGcResponse:
         self.stable = theta > 0
         self.wait_probability = wait_prob
         self.wait_rate = np.where(self.stable, theta, 1.0) / np.asarray(allen_cunneen_factor(arrival_scv, service_scv))
-        self.shift, self.q1, self.q2, self.nu1, self.nu2 = _service_phases(s, service_scv)
+        self.shift, self.q1, self.q2, self.nu1, self.nu2 = service_phases(s, service_scv)
         self.mean_s = np.where(self.stable, s + wait_prob / self.wait_rate, np.inf)
 
     def exceedance(self, t_s) -> np.ndarray:

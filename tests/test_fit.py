@@ -16,6 +16,7 @@ from planner import queueing as q
 from planner.errors import FitError, InputError
 from planner.fit import LatencyModel
 from planner.usl import USLFit
+from planner.variability import MEAN_ONLY_SERVICE_SCV
 from tests.test_queueing import simulate_fcfs_response_s
 
 
@@ -315,16 +316,23 @@ def test_cumulative_percentiles_are_never_used_as_step_values():
     assert any("cumulative" in note for note in summary.notes)
     mean_only = LatencyModel().fit(steps.drop(columns=[f"latency_p{p}_ms" for p in PCTS]))
     assert summary.service_time_ms == pytest.approx(mean_only.summary().service_time_ms, rel=1e-9)
-    assert summary.servers == C_TRUE and summary.service_time_ms == pytest.approx(50.0, rel=1e-3)
-    # the tail then comes from the queueing model calibrated on the mean (exact here: M/M/c)
-    assert model.predict(60.0, 99) == pytest.approx(q.mmc_response_quantile_s(0.99, 60.0, S_TRUE, C_TRUE) * 1e3, rel=1e-3)
+    # the tail then comes from the queueing model calibrated on the mean, with the one mean-only
+    # service variability assumption (planner.variability) and its bracket, never the poisoned values
+    assert summary.service_scv == MEAN_ONLY_SERVICE_SCV and summary.service_scv_source == "default"
+    assert (summary.service_scv_lower, summary.service_scv_upper) == (0.025, 0.4)
+    lam = steps["throughput_rps"].to_numpy()
+    assert model.predict(lam, "mean") == pytest.approx(steps["latency_mean_ms"].to_numpy(), rel=0.1)
+    low, high = model.variability_bracket_ms(60.0, 99)
+    assert low < model.predict(60.0, 99) < high and model.predict(60.0, 99) > 5.0
 
 
 def test_mean_latency_from_littles_law_when_absent():
     steps = mmc_steps(np.linspace(0.1, 0.9, 8))[["concurrency", "throughput_rps"]]
     model = LatencyModel().fit(steps)
     assert any("Little" in note for note in model.summary().notes)
-    assert model.summary().service_time_ms == pytest.approx(50.0, rel=1e-3)
+    expected_ms = (mmc_steps(np.linspace(0.1, 0.9, 8))["latency_mean_ms"]).to_numpy()
+    assert model.predict(steps["throughput_rps"].to_numpy(), "mean") == pytest.approx(expected_ms, rel=0.1)
+    assert model.summary().service_time_ms == pytest.approx(50.0, rel=0.06)  # Cs^2 assumed 0.1, not 1
 
 
 def test_flagged_steps_are_excluded_only_when_asked():

@@ -25,6 +25,7 @@ from planner.cli.common import (
     out,
     read_store,
 )
+from planner.variability import MEAN_ONLY_SERVICE_SCV
 
 
 @app.command()
@@ -46,7 +47,7 @@ def serverless(
                                                                             "spilling past provisioned slots.")]
     = 0.01,
     latency_scv: Annotated[float, typer.Option(min=1e-4, max=4.0, help="Assumed latency Cs² where only the mean was "
-                                                                       "measured (p99 estimated from it).")] = 0.1,
+                                                                       "measured (p99 estimated from it).")] = MEAN_ONLY_SERVICE_SCV,
     compare_instance: Annotated[str | None, typer.Option(help="Compare with this real-time instance type instead of "
                                                               "sizing one from the collection.")] = None,
     compare_count: Annotated[int, typer.Option(min=1, help="Instances of --compare-instance.")] = 1,

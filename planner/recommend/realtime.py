@@ -251,8 +251,12 @@ def _curve_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps: floa
     naive = max(1, math.ceil(target_tps / measured_peak - 1e-9))
     per_instance = target_tps / n
     notes = list(fit.notes)
-    if fit.latency_summary.percentile_source == "mean-only":
-        notes.append(f"no per-step {label} was measured: it is predicted from mean latency by the queueing model")
+    bracket = fit.latency.variability_bracket_ms(per_instance, percentile)
+    if bracket is not None:
+        v = fit.latency.variability_
+        notes.append(f"no per-step {label} was measured: it is predicted from mean latency by the queueing model "
+                     f"with service Cs² {v.scv:.3g} assumed ({v.source}); at Cs² {v.scv_lower:.3g}–{v.scv_upper:.3g} "
+                     f"one instance's {label} at {per_instance:,.0f} TPS would be {bracket[0]:,.0f}–{bracket[1]:,.0f} ms")
     return RealtimeOption(
         instance_type=fit.config.instance_type, instance_count=n, label=fit.config.label,
         predicted_latency_ms=curve.latency_ms(target_tps, n), predicted_latency_ci_lower_ms=low,

@@ -55,14 +55,11 @@ from planner.errors import InfeasibleError
 from planner.queueing import erlang_b, servers_for_blocking, service_quantile_s
 from planner.recommend.realtime import RealtimeRecommendation, recommend_realtime
 from planner.resampling import percentile_interval
+from planner.variability import MEAN_ONLY_SERVICE_SCV, SCV_BRACKET_FACTOR
 
 MAX_CONCURRENCY = 200
 STRATEGIES = ("cost", "speed", "balanced")
 PERCENTILES = (50.0, 90.0, 95.0, 99.0)
-DEFAULT_LATENCY_SCV = 0.1
-"""Assumed squared coefficient of variation of latency when only its mean was measured (cv ≈ 0.32)."""
-SCV_BAND_FACTOR = 4.0
-"""A p99 estimated from a mean is bracketed by the p99s at Cs² ÷ and × this factor (0.025–0.4 by default)."""
 
 
 @dataclass(frozen=True)
@@ -268,7 +265,7 @@ def _p99_interval(latency: MemoryLatency, source: str,
         if latency.latency_p99_ci_ms is None:
             return None, None, None
         return (*latency.latency_p99_ci_ms, "95% bootstrap CI of the median over the steps")
-    scvs = np.array([latency_scv / SCV_BAND_FACTOR, latency_scv * SCV_BAND_FACTOR])
+    scvs = np.array([latency_scv / SCV_BRACKET_FACTOR, latency_scv * SCV_BRACKET_FACTOR])
     lower_s, upper_s = service_quantile_s(0.99, latency.latency_mean_ms / 1000, scvs)
     return (float(lower_s) * 1000, float(upper_s) * 1000,
             f"p99 for an assumed latency Cs² of {scvs[0]:g}–{scvs[1]:g} (not a confidence interval)")
@@ -276,7 +273,7 @@ def _p99_interval(latency: MemoryLatency, source: str,
 
 def memory_options(latencies: Sequence[MemoryLatency], catalog: PriceCatalog, *, monthly_invocations: float,
                    latency_target_ms: float, request_bytes: float = 0.0, response_bytes: float = 0.0,
-                   latency_scv: float = DEFAULT_LATENCY_SCV, billing_granularity_ms: float | None = 1,
+                   latency_scv: float = MEAN_ONLY_SERVICE_SCV, billing_granularity_ms: float | None = 1,
                    bytes_per_gb: float = GIB_BYTES) -> tuple[MemoryOption, ...]:
     """Each memory size priced (on-demand) for ``monthly_invocations``, checked against p99 ≤ target, by memory."""
     options = []
@@ -346,7 +343,7 @@ def recommend_serverless(latencies: Sequence[MemoryLatency], catalog: PriceCatal
                          peak_tps: float, latency_target_ms: float, strategy: str = "cost",
                          balanced_weight: float = 0.5, request_bytes: float = 0.0, response_bytes: float = 0.0,
                          throttle_target: float = 0.001, spillover_target: float = 0.01,
-                         realtime: RealtimeBaseline | None = None, latency_scv: float = DEFAULT_LATENCY_SCV,
+                         realtime: RealtimeBaseline | None = None, latency_scv: float = MEAN_ONLY_SERVICE_SCV,
                          hours_per_month: float = HOURS_PER_MONTH, billing_granularity_ms: float | None = 1,
                          bytes_per_gb: float = GIB_BYTES) -> ServerlessRecommendation:
     """Memory (by ``strategy`` among sizes with p99 ≤ target), MaxConcurrency, provisioned concurrency, costs.
@@ -413,7 +410,7 @@ def _notes(rec: ServerlessRecommendation, estimated: list[int], latency_scv: flo
     if estimated:
         notes.append(f"p99 not measured for {', '.join(map(str, estimated))} MB: estimated from the mean latency "
                      f"(shifted-exponential service model, Cs² = {latency_scv:g}; bracketed by Cs² "
-                     f"{latency_scv / SCV_BAND_FACTOR:g}–{latency_scv * SCV_BAND_FACTOR:g}); measure percentiles to "
+                     f"{latency_scv / SCV_BRACKET_FACTOR:g}–{latency_scv * SCV_BRACKET_FACTOR:g}); measure percentiles to "
                      "replace this assumption")
     average_tps = rec.monthly_invocations / (rec.hours_per_month * 3600)
     if average_tps > rec.peak_tps:
