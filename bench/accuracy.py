@@ -1,7 +1,7 @@
 """Accuracy benchmark: held-out latency error of the planner against two baselines, one table.
 
 For every configuration with at least 4 usable steps (in ``--store``, default the bundled sample
-collection, plus a few synthetic configurations), load levels are split by per-instance throughput:
+collection, plus a few synthetic configurations), load levels are split by load (per-instance throughput, or in-flight requests for closed loops):
 the lowest ~70 % train, the highest ~30 % are held out (the split of ``LatencyModel``'s own check).
 Each method predicts the held-out latency from the training steps only; the score is the median
 absolute percentage error (MdAPE) over the held-out steps.
@@ -17,11 +17,15 @@ absolute percentage error (MdAPE) over the held-out steps.
                  the lowest-load training step for every held-out point (not ``inf``).
 
 Usable steps follow ``planner.capacity``: steps carrying a ``DEFAULT_EXCLUDE`` flag (too short,
-errors, generator saturated) are dropped, and so are closed-loop steps past the throughput knee
-(``flag_saturated``): their throughput is the plateau and their latency is waiting at the client,
-not a point of the latency-vs-load curve, so they are neither trained on nor scored. The knee is
-found on all of a configuration's steps before the split; it is a data-quality filter applied
-equally to every method. Throughput is per instance (divided by the run's instance count).
+errors, generator saturated) are dropped. Closed-loop steps (``arrivals`` = closed) past the
+throughput knee are kept and scored: the planner fits them at their user count (their plateau is the
+instance's capacity), so it must predict them too. For a configuration with closed-loop steps the
+load axis is the in-flight count X·R (past the knee throughput no longer orders the load), the
+planner predicts a closed step at its users and think time ``N/X − R`` by exact MVA
+(``QueueModel.closed_latency_ms``), and the linear baseline is a line against the in-flight count
+(past the knee, latency is exactly linear in the users, so this baseline is strong there). Steps of
+unknown arrivals past the knee are dropped as before. Throughput is per instance (divided by the
+run's instance count).
 
 Statistic: per-step p99 (``latency_p99_ms``) where at least 4 usable steps have one that is not
 flagged ``cumulative_percentiles``; otherwise the mean (``latency_mean_ms``).
@@ -103,9 +107,15 @@ def _flag(frame: pd.DataFrame, column: str) -> np.ndarray:
     return frame[column].astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
+def _closed(frame: pd.DataFrame) -> np.ndarray:
+    if "arrivals" not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return (frame["arrivals"].astype(str).to_numpy() == "closed") & np.isfinite(_numbers(frame, "concurrency"))
+
+
 def usable_steps(steps: pd.DataFrame) -> tuple[pd.DataFrame, str | None, str]:
-    """Per-instance steps that are neither flagged (``DEFAULT_EXCLUDE``) nor past the knee, and carry
-    the chosen statistic ('p99' or 'mean'); the statistic is None (with a reason) when < 4 do."""
+    """Per-instance steps not flagged (``DEFAULT_EXCLUDE``) nor, unless closed-loop, past the knee, that
+    carry the chosen statistic ('p99' or 'mean'); the statistic is None (with a reason) when < 4 do."""
     data = steps.reset_index(drop=True).copy()
     count = np.nan_to_num(_numbers(data, "instance_count"), nan=1.0).clip(min=1.0)
     data["throughput_rps"] = _numbers(data, "throughput_rps") / count
@@ -113,7 +123,8 @@ def usable_steps(steps: pd.DataFrame) -> tuple[pd.DataFrame, str | None, str]:
         data["concurrency"] = _numbers(data, "concurrency") / count
     flagged = np.any([_flag(data, f) for f in DEFAULT_EXCLUDE], axis=0)
     data = data[~flagged & np.isfinite(data["throughput_rps"].to_numpy())]
-    data = data[~flag_saturated(data).to_numpy(dtype=bool)]
+    if "arrivals" not in data:
+        data = data[~flag_saturated(data).to_numpy(dtype=bool)]
     p99 = np.where(_flag(data, "cumulative_percentiles"), np.nan, _numbers(data, "latency_p99_ms"))
     mean = _numbers(data, "latency_mean_ms")
     for stat, values in (("p99", p99), ("mean", mean)):
@@ -123,26 +134,44 @@ def usable_steps(steps: pd.DataFrame) -> tuple[pd.DataFrame, str | None, str]:
             out["observed_ms"] = values[ok]
             return out, stat, ""
     best = max(int((np.isfinite(p99) & (p99 > 0)).sum()), int((np.isfinite(mean) & (mean > 0)).sum()))
-    return data, None, (f"{len(steps)} steps, {len(data)} usable (unflagged, below the knee), "
-                        f"{best} with a per-step p99 or mean latency; needs {MIN_STEPS}")
+    return data, None, (f"{len(steps)} steps, {len(data)} usable (unflagged; open-loop or unknown ones below "
+                        f"the knee), {best} with a per-step p99 or mean latency; needs {MIN_STEPS}")
 
 
-def split_by_throughput(steps: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Lowest ~70 % of the load levels (distinct throughputs) to train, the rest held out."""
-    levels = np.unique(steps["throughput_rps"].to_numpy(dtype=float))
+def load_axis(steps: pd.DataFrame) -> np.ndarray:
+    """Per-instance load: in-flight requests X·R (R the mean latency, else the scored statistic) when any
+    step is closed-loop, else throughput."""
+    lam = steps["throughput_rps"].to_numpy(dtype=float)
+    if not _closed(steps).any():
+        return lam
+    mean = _numbers(steps, "latency_mean_ms")
+    return lam * np.where(np.isfinite(mean), mean, steps["observed_ms"].to_numpy(dtype=float)) / 1e3
+
+
+def split_by_load(steps: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Lowest ~70 % of the load levels (:func:`load_axis`) to train, the rest held out."""
+    axis = load_axis(steps)
+    levels = np.unique(axis)
     cut = levels[levels.size - max(1, round(HOLDOUT_FRACTION * levels.size))]
-    test = steps["throughput_rps"].to_numpy(dtype=float) >= cut
-    return steps[~test], steps[test]
+    return steps[axis < cut], steps[axis >= cut]
 
 
-def predictions(train: pd.DataFrame, test_rps: np.ndarray, stat: str) -> tuple[dict[str, np.ndarray], str]:
+def predictions(train: pd.DataFrame, test: pd.DataFrame, stat: str) -> tuple[dict[str, np.ndarray], str]:
     """Held-out latency (ms) predicted by each method from the training steps alone, and a note on
     the planner's fit when it failed or predicted saturation."""
-    x, y = train["throughput_rps"].to_numpy(dtype=float), train["observed_ms"].to_numpy(dtype=float)
+    test_rps = test["throughput_rps"].to_numpy(dtype=float)
+    closed = _closed(test)
+    y = train["observed_ms"].to_numpy(dtype=float)
     note = ""
     try:
         model = LatencyModel().fit(train.drop(columns="observed_ms"))
-        planner = np.asarray(model.predict(test_rps, 99.0 if stat == "p99" else "mean"), dtype=float)
+        pct = 99.0 if stat == "p99" else "mean"
+        planner = np.asarray(model.predict(test_rps, pct), dtype=float)
+        if closed.any():
+            users = _numbers(test, "concurrency")[closed]
+            think_s = np.nan_to_num(np.maximum(users / test_rps[closed] - _numbers(test, "latency_mean_ms")[closed] / 1e3,
+                                               0.0))
+            planner[closed] = model.queue_.closed_latency_ms(users, think_s, pct)
         if np.isinf(planner).any():
             queue = model.queue_
             note = (f"planner predicts inf at {int(np.isinf(planner).sum())} of {planner.size} held-out points: its "
@@ -152,9 +181,9 @@ def predictions(train: pd.DataFrame, test_rps: np.ndarray, stat: str) -> tuple[d
     except FitError as exc:
         planner = np.full(test_rps.size, np.nan)
         note = f"planner not fitted: {exc}"
-    slope, intercept = np.polyfit(x, y, 1)
-    return {"planner": planner, "linear": slope * test_rps + intercept,
-            "divide-rule": np.full(test_rps.size, y[np.argmin(x)])}, note
+    slope, intercept = np.polyfit(load_axis(train), y, 1)
+    return {"planner": planner, "linear": slope * load_axis(test) + intercept,
+            "divide-rule": np.full(test_rps.size, y[np.argmin(load_axis(train))])}, note
 
 
 def mdape(predicted: np.ndarray, observed: np.ndarray) -> float:
@@ -171,10 +200,11 @@ def evaluate(label: str, origin: str, steps: pd.DataFrame) -> dict | str:
     usable, stat, reason = usable_steps(steps)
     if stat is None:
         return reason
-    train, test = split_by_throughput(usable)
+    train, test = split_by_load(usable)
     observed = test["observed_ms"].to_numpy(dtype=float)
-    predicted, note = predictions(train, test["throughput_rps"].to_numpy(dtype=float), stat)
-    return {"configuration": label, "origin": origin, "statistic": stat, "n_train": len(train),
+    predicted, note = predictions(train, test, stat)
+    arrivals = "closed" if _closed(usable).any() else "open"
+    return {"configuration": label, "origin": origin, "arrivals": arrivals, "statistic": stat, "n_train": len(train),
             "n_test": len(test), **{m: mdape(predicted[m], observed) for m in METHODS}, "note": note}
 
 
@@ -212,16 +242,16 @@ def render(rows: list[dict]) -> str:
     measured = [r for r in rows if r["origin"] != SYNTHETIC_ORIGIN]
     summaries = [*by_origin, (f"median, not synthetic ({len(measured)})", measured),
                  (f"median, all ({len(rows)})", rows)]
-    body = [[r["configuration"], r["origin"], r["statistic"], str(r["n_train"]), str(r["n_test"]),
+    body = [[r["configuration"], r["origin"], r["arrivals"], r["statistic"], str(r["n_train"]), str(r["n_test"]),
              *(_percent(r[m]) for m in METHODS)] for r in rows]
-    foot = [[name, "", "", "", "", *(_percent(_median(part, m)) for m in METHODS)] for name, part in summaries
+    foot = [[name, "", "", "", "", "", *(_percent(_median(part, m)) for m in METHODS)] for name, part in summaries
             if part]
-    header = ["configuration", "origin", "statistic", "n_train", "n_test", "planner MdAPE", "linear MdAPE",
+    header = ["configuration", "origin", "arrivals", "statistic", "n_train", "n_test", "planner MdAPE", "linear MdAPE",
               "divide-rule MdAPE"]
     widths = [max(len(line[i]) for line in [header, *body, *foot]) for i in range(len(header))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i < 3 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths,
+        return "  ".join(c.ljust(w) if i < 4 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths,
                                                                                                strict=True)))
 
     rule = "-" * len(line(header))

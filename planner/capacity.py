@@ -1,15 +1,17 @@
 """Per-configuration curves over a collection's steps: group, fit, measure, and size at an SLA.
 
 A *configuration* is what a capacity answer is about: an instance type running a model with a
-framework (and, for serverless, a memory size). Runs of the same configuration are pooled on a
-per-instance basis (throughput and concurrency divided by the run's instance count).
+framework (and, for serverless, a memory size) in one setup: runs whose user labels (``--label
+key=value``) differ are different setups, so different configurations. Runs of the same
+configuration are pooled on a per-instance basis (throughput and concurrency divided by the run's
+instance count).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +24,7 @@ from planner.usl import USLFit, USLSummary
 
 if TYPE_CHECKING:
     from planner.fit_cache import FitCache
+    from planner.steps import StepRules
     from planner.store import RunStore
 
 # Steps not trusted for fitting unless asked: too short to be steady, with errors, or measured
@@ -30,11 +33,22 @@ DEFAULT_EXCLUDE = ("too_short", "errors", "generator_saturated")
 # Fraction of the highest measured throughput from which a closed-loop staircase is at its knee.
 KNEE_FRACTION = 0.95
 KEY_FIELDS = ("instance_type", "framework", "model", "endpoint", "memory_mb")
+ALL_FAILED = "every request failed"  # the note of a configuration whose steps all have error rate 1
+# Labels planner itself writes on the runs it collects (planner/collect/load.py run_labels,
+# collect/sagemaker.py, collect/sweep.py; a ``*`` ends a prefix: EndpointSettings.labels): they tell how a
+# run was made (target URL, shape, stop reason, saturated generator levels, the emulator's settings),
+# not the setup measured, so runs differing only in them stay one configuration. Every other label
+# is a user's ``--label`` and sets a configuration apart.
+RUN_LABELS = ("target_url", "shape", "stop_reason", "collector", "arrivals", "locust_processes",
+              "locust_remote_workers", "generator_saturated_users", "endpoint_config", "aws_region", "sweep",
+              "serve_local_*")
 
 
 @dataclass(frozen=True)
 class Configuration:
-    """What was measured: instance type, framework, model, endpoint, serverless memory (MB)."""
+    """What was measured: instance type, framework, model, endpoint, serverless memory (MB), and
+    ``setup_labels``: the user labels telling its runs apart from runs of an otherwise identical
+    configuration (sorted ``(key, value)`` pairs; value None where such a run has no such label)."""
 
     instance_type: str | None = None
     framework: str | None = None
@@ -42,18 +56,22 @@ class Configuration:
     endpoint: str | None = None
     memory_mb: float | None = None
     run_id: str | None = None  # only when nothing else tells this configuration apart
+    setup_labels: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def label(self) -> str:
         if self.run_id:
-            return f"run {self.run_id[:8]} (unknown instance)"
-        parts = [self.instance_type or "unknown instance", self.framework, self.model or self.endpoint]
+            parts = [f"run {self.run_id[:8]} (unknown instance)"]
+        else:
+            parts = [self.instance_type or "unknown instance", self.framework, self.model or self.endpoint]
         if self.memory_mb:
             parts.append(f"{self.memory_mb:g} MB")
+        if self.setup_labels:
+            parts.append(", ".join(f"{k}={v}" if v is not None else f"no {k}" for k, v in self.setup_labels))
         return " / ".join(p for p in parts if p)
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in (*KEY_FIELDS, "run_id")}
+        return {**{k: getattr(self, k) for k in (*KEY_FIELDS, "run_id")}, "setup_labels": dict(self.setup_labels)}
 
 
 @dataclass(frozen=True)
@@ -62,7 +80,8 @@ class ConfigurationFit:
 
     ``instance_counts``: the distinct instance counts its steps were measured on (a missing count
     counts as 1, as in the per-instance pooling); ``labels``: the ``key=value`` labels all its runs
-    share (set by :func:`fit_store`, which reads them from the runs; empty otherwise).
+    share (set by :func:`fit_store`, which reads them from the runs; empty otherwise);
+    ``excluded_by_flag``: how many of its steps carry each excluding flag.
     """
 
     config: Configuration
@@ -81,6 +100,12 @@ class ConfigurationFit:
     usl_model: USLFit | None = field(default=None, repr=False, compare=False)  # the bootstrapped estimator
     instance_counts: tuple[int, ...] = ()
     labels: dict[str, Any] = field(default_factory=dict)
+    excluded_by_flag: dict[str, int] = field(default_factory=dict)  # set by :func:`fit_collection_steps`
+
+    @property
+    def fitted(self) -> bool:
+        """Whether anything was fitted: a latency model, a USL fit or an Inference Recommender point."""
+        return bool(self.latency_summary is not None or self.usl is not None or self.recommender is not None)
 
     @property
     def saturation_rps(self) -> float:
@@ -145,16 +170,56 @@ class ConfigurationFit:
 
 
 def _config_of(row: pd.Series) -> Configuration:
+    """The configuration of one step row; its ``setup_labels`` column (JSON text, see
+    :func:`with_setup_labels`) when there."""
     def text(v):
         return None if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA else str(v)
 
     memory = row.get("memory_mb")
     memory = None if memory is None or pd.isna(memory) else float(memory)
+    labels = row.get("setup_labels")
+    setup = tuple(sorted(json.loads(labels).items())) if isinstance(labels, str) else ()
     config = Configuration(text(row.get("instance_type")), text(row.get("framework")), text(row.get("model")),
-                           text(row.get("endpoint")), memory)
+                           text(row.get("endpoint")), memory, setup_labels=setup)
     if not any(getattr(config, k) for k in KEY_FIELDS):
-        config = Configuration(run_id=text(row.get("run_id")))
+        config = Configuration(run_id=text(row.get("run_id")), setup_labels=setup)
     return config
+
+
+def is_setup_label(key: str) -> bool:
+    """Whether a run label sets a configuration apart: any label but :data:`RUN_LABELS`."""
+    return not any(key.startswith(name[:-1]) if name.endswith("*") else key == name for name in RUN_LABELS)
+
+
+def with_setup_labels(steps: pd.DataFrame, labels_of: Callable[[str], Mapping[str, Any]]) -> pd.DataFrame:
+    """``steps`` with a ``setup_labels`` column (JSON text) for :func:`configurations` to split on: per
+    run (``labels_of(run_id)``: its labels), the setup labels (:func:`is_setup_label`) whose values
+    differ between runs of an otherwise identical configuration (None where a run lacks one).
+
+    Labels every such run shares split nothing, so they are left out: the configuration label names
+    only what tells runs apart (``ml.g4dn.xlarge / resnet50 / variant=trt``).
+    """
+    if steps.empty:
+        return steps
+    setup = {run: {k: str(v) for k, v in (labels_of(run) or {}).items() if is_setup_label(k)}
+             for run in steps["run_id"].astype(str).unique()}
+    column = pd.Series("{}", index=steps.index, dtype=object)
+    for _, group in steps.groupby(_base_keys(steps), sort=False):
+        runs = group["run_id"].astype(str).unique()
+        keys = sorted(set().union(*(setup[r] for r in runs)))
+        varying = [k for k in keys if len({setup[r].get(k) for r in runs}) > 1]
+        text = {r: json.dumps({k: setup[r].get(k) for k in varying}, sort_keys=True) for r in runs}
+        column[group.index] = group["run_id"].astype(str).map(text)
+    return steps.assign(setup_labels=column)
+
+
+def _base_keys(steps: pd.DataFrame) -> pd.Series:
+    """Per step row, its configuration key without setup labels."""
+    frame = steps.drop(columns="setup_labels", errors="ignore")
+    keys = frame.apply(lambda r: json.dumps(_config_of(r).to_dict(), sort_keys=True, default=str), axis=1)
+    if "source" in frame and (frame["source"] == "recommender").any():  # IR rows carry their own instance types
+        keys = keys + frame["source"].astype(str)
+    return keys
 
 
 def _origin(values: Sequence[str]) -> str:
@@ -231,6 +296,9 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
             flagged |= data[flag].fillna(False).astype(bool).to_numpy()
     used = data[~flagged & data["throughput_rps"].notna().to_numpy()].copy()
     used["saturated"] = flag_saturated(used)
+    errors = pd.to_numeric(data.get("error_rate", pd.Series(dtype=float)), errors="coerce").dropna()
+    if len(errors) and (errors >= 1).all():
+        notes.append(ALL_FAILED)
     if flagged.any():
         notes.append(f"{int(flagged.sum())} of {len(data)} steps excluded as " + ", ".join(
             f"{f} ({int(data[f].fillna(False).astype(bool).sum())})" for f in exclude
@@ -280,9 +348,13 @@ def with_capacity(fit: ConfigurationFit, latency_target_ms: float | None, percen
 
 def _recommender_fit(steps: pd.DataFrame, config: Configuration, run_ids: tuple[str, ...],
                      origin: str) -> ConfigurationFit:
-    """Inference Recommender gives one point per instance type (its plateau), not a curve."""
+    """Inference Recommender gives one point per instance type (its plateau), not a curve; a configuration
+    whose benchmarks all failed without metrics has none, and is returned unfitted with the reason."""
     count = pd.to_numeric(steps["instance_count"], errors="coerce").fillna(1).clip(lower=1)
-    per_instance = (steps["throughput_rps"] / count).astype(float)
+    per_instance = (pd.to_numeric(steps["throughput_rps"], errors="coerce") / count).astype(float)
+    if not np.isfinite(per_instance.to_numpy()).any():
+        return ConfigurationFit(config, run_ids, origin, len(steps), 0, None, None, None, None,
+                                (_no_recommender_point(steps),), None, steps.iloc[:0])
     best = int(np.nanargmax(per_instance.to_numpy()))
     point = {"throughput_rps_per_instance": float(per_instance.iloc[best]),
              "model_latency_ms": float(steps["latency_mean_ms"].iloc[best]),
@@ -293,15 +365,27 @@ def _recommender_fit(steps: pd.DataFrame, config: Configuration, run_ids: tuple[
                             None, steps)
 
 
+def _no_recommender_point(steps: pd.DataFrame) -> str:
+    """Why Inference Recommender rows give no point: each failed benchmark's status and reason."""
+    reasons = []
+    for row in steps.itertuples():
+        status = getattr(row, "status", None)
+        reason = getattr(row, "failure_reason", None)
+        text = f"benchmark {status if isinstance(status, str) else 'without status'}"
+        reasons.append(f"{text}: {reason}" if isinstance(reason, str) and reason else text)
+    return ("no Inference Recommender point (no MaxInvocations measured): "
+            + "; ".join(dict.fromkeys(reasons)))
+
+
 def configurations(steps: pd.DataFrame) -> list[tuple[Configuration, pd.DataFrame]]:
-    """Split a collection's steps into configurations (stable order: by label)."""
+    """Split a collection's steps into configurations (stable order: by label); with a
+    ``setup_labels`` column (:func:`with_setup_labels`), runs whose setup labels differ are split."""
     if steps.empty:
         return []
-    frame = steps.copy()
-    keys = frame.apply(lambda r: json.dumps(_config_of(r).to_dict(), sort_keys=True, default=str), axis=1)
-    if (frame.get("source") == "recommender").any():  # IR rows carry their own instance types
-        keys = keys + frame["source"].astype(str)
-    groups = [(_config_of(g.iloc[0]), g) for _, g in frame.groupby(keys, sort=False)]
+    keys = _base_keys(steps)
+    if "setup_labels" in steps:
+        keys = keys + steps["setup_labels"].astype(str)
+    groups = [(_config_of(g.iloc[0]), g) for _, g in steps.groupby(keys, sort=False)]
     return sorted(groups, key=lambda cg: cg[0].label)
 
 
@@ -331,8 +415,10 @@ def fit_collection_steps(steps: pd.DataFrame, *, cache: FitCache | None = None,
     ``capacity``, which is recomputed, so one entry serves every SLA.
     """
     groups = [group for _, group in configurations(steps)]
+    exclude = kwargs.get("exclude", DEFAULT_EXCLUDE)
     if cache is None:
-        return [fit_configuration(group, **kwargs) for group in groups]
+        return [replace(fit_configuration(group, **kwargs), excluded_by_flag=flag_counts(group, exclude))
+                for group in groups]
     sla = {k: kwargs.pop(k) for k in ("latency_target_ms", "percentile", "max_utilization") if k in kwargs}
     fits = []
     for group, key in zip(groups, cache.keys(groups, kwargs), strict=True):
@@ -340,24 +426,56 @@ def fit_collection_steps(steps: pd.DataFrame, *, cache: FitCache | None = None,
         if found is None:
             found = fit_configuration(group, **kwargs)
             cache.save(key, found)
+        found = replace(found, excluded_by_flag=flag_counts(group, exclude))
         fits.append(with_capacity(found, sla.get("latency_target_ms"), sla.get("percentile", 99.0),
                                   sla.get("max_utilization", 0.7)))
     return fits
 
 
+def flag_counts(steps: pd.DataFrame, flags: Sequence[str] = DEFAULT_EXCLUDE) -> dict[str, int]:
+    """How many of ``steps`` carry each of ``flags`` (0 for a flag they have no column for)."""
+    return {f: int(steps[f].fillna(False).astype(bool).sum()) if f in steps else 0 for f in flags}
+
+
+@dataclass(frozen=True)
+class UnfittedConfiguration:
+    """A configuration with neither a latency model, nor a USL fit, nor an Inference Recommender
+    point: why (its fit's notes), its steps and how many of them each excluding flag removed."""
+
+    label: str
+    run_ids: tuple[str, ...]
+    reason: str
+    n_steps: int
+    excluded_by_flag: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """One entry of ``planner fit --json`` ``unfitted`` (keys documented in the README)."""
+        return {"label": self.label, "run_ids": list(self.run_ids), "reason": self.reason,
+                "n_steps": self.n_steps, "excluded_by_flag": dict(self.excluded_by_flag)}
+
+
+def unfitted_configurations(fits: Sequence[ConfigurationFit]) -> list[UnfittedConfiguration]:
+    """The ``fits`` that fitted nothing (see :attr:`ConfigurationFit.fitted`), with their reasons."""
+    return [UnfittedConfiguration(f.config.label, f.run_ids, "; ".join(f.notes) or "no steps to fit", f.n_steps,
+                                  dict(f.excluded_by_flag)) for f in fits if not f.fitted]
+
+
 def fit_store(store: RunStore, run_ids: Sequence[str] | None = None, *, percentile: float = 99.0,
               latency_target_ms: float | None = None, max_utilization: float = 0.7,
               for_sizing: bool = False, cache: FitCache | None = None,
-              configs: Sequence[str] | None = None) -> list[ConfigurationFit]:
+              configs: Sequence[str] | None = None, rules: StepRules | None = None) -> list[ConfigurationFit]:
     """Fit every configuration of the runs in ``store`` (all runs by default; with ``configs``,
-    only the configurations :func:`select_configurations` picks), with the labels its runs share.
+    only the configurations :func:`select_configurations` picks), with the labels its runs share;
+    runs whose user labels differ are different configurations (:func:`with_setup_labels`).
 
     ``for_sizing`` skips the USL fit and keeps latency models only for configurations whose instance
-    type is known: what the recommenders need, at a fraction of the cost.
+    type is known: what the recommenders need, at a fraction of the cost. ``rules``: how steps are
+    detected (default :class:`~planner.steps.StepRules`).
     """
-    from planner.steps import for_collection
+    from planner.steps import StepRules, for_collection
 
-    steps = for_collection(store, list(run_ids) if run_ids else None, cache=cache)
+    steps = for_collection(store, list(run_ids) if run_ids else None, rules=rules or StepRules(), cache=cache)
+    steps = with_setup_labels(steps, lambda run: store.get(run).run.get("labels") or {})
     if configs:  # before fitting: the others' bootstrap costs seconds
         steps = pd.concat([g for _, g in select_configurations(configurations(steps), configs, store.root)])
     fits = fit_collection_steps(steps, cache=cache, percentile=percentile, latency_target_ms=latency_target_ms,

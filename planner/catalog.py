@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError, PriceError
+from planner.ingest.base import csv_errors
 
 HOURS_PER_MONTH = 730
 """Hours in the average month (8760 / 12), as AWS and infracost use for monthly figures."""
@@ -256,8 +257,7 @@ def _read_price_file(path: Path) -> PriceCatalog | dict[str, float]:
 
 
 def _read_price_csv(path: Path) -> dict[str, float]:
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
+    with path.open(newline="", encoding="utf-8-sig") as f, csv_errors(path, reader := csv.DictReader(f)):
         header = [h.strip() for h in reader.fieldnames or []]
         if not {"instance_type", "usd_per_hour"} <= set(header):
             raise InputError(path, "header", "columns instance_type,usd_per_hour", ",".join(header) or "nothing")

@@ -18,7 +18,7 @@ from planner.errors import InputError, RunExistsError, StoreError
 from planner.ingest import ParsedRun, parse_paths
 from planner.ingest.base import merge_runs
 from planner.schema import ORIGINS, RUN_FIELDS, SCHEMA_VERSION
-from planner.store import RunStore, TableWrite, input_sha256, run_id_for, utc_now
+from planner.store import RunScan, RunStore, TableWrite, input_sha256, run_id_for, utc_now
 
 # Metadata a user may set on the command line (``--instance-type`` ...), overriding the parser.
 USER_FIELDS = ("endpoint", "variant", "instance_type", "instance_count", "memory_mb", "max_concurrency",
@@ -27,8 +27,9 @@ USER_FIELDS = ("endpoint", "variant", "instance_type", "instance_count", "memory
 
 @dataclass(frozen=True)
 class IngestOutcome:
-    """What happened to one run: ``added``, ``present`` (same bytes ingested before), or ``skipped``
-    (a file inside a directory that is no format planner reads; ``reason`` says what it was)."""
+    """What happened to one run: ``added``, ``present`` (same bytes ingested before), ``skipped``
+    (a file inside a directory that is no format planner reads; ``reason`` says what it was),
+    ``reparsed``, or ``unreadable`` (not reparsed: its manifest cannot be read; ``reason`` says why)."""
 
     run_id: str
     status: str
@@ -63,6 +64,8 @@ def ingest(store: RunStore, paths: Iterable[Path], *, fmt: str = "auto", meta: M
     if not parsed:
         raise InputError(", ".join(str(p) for p in paths), "content", "at least one file in a format planner reads",
                          "none (" + "; ".join(f"{p.name}: {why}" for p, why in skipped) + ")")
+    for run in parsed:  # before anything is written
+        _settle_measured(run, overrides)
     store.create()
     shas: dict[Path, str] = {}
     outcomes: list[IngestOutcome] = []
@@ -108,6 +111,7 @@ def ingest_together(store: RunStore, runs: Sequence[ParsedRun], *, meta: Mapping
 def _run_fields(run: ParsedRun, options: Mapping[str, Any], shas: Mapping[Path, str]) -> dict[str, Any]:
     fields: dict[str, Any] = {k: None for k in RUN_FIELDS}
     fields.update({k: v for k, v in run.meta.items() if k in RUN_FIELDS})
+    _settle_measured(run, options["overrides"])
     fields.update(options["overrides"])
     fields.update(
         source=run.source, format=run.format, origin=options["origin"],
@@ -123,6 +127,23 @@ def _run_fields(run: ParsedRun, options: Mapping[str, Any], shas: Mapping[Path, 
         if fields.get(key) is not None:
             fields[key] = str(fields[key])
     return fields
+
+
+def _settle_measured(run: ParsedRun, overrides: Mapping[str, Any]) -> None:
+    """A field given at ingest that the input measured (``notes["measured_fields"]``: {field: {value,
+    file, where, found}}) must agree with it (InputError naming both); one the input could only assume
+    (``notes["assumed_fields"]``: {field: why}) is no longer assumed. Merged sources' notes too."""
+    for notes in [run.notes, *(v for v in run.notes.values() if isinstance(v, dict))]:
+        for name, fact in (notes.get("measured_fields") or {}).items():
+            given = overrides.get(name)
+            if given is not None and given != fact["value"]:
+                path = next((p for p in run.inputs if p.name == fact["file"]), fact["file"])
+                raise InputError(path, fact["where"], f"{name} {given} as given at ingest", fact["found"])
+        assumed = notes.get("assumed_fields") or {}
+        for name in [n for n in assumed if overrides.get(n) is not None]:
+            del assumed[name]
+        if "assumed_fields" in notes and not assumed:
+            del notes["assumed_fields"]
 
 
 def _tables(run: ParsedRun) -> list[TableWrite]:
@@ -147,11 +168,12 @@ def _commit(store: RunStore, run: ParsedRun, shas: Mapping[Path, str], options: 
 def reparse(store: RunStore, run_ids: Iterable[str] | None = None) -> list[IngestOutcome]:
     """Rebuild runs' derived tables from their kept raw inputs with the current parsers.
 
-    Each run swaps to its new tables atomically; user metadata, labels and origin are kept.
+    Each run swaps to its new tables atomically; user metadata, labels and origin are kept. By
+    default every run: one whose manifest cannot be read is reported ``unreadable`` (with the reason).
     """
-    outcomes = []
-    for run_id in run_ids if run_ids is not None else store.run_ids():
-        rec = store.get(run_id)
+    scan = store.scan() if run_ids is None else RunScan(tuple(store.get(r) for r in run_ids), ())
+    outcomes = [IngestOutcome(b.run_id, "unreadable", "", "", (), reason=b.reason) for b in scan.broken]
+    for rec in scan.records:
         inputs = rec.run.get("inputs") or []
         with tempfile.TemporaryDirectory(prefix="planner-reparse-") as tmp:
             paths = []

@@ -37,6 +37,7 @@ Statistic = float | Literal["mean"]
 _UTIL_GRID = np.concatenate([np.linspace(0.0, 0.95, 760), 1.0 - np.geomspace(0.05, 1e-4, 120)[1:]])
 _UTIL_GRID_BOOT = np.concatenate([np.linspace(0.0, 0.9, 46), 1.0 - np.geomspace(0.1, 1e-3, 19)[1:]])
 _SCV_RANGE = (1e-3, 50.0)
+_LOG_SCV_RANGE = (math.log(_SCV_RANGE[0]), math.log(_SCV_RANGE[1]))
 # A closed-loop step's mean is its throughput (Little), exact from counters, and exact MVA predicts it
 # for any service distribution near enough; its percentiles rest on the approximate wait distribution.
 # Weights (on residuals) chosen on simulated closed loops (c 1-16, service CV 0.3-2), none of them the
@@ -485,7 +486,7 @@ def _fit_queue(obs: _Observations, servers: int, start: tuple[float, float], fit
     x0 += [special.logit(_DELAY_START)] if fit_delay else []
 
     def params(x) -> tuple[float, float, float]:
-        scv = float(np.clip(math.exp(x[1]), *_SCV_RANGE)) if fit_scv else start[1]
+        scv = float(np.exp(np.clip(x[1], *_LOG_SCV_RANGE))) if fit_scv else start[1]
         delay_s = float(d_max * special.expit(x[-1])) if fit_delay else fixed_delay_s
         return float(s_max * special.expit(x[0])), scv, delay_s
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from planner.errors import SchemaError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ORIGINS = ("measured", "emulated", "published")
 

@@ -1,19 +1,23 @@
 """From runs to steady-state load steps: one row per load level (DESIGN.md §5).
 
-A load test is a staircase of load levels. For a Locust history, a level is a maximal stretch of
-consecutive rows at one user count. Per level, after trimming the first ``trim_s`` seconds
-(Locust's rates and windowed percentiles lag ~10 s), throughput and mean latency are exact, from
-differences of the cumulative ``Total Request Count`` and ``Total Average Response Time``:
+A load test is a staircase of load levels, or a continuous ramp. For a Locust history, a level is a
+maximal stretch of consecutive rows at one user count (within one counter segment: a restarted master
+starts a new one). Each level's transition is trimmed (a couple of seconds, more for slow responses);
+levels too short to be steps on their own (ramps, short holds) are merged into bins. Throughput and mean
+latency are exact over any span, from differences of the cumulative ``Total Request Count`` and
+``Total Average Response Time``:
 
     throughput_rps   = Δcount / Δt
     latency_mean_ms  = (mean₂·count₂ − mean₁·count₁) / Δcount
 
-Percentiles per step come only from a per-window source (Locust's windowed history columns,
-perf_analyzer, plain points); a cumulative history's percentiles are never presented as per-step
-values (they are left empty and the step is flagged ``cumulative_percentiles``).
+Percentiles per step come only from a per-window source (Locust's windowed history columns, from rows
+whose 10 s window lies inside the step; perf_analyzer; plain points); a cumulative history's percentiles
+are never presented as per-step values (they are left empty and the step is flagged
+``cumulative_percentiles``).
 
-Nothing is dropped silently: doubtful steps are kept and flagged (``warmup_trimmed``,
-``too_short``, ``errors``, ``cumulative_percentiles``, ``generator_saturated``).
+Every step says how its load arrived (``arrivals``: open | closed). Nothing is dropped silently: doubtful
+steps are kept and flagged (``warmup_trimmed``, ``too_short``, ``errors``, ``cumulative_percentiles``,
+``generator_saturated``, ``no_clean_percentiles``).
 """
 
 from __future__ import annotations
@@ -25,21 +29,32 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from planner.ingest.cloudwatch import instance_counts
+from planner.ingest.locust.percentiles import PERCENTILE_WINDOW_S
 from planner.schema import column_percentile, percentile_columns
 from planner.store import RunRecord, RunStore
 
 STEP_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
-FLAGS = ("warmup_trimmed", "too_short", "errors", "cumulative_percentiles", "generator_saturated")
+FLAGS = ("warmup_trimmed", "too_short", "errors", "cumulative_percentiles", "generator_saturated",
+         "no_clean_percentiles")
 CONFIG_FIELDS = ("instance_type", "instance_count", "framework", "memory_mb", "model", "endpoint")
+SETTLE_RESPONSE_TIMES = 5.0
+"""A closed loop settles on a new user count within a few response times: a level's transition trim is
+``max(StepRules.trim_s, SETTLE_RESPONSE_TIMES × the level's mean latency)``."""
 
 
 @dataclass(frozen=True)
 class StepRules:
-    """Thresholds of step detection. Durations in seconds; error rate as a fraction."""
+    """Thresholds of step detection (user options ``--trim-s``, ``--min-step-s``, ``--min-step-requests``).
 
-    trim_s: float = 10.0
-    min_duration_s: float = 20.0
-    min_requests: int = 50
+    ``trim_s``: least transition trimmed off the start of each level (s; more for slow responses, see
+    :data:`SETTLE_RESPONSE_TIMES`); ``min_duration_s`` and ``min_requests``: what a step needs to be
+    trusted (levels short of them are merged into bins); ``max_error_rate``: a fraction.
+    """
+
+    trim_s: float = 2.0
+    min_duration_s: float = 5.0
+    min_requests: int = 200
     max_error_rate: float = 0.01
 
 
@@ -59,53 +74,180 @@ def _flags(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+@dataclass(frozen=True)
+class _Counters:
+    """One history's Aggregated rows as arrays: time (s, running maximum), users, cumulative counts and
+    mean latency (ms), and the counter segment of each row (+1 after each reset)."""
+
+    t_s: np.ndarray
+    users: np.ndarray
+    count: np.ndarray
+    fails: np.ndarray
+    mean_ms: np.ndarray
+    segment: np.ndarray
+
+    def requests(self, begin: int, end: int) -> float:
+        return float(self.count[end] - self.count[begin])
+
+    def seconds(self, begin: int, end: int) -> float:
+        return float(self.t_s[end] - self.t_s[begin])
+
+    def mean_latency_ms(self, begin: int, end: int) -> float:
+        """Exact mean latency (ms) of the requests between two rows."""
+        n = self.requests(begin, end)
+        return (self.mean_ms[end] * self.count[end] - self.mean_ms[begin] * self.count[begin]) / n if n > 0 else np.nan
+
+    def enough(self, begin: int, end: int, rules: StepRules) -> bool:
+        return self.seconds(begin, end) >= rules.min_duration_s and self.requests(begin, end) >= rules.min_requests
+
+
+@dataclass(frozen=True)
+class _Span:
+    """Rows ``(base, end]`` measured as one step; ``first``: its first own row (users changed between
+    the row before it and it); ``levels``: the levels' (first row, last row), in order; ``within_trim``:
+    a level no longer than its trim, measured whole."""
+
+    base: int
+    end: int
+    first: int
+    levels: tuple[tuple[int, int], ...]
+    trimmed: bool = False
+    within_trim: bool = False
+
+
+def _counters(rows: pd.DataFrame) -> _Counters:
+    count = rows["total_request_count"].astype("float64").to_numpy()
+    # Cumulative counters only grow; a timestamp that goes backwards is a clock glitch: keep the
+    # rows but measure time by the running maximum. A count that goes backwards is a restarted master.
+    t_s = np.maximum.accumulate(rows["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy() / 1000.0)
+    return _Counters(t_s, rows["user_count"].astype("float64").to_numpy(), count,
+                     rows["total_failure_count"].astype("float64").fillna(0).to_numpy(),
+                     rows["total_latency_mean_ms"].astype("float64").fillna(0).to_numpy(),
+                     np.concatenate([[0], np.cumsum(count[1:] < count[:-1])]))
+
+
+def _levels(c: _Counters) -> list[tuple[int, int]]:
+    """(first row, last row) of each level: consecutive rows of one user count in one segment."""
+    change = (c.users[1:] != c.users[:-1]) | (c.segment[1:] != c.segment[:-1])
+    starts = np.concatenate([[0], np.flatnonzero(change) + 1])
+    ends = np.concatenate([starts[1:] - 1, [len(c.users) - 1]])
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def _begin(c: _Counters, first: int) -> int:
+    """Where a level starting at row ``first`` is measured from: the previous row, unless a counter
+    reset (or the history's start) lies between them."""
+    return first - 1 if first > 0 and c.segment[first - 1] == c.segment[first] else first
+
+
+def _trimmed(c: _Counters, level: tuple[int, int], rules: StepRules) -> _Span:
+    """One level, its transition trimmed: measured from the last row at or before its start + the trim
+    (the whole level when the trim leaves nothing)."""
+    first, last = level
+    begin = _begin(c, first)
+    mean_ms = c.mean_latency_ms(begin, last)
+    trim_s = max(rules.trim_s, SETTLE_RESPONSE_TIMES * mean_ms / 1000.0 if np.isfinite(mean_ms) else 0.0)
+    base = begin + int(np.searchsorted(c.t_s[begin:last + 1], c.t_s[begin] + trim_s, side="right")) - 1
+    if not base < last:
+        return _Span(begin, last, first, (level,), within_trim=True)
+    return _Span(base, last, first, (level,), trimmed=base > begin)
+
+
+def _bins(c: _Counters, run: list[tuple[int, int]], rules: StepRules) -> list[_Span]:
+    """Consecutive short levels (a ramp) merged, untrimmed, into bins of at least ``min_requests`` and
+    ``min_duration_s``; the leftover bin may fall short (flagged ``too_short`` by the caller)."""
+    spans, start = [], 0
+    for i, (_, last) in enumerate(run):
+        base = _begin(c, run[start][0])
+        if c.enough(base, last, rules) or i == len(run) - 1:
+            spans.append(_Span(base, last, run[start][0], tuple(run[start:i + 1])))
+            start = i + 1
+    return spans
+
+
+def _spans(c: _Counters, rules: StepRules) -> list[_Span]:
+    """Long-enough levels, trimmed, as they are; runs of short ones (within a segment) as bins. A lone
+    short level stays a trimmed level (flagged ``too_short``)."""
+    spans: list[_Span] = []
+    run: list[tuple[int, int]] = []
+
+    def flush() -> None:
+        spans.extend(_bins(c, run, rules) if len(run) > 1 else [_trimmed(c, lv, rules) for lv in run])
+        run.clear()
+
+    for level in _levels(c):
+        plain = _trimmed(c, level, rules)
+        if run and c.segment[level[0]] != c.segment[run[-1][0]]:
+            flush()
+        if not plain.within_trim and c.enough(plain.base, plain.end, rules):
+            flush()
+            spans.append(plain)
+        else:
+            run.append(level)
+    flush()
+    return spans
+
+
+def _concurrency(c: _Counters, span: _Span) -> float:
+    """Users of a level; of a bin, the time-weighted mean user count (each level over its own rows' span)."""
+    if len(span.levels) == 1:
+        return float(c.users[span.first])
+    weights = np.array([c.seconds(max(_begin(c, a), span.base), b) for a, b in span.levels])
+    users = np.array([c.users[a] for a, _ in span.levels])
+    return float(users @ weights / weights.sum()) if weights.sum() > 0 else float(users.mean())
+
+
+def _clean_rows(c: _Counters, span: _Span) -> np.ndarray:
+    """Rows of ``span`` whose percentile window (:data:`PERCENTILE_WINDOW_S`, ending at the row) starts
+    no earlier than its measured start and its first own row: windows holding only this step's requests."""
+    rows = np.arange(max(span.base + 1, span.first), span.end + 1)
+    return rows[c.t_s[rows] - PERCENTILE_WINDOW_S >= max(c.t_s[span.base], c.t_s[span.first])]
+
+
 def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = StepRules()) -> pd.DataFrame:
-    """Steps of one Locust history (Aggregated rows; ``percentiles`` = window | cumulative | unknown)."""
+    """Steps of one Locust history (Aggregated rows; ``percentiles`` = window | cumulative | unknown).
+
+    A level is a stretch of consecutive rows at one user count. Each is trimmed by ``max(rules.trim_s,``
+    :data:`SETTLE_RESPONSE_TIMES` ``× its mean latency)`` and, if what is left has ``min_duration_s`` and
+    ``min_requests``, is a step (``levels_merged`` 1). Consecutive shorter levels (a continuous ramp, short
+    holds) are merged into bins that reach both thresholds, reported at their time-weighted mean user
+    count; a ramp has no steady level to wait for, so bins are not trimmed. A bin never takes in a level
+    long enough on its own, and nothing spans a counter reset (``Total Request Count`` going backwards: a
+    restarted master), which starts a new ``segment``. Throughput and mean latency are exact from counter
+    differences over each step's rows. Windowed percentiles are the median over the step's rows whose
+    10 s window lies wholly inside it (:func:`_clean_rows`); with none, they are NaN and the step is
+    flagged ``no_clean_percentiles``.
+    """
     rows = history[history["is_aggregate"].fillna(False).astype(bool)].sort_values("row")
     rows = rows[rows["user_count"].fillna(0) > 0].dropna(subset=["timestamp", "total_request_count"])
     if rows.empty:
         return _flags(pd.DataFrame(columns=["step", "concurrency", "throughput_rps"]))
-    users = rows["user_count"].astype("float64").to_numpy()
-    level = np.concatenate([[0], np.cumsum(users[1:] != users[:-1])])
-    # Cumulative counters only grow; a timestamp that goes backwards is a clock glitch: keep the
-    # rows but measure time by the running maximum.
-    t_s = np.maximum.accumulate(rows["timestamp"].astype("datetime64[ms, UTC]").astype("int64").to_numpy() / 1000.0)
-    count = rows["total_request_count"].astype("float64").to_numpy()
-    fails = rows["total_failure_count"].astype("float64").fillna(0).to_numpy()
-    mean_total = rows["total_latency_mean_ms"].astype("float64").fillna(0).to_numpy()
+    c = _counters(rows)
     # p50/p90/p95/p99 only: the rest of Locust's columns (66%, 99.99%, 100%...) are too few
     # samples per window to be per-step values (100% is just the window's maximum).
-    pct_cols = [c for c in percentile_columns(rows.columns) if column_percentile(c) in STEP_PERCENTILES]
-    bounds = np.flatnonzero(np.diff(level)) + 1
+    pct_cols = [col for col in percentile_columns(rows.columns) if column_percentile(col) in STEP_PERCENTILES]
     out = []
-    for step, idx in enumerate(np.split(np.arange(len(rows)), bounds)):
-        a, b = int(idx[0]), int(idx[-1])
-        first = a - 1 if a > 0 else a  # the previous level's last row: where this level begins
-        # Measure from the last row at or before level start + trim_s to the level's last row.
-        base = first + int(np.searchsorted(t_s[first:b + 1], t_s[first] + rules.trim_s, side="right")) - 1
-        trimmed = base > first and base < b
-        if not base < b:  # shorter than the trim: the whole level, flagged too short below
-            base = first
-        window = np.arange(max(base + 1, a), b + 1)
-        dt = float(t_s[b] - t_s[base])
-        dcount = float(count[b] - count[base])
-        dfail = float(fails[b] - fails[base])
-        mean_ms = (mean_total[b] * count[b] - mean_total[base] * count[base]) / dcount if dcount > 0 else np.nan
+    for step, span in enumerate(_spans(c, rules)):
+        dt, dcount = c.seconds(span.base, span.end), c.requests(span.base, span.end)
+        dfail = float(c.fails[span.end] - c.fails[span.base])
         row: dict[str, Any] = {
-            "step": step, "concurrency": float(users[a]), "started_at": rows["timestamp"].iloc[a],
+            "step": step, "segment": int(c.segment[span.end]), "concurrency": _concurrency(c, span),
+            "levels_merged": len(span.levels), "started_at": rows["timestamp"].iloc[span.first],
+            "ended_at": rows["timestamp"].iloc[span.end],
             "duration_s": dt, "request_count": dcount, "failure_count": dfail,
             "throughput_rps": dcount / dt if dt > 0 else np.nan,
-            "error_rate": dfail / dcount if dcount > 0 else np.nan, "latency_mean_ms": mean_ms,
-            "warmup_trimmed": trimmed,
-            "too_short": dt < rules.min_duration_s or dcount < rules.min_requests,
+            "error_rate": dfail / dcount if dcount > 0 else np.nan,
+            "latency_mean_ms": c.mean_latency_ms(span.base, span.end),
+            "warmup_trimmed": span.trimmed, "too_short": not c.enough(span.base, span.end, rules),
             "cumulative_percentiles": percentiles != "window",
+            "errors": bool(dcount > 0 and dfail / dcount > rules.max_error_rate),
         }
-        row["errors"] = bool(dcount > 0 and dfail / dcount > rules.max_error_rate)
-        if percentiles == "window":
-            part = rows.iloc[window]
+        if percentiles == "window" and pct_cols:
+            part = rows.iloc[_clean_rows(c, span)]
             for col in pct_cols:
                 values = pd.to_numeric(part[col], errors="coerce").dropna()
                 row[col] = float(values.median()) if len(values) else np.nan
+            row["no_clean_percentiles"] = part.empty
         out.append(row)
     return _flags(pd.DataFrame(out))
 
@@ -137,12 +279,17 @@ def from_points(points: pd.DataFrame, notes: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def from_metrics(metrics: pd.DataFrame, rules: StepRules = StepRules()) -> pd.DataFrame:
-    """One step per CloudWatch period with ``Invocations`` (Sum): the endpoint's offered load.
+    """One step per CloudWatch period with ``Invocations`` (Sum): the endpoint's offered load, open
+    arrivals (``arrivals`` = open: production traffic).
 
     throughput = Invocations / period; mean latency = ModelLatency + OverheadLatency averages (ms,
-    converted at ingest); per-period ModelLatency percentiles (p50…p99) plus the mean overhead
-    when published; concurrency = in-flight requests by Little's law (X · R). Series of several
-    endpoints or variants in one run are summed (invocations) per period.
+    converted at ingest); ``fixed_delay_ms`` = the OverheadLatency average (SageMaker's time outside
+    the container: a delay outside the queue); per-period ModelLatency percentiles (p50…p99) plus
+    the mean overhead when published; concurrency = in-flight requests by Little's law (X · R).
+    ``instance_count`` per period = Invocations / InvocationsPerInstance
+    (:func:`planner.ingest.cloudwatch.instance_counts`; periods without it take the most common
+    count), absent without InvocationsPerInstance (the run's count applies). Series of several
+    endpoints or variants in one run are summed (invocations, instances) per period.
     """
     sagemaker = metrics[metrics["namespace"] == "AWS/SageMaker"]
     stat = sagemaker["statistic"].astype(str)
@@ -159,6 +306,10 @@ def from_metrics(metrics: pd.DataFrame, rules: StepRules = StepRules()) -> pd.Da
 
     overhead = series("OverheadLatency", "Average").reindex(frame.index)
     frame["latency_mean_ms"] = series("ModelLatency", "Average").reindex(frame.index) + overhead.fillna(0.0)
+    frame["fixed_delay_ms"] = overhead
+    counts = instance_counts(metrics).reindex(frame.index)
+    if counts.notna().any():
+        frame["instance_count"] = counts.fillna(counts.round().mode().min())
     for pct in STEP_PERCENTILES:
         values = series("ModelLatency", f"p{pct:g}").reindex(frame.index)
         if values.notna().any():
@@ -170,18 +321,25 @@ def from_metrics(metrics: pd.DataFrame, rules: StepRules = StepRules()) -> pd.Da
     frame["errors"] = frame["error_rate"].fillna(0) > rules.max_error_rate
     frame["too_short"] = frame["request_count"] < rules.min_requests
     frame["concurrency"] = frame["throughput_rps"] * frame["latency_mean_ms"] / 1000.0
+    frame["arrivals"] = "open"
     frame = frame.reset_index().rename(columns={"timestamp": "started_at"})
     frame.insert(0, "step", np.arange(len(frame)))
     return _flags(frame)
 
 
 def from_recommender(rows: pd.DataFrame) -> pd.DataFrame:
-    """One step per Inference Recommender recommendation: its plateau throughput and model latency."""
+    """One step per Inference Recommender recommendation: its plateau throughput and model latency.
+    A benchmark that failed without metrics stays a step with no throughput, its ``status`` and
+    ``failure_reason`` kept (a job-steps listing carries them)."""
     frame = pd.DataFrame({
-        "step": np.arange(len(rows)), "concurrency": np.nan, "throughput_rps": rows["throughput_rps"].to_numpy(),
-        "latency_mean_ms": rows["model_latency_ms"].to_numpy(),
+        "step": np.arange(len(rows)), "concurrency": np.nan,
+        "throughput_rps": pd.to_numeric(rows["throughput_rps"], errors="coerce").astype("float64").to_numpy(),
+        "latency_mean_ms": pd.to_numeric(rows["model_latency_ms"], errors="coerce").astype("float64").to_numpy(),
         "instance_type": rows["instance_type"].to_numpy(), "instance_count": rows["instance_count"].to_numpy(),
     })
+    for column in ("status", "failure_reason"):
+        if column in rows:
+            frame[column] = rows[column].astype(object).where(rows[column].notna(), None).to_numpy()
     return _flags(frame)
 
 
@@ -203,6 +361,7 @@ def _for_record(store: RunStore, rec: RunRecord, rules: StepRules) -> pd.DataFra
     else:
         return pd.DataFrame()
     steps.insert(0, "run_id", rec.run_id)
+    steps["arrivals"] = _arrivals(rec, steps)
     saturated = (rec.run.get("labels") or {}).get("generator_saturated_users")
     if saturated and "concurrency" in steps:  # set by `planner collect` from Locust's own CPU
         levels = {float(u) for u in str(saturated).split(",") if u.strip()}
@@ -222,12 +381,27 @@ def _for_record(store: RunStore, rec: RunRecord, rules: StepRules) -> pd.DataFra
     return steps
 
 
+def _arrivals(rec: RunRecord, steps: pd.DataFrame) -> pd.Series | str | None:
+    """How each step's load arrived: "open" for runs labelled ``arrivals=open``, CloudWatch metrics and
+    request-rate points; "closed" for Locust histories and points with a concurrency; None for
+    Inference Recommender rows (and points with neither)."""
+    if (rec.run.get("labels") or {}).get("arrivals") == "open":
+        return "open"
+    if "history" in rec.tables:
+        return "closed"
+    if "points" not in rec.tables:  # the steps' source, in :func:`_for_record`'s order
+        return None if "recommender" in rec.tables else "open"
+    closed = pd.to_numeric(steps.get("concurrency", pd.Series(np.nan, index=steps.index)), errors="coerce").notna()
+    rated = (pd.to_numeric(steps["request_rate_rps"], errors="coerce").notna() if "request_rate_rps" in steps
+             else pd.Series(False, index=steps.index))
+    return pd.Series(np.where(closed, "closed", np.where(rated, "open", None)), index=steps.index, dtype=object)
+
+
 def for_collection(store: RunStore, run_ids: Iterable[str] | None = None,
                    rules: StepRules = StepRules(), cache: StepsCache | None = None) -> pd.DataFrame:
     """Steps of every (or the given) run, one frame; each run's steps are kept in ``cache``."""
     frames = []
-    for run_id in run_ids if run_ids is not None else store.run_ids():
-        rec = store.get(run_id)
+    for rec in store.records(run_ids):
         key = cache.steps_key(rec, rules) if cache is not None else ""
         steps = cache.load_steps(key) if cache is not None else None
         if steps is None:

@@ -26,6 +26,7 @@ def history_table(rows: int, seed: int = 0, start: int = 1_700_000_000) -> pa.Ta
     rps = np.minimum(users / 0.05, 4 / 0.05) * rng.uniform(0.95, 1.05, rows)
     base = 50.0 * np.maximum(1.0, users / 4.0)
     pct = {p: np.round(base * (1 + 0.08 * i) * rng.uniform(0.97, 1.03, rows)) for i, p in enumerate(PERCENTILES)}
+    pct = dict(zip(PERCENTILES, np.maximum.accumulate([pct[p] for p in PERCENTILES]), strict=True))  # as Locust's
     total = np.cumsum(np.round(rps)).astype(np.int64)
     cols = {
         "Timestamp": (start + t).astype(np.int64), "User Count": users.astype(np.int64),

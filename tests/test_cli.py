@@ -70,7 +70,8 @@ def test_serve_local_cli_serves_and_stops_by_itself(tmp_path):
 @pytest.fixture(scope="module")
 def fit_store_path(datasets, tmp_path_factory):
     """Raytracer on one ml.m5.xlarge and, scaled ×2, on two (the same per instance), and specsdm91 on an
-    ml.c5.xlarge; runs labelled bench=usl plus a team label that differs."""
+    ml.c5.xlarge; runs labelled bench=usl plus a label planner's collectors write (target_url) that differs:
+    it describes the run, not the setup, so the two ml.m5.xlarge runs stay one configuration."""
     import pandas as pd
 
     root = tmp_path_factory.mktemp("fit")
@@ -78,8 +79,9 @@ def fit_store_path(datasets, tmp_path_factory):
     ray.to_csv(root / "ray1.csv", index=False)
     (ray * 2).to_csv(root / "ray2.csv", index=False)
     store = str(root / "store")
-    for path, args in (("ray1.csv", ["--instance-type", "ml.m5.xlarge", "--label", "team=a"]),
-                       ("ray2.csv", ["--instance-type", "ml.m5.xlarge", "--instance-count", "2", "--label", "team=b"]),
+    for path, args in (("ray1.csv", ["--instance-type", "ml.m5.xlarge", "--label", "target_url=http://a"]),
+                       ("ray2.csv", ["--instance-type", "ml.m5.xlarge", "--instance-count", "2", "--label",
+                                     "target_url=http://b"]),
                        (str(datasets / "usl" / "usl_specsdm91.csv"), ["--instance-type", "ml.c5.xlarge"])):
         done = CliRunner().invoke(app, ["ingest", str(root / path), "--store", store, "--label", "bench=usl",
                                         "--format", "points", *args])
@@ -91,9 +93,11 @@ def test_fit_config_filters_and_json_has_counts_labels_and_usl_errors(fit_store_
     done = CliRunner().invoke(app, ["fit", "--store", fit_store_path, "--config", "ML.M5", "--json"])
     assert done.exit_code == 0, done.output
     (config,) = json.loads(done.stdout)["configs"]
+    assert json.loads(done.stdout)["unfitted"] == []
     assert config["label"] == "ml.m5.xlarge" and len(config["run_ids"]) == 2
+    assert config["config"]["setup_labels"] == {}
     assert config["config"]["instance_counts"] == [1, 2]
-    assert config["config"]["labels"] == {"bench": "usl"}  # team differs between the runs
+    assert config["config"]["labels"] == {"bench": "usl"}  # target_url differs between the runs
     usl = config["usl"]
     # per instance the two runs are the raytracer series twice: its fit and its held-out error
     assert usl["lambda"] == pytest.approx(21.8488, rel=1e-4) and usl["sigma"] == pytest.approx(0.057771, rel=1e-4)

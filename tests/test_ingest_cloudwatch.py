@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import boto3
+import numpy as np
 import pandas as pd
 import pytest
 from botocore.stub import Stubber
@@ -319,3 +322,246 @@ def test_ingest_dispatch_groups_a_directory_of_exports_by_format():
     assert len(runs[DATA].inputs) == 4  # both pages, the query sidecar and the combined file: one run
     assert set(runs[DATA].tables["metrics"]["series_id"]) == {
         "model_latency_p99", "invocations", "cpu", "latency_avg", "latency_n"}
+
+
+# ---------------------------------------------------------------------------- instance count, fixed delay
+# two_instances/: 12 minutes of a 2-instance endpoint (see its README): InvocationsPerInstance is
+# exactly half of Invocations; ModelLatency from M/G/2 per instance at S = 30 ms; OverheadLatency ~2.6 ms.
+
+TWO = FIXTURES / "two_instances"
+TWO_RESULTS = {"iso": TWO / "results_iso.json", "epoch": TWO / "results_epoch.json"}
+
+
+def _raw(name: str, series_id: str) -> list[float]:
+    """A series' Values from the fixture, oldest first (the export lists newest first)."""
+    doc = json.loads(TWO_RESULTS[name].read_text())
+    return next(r["Values"] for r in doc["MetricDataResults"] if r["Id"] == series_id)[::-1]
+
+
+@pytest.mark.parametrize("stamps", sorted(TWO_RESULTS))
+def test_two_instances_give_count_2_per_period_and_half_the_load_per_instance(stamps):
+    from planner.capacity import _per_instance
+    from planner.steps import from_metrics
+
+    run = _one([TWO_RESULTS[stamps], TWO / "queries.json"], DATA)
+    assert run.meta["instance_count"] == 2
+    assert run.notes["instance_count"]["periods_by_count"] == {"2": 12}
+    assert run.notes["measured_fields"]["instance_count"]["file"] == TWO_RESULTS[stamps].name
+    assert "assumed_fields" not in run.notes
+    steps = from_metrics(run.tables["metrics"])
+    assert steps["instance_count"].tolist() == [2] * 12
+    per_instance = _per_instance(steps)
+    expected_rps = [v / 60 for v in _raw(stamps, "invocations_per_instance")]
+    assert per_instance["throughput_rps"].tolist() == pytest.approx(expected_rps)
+    assert steps["throughput_rps"].tolist() == pytest.approx([v / 60 for v in _raw(stamps, "invocations")])
+    assert per_instance["concurrency"].tolist() == pytest.approx((steps["concurrency"] / 2).tolist())
+    assert set(steps["arrivals"]) == {"open"}
+
+
+def test_fixed_delay_is_the_overhead_average_in_ms_and_the_mean_latency_still_includes_it():
+    from planner.steps import from_metrics
+
+    steps = from_metrics(_one([TWO_RESULTS["iso"], TWO / "queries.json"], DATA).tables["metrics"])
+    overhead_us, model_us = _raw("iso", "overhead_latency"), _raw("iso", "model_latency")
+    assert steps["fixed_delay_ms"].tolist() == pytest.approx([v / 1000 for v in overhead_us])
+    assert steps["latency_mean_ms"].tolist() == pytest.approx([(m + o) / 1000 for m, o in zip(model_us, overhead_us,
+                                                                                                 strict=True)])
+
+
+def _counts_export(path: Path, periods: list[tuple[float, float]]) -> Path:
+    """A get-metric-data export of (Invocations, InvocationsPerInstance) Sums per minute from T0."""
+    stamps = [(T0 + pd.Timedelta(minutes=i)).isoformat() for i in range(len(periods))]
+    results = [{"Id": sid, "Label": label, "StatusCode": "Complete", "Timestamps": stamps,
+                "Values": [p[k] for p in periods]}
+               for k, (sid, label) in enumerate((("invocations_sum", "Invocations Sum"),
+                                                 ("per_instance_sum", "InvocationsPerInstance Sum")))]
+    path.write_text(json.dumps({"MetricDataResults": results, "Messages": []}))
+    return path
+
+
+@settings(max_examples=40, deadline=None)
+@given(periods=st.lists(st.tuples(st.integers(1, 8), st.integers(1, 5000)), min_size=2, max_size=30))
+def test_each_period_gets_its_own_count_and_the_run_the_most_common(periods):
+    """Autoscaling changes the count between periods: every step divides by its own count."""
+    from planner.capacity import _per_instance
+    from planner.steps import from_metrics
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _counts_export(Path(tmp) / "scaling.json", [(n * k, float(k)) for n, k in periods])
+        run = _one([path], DATA)
+    counts = [n for n, _ in periods]
+    steps = from_metrics(run.tables["metrics"])
+    assert steps["instance_count"].tolist() == counts
+    assert _per_instance(steps)["throughput_rps"].tolist() == pytest.approx([k / 60 for _, k in periods])
+    tally = pd.Series(counts).value_counts()
+    assert run.meta["instance_count"] == min(tally.index[tally == tally.max()])
+
+
+def test_autoscaling_2_to_3_and_a_period_between_counts(tmp_path):
+    # 10:02 scaled out mid-minute: 1500 requests at 2 instances (750 per instance), 1500 at 3 (500)
+    path = _counts_export(tmp_path / "scaling.json", [(3000, 1500), (3000, 1500), (3000, 1250), (3000, 1000),
+                                                      (3000, 1000), (3000, 1000), (3030, 1000)])
+    run = _one([path], DATA)
+    from planner.steps import from_metrics
+
+    steps = from_metrics(run.tables["metrics"])
+    assert steps["instance_count"].tolist() == pytest.approx([2, 2, 2.4, 3, 3, 3, 3])  # 3.03 is 3 (within 2%)
+    assert run.meta["instance_count"] == 3
+    assert run.notes["instance_count"]["periods_by_count"] == {"2": 3, "3": 4}  # 2.4 tallied as 2
+    assert run.notes["instance_count"]["periods_between_counts"] == [(T0 + pd.Timedelta(minutes=2)).isoformat()]
+
+
+def test_more_per_instance_than_in_total_is_an_error_naming_file_and_period(tmp_path):
+    path = _counts_export(tmp_path / "bad.json", [(3000, 1500), (3000, 6000)])
+    with pytest.raises(InputError, match=r"bad\.json: MetricDataResults\[1\]\.Values\[1\]: expected an "
+                                         r"InvocationsPerInstance of at most Invocations .*found Invocations / "
+                                         r"InvocationsPerInstance = 0\.5 at 2024-05-01T10:01:00\+00:00") as info:
+        cloudwatch.parse([path], DATA)
+    assert "\n" not in str(info.value)
+
+
+def test_given_count_that_disagrees_is_one_error_naming_both_and_nothing_is_written(tmp_path):
+    from planner.collection import ingest
+    from planner.store import RunStore
+
+    store = RunStore(tmp_path / "store")
+    paths = [TWO_RESULTS["iso"], TWO / "queries.json"]
+    with pytest.raises(InputError) as info:
+        ingest(store, paths, meta={"instance_count": 3})
+    assert str(info.value) == (f"{TWO_RESULTS['iso']}: InvocationsPerInstance: expected instance_count 3 as given "
+                               "at ingest, found 2 (Invocations / InvocationsPerInstance in 12 of 12 periods)")
+    assert not (tmp_path / "store").exists()
+    (added,) = ingest(store, paths, meta={"instance_count": 2})  # the same count: accepted
+    assert store.get(added.run_id).run["instance_count"] == 2
+
+
+def test_without_invocations_per_instance_the_count_is_noted_as_assumed_unless_given(tmp_path):
+    from planner.collection import ingest
+    from planner.steps import for_run
+    from planner.store import RunStore
+
+    run = _one([*PAGES, QUERIES], DATA)
+    assert "instance_count" not in run.meta
+    assert "assumed 1" in run.notes["assumed_fields"]["instance_count"]
+    store = RunStore(tmp_path / "store")
+    (plain,) = ingest(store, [*PAGES, QUERIES])
+    assert "assumed 1" in store.get(plain.run_id).run["notes"]["assumed_fields"]["instance_count"]
+    assert set(for_run(store, plain.run_id)["throughput_per_instance_rps"]) == set(
+        for_run(store, plain.run_id)["throughput_rps"])
+    (given,) = ingest(RunStore(tmp_path / "given"), [*PAGES, QUERIES], meta={"instance_count": 4})
+    record = RunStore(tmp_path / "given").get(given.run_id)
+    assert record.run["instance_count"] == 4 and "assumed_fields" not in record.run["notes"]
+    steps = for_run(RunStore(tmp_path / "given"), given.run_id)
+    assert steps["throughput_per_instance_rps"].tolist() == pytest.approx((steps["throughput_rps"] / 4).tolist())
+
+
+def test_cli_ingest_then_fit_sizes_one_instance_not_both(tmp_path):
+    """End to end: the fitted service time is the light-load minutes' ModelLatency, not inflated by
+    the overhead or the doubled load, and one instance saturates at 2 workers / 30 ms, not twice that.
+
+    Tolerances: the fixture's light-load minutes (3-5 rps per instance, utilisation <= 8%) queue for
+    < 0.5% of S and carry 1% noise, so S is within 5% of their ModelLatency; fitted as one instance
+    (or with the 2.6 ms overhead taken as service time) S is 9% off and saturation ~2x."""
+    from typer.testing import CliRunner
+
+    from planner.cli import app
+
+    store = str(tmp_path / "store")
+    runner = CliRunner()
+    added = runner.invoke(app, ["ingest", str(TWO_RESULTS["iso"]), str(TWO / "queries.json"), "--store", store,
+                                "--instance-type", "ml.c5.xlarge"])
+    assert added.exit_code == 0, added.output
+    fit = runner.invoke(app, ["fit", "--store", store, "--json"])
+    assert fit.exit_code == 0, fit.output
+    (config,) = json.loads(fit.output)["configs"]
+    model = config["latency_model"]
+    assert config["config"]["instance_counts"] == [2]
+    light_ms = np.mean([v / 1000 for v in _raw("iso", "model_latency")[:2]])
+    assert model["service_time_ms"] == pytest.approx(light_ms, rel=0.05)
+    assert model["delay_ms"] == pytest.approx(np.median([v / 1000 for v in _raw("iso", "overhead_latency")]))
+    assert model["servers"] == 2
+    assert model["saturation_rps"] == pytest.approx(2 / 0.030, rel=0.05)
+    refused = subprocess.run([sys.executable, "-m", "planner.cli", "ingest", str(TWO_RESULTS["iso"]),
+                              str(TWO / "queries.json"), "--store", str(tmp_path / "other"), "--instance-count", "3"],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.strip().count("\n") == 0
+    assert f"{TWO_RESULTS['iso']}: InvocationsPerInstance: expected instance_count 3 as given at ingest, found 2" \
+        in refused.stderr
+    assert not (tmp_path / "other").exists()
+
+
+# ---------------------------------------------------------------------------- the live pull (moto server)
+
+
+def _live_endpoint(instances: int) -> str:
+    """An InService endpoint of ``instances`` ml.c5.xlarge on the moto server."""
+    sagemaker = boto3.client("sagemaker")
+    name = f"cw-count-{instances}-{datetime.now(UTC).strftime('%H%M%S%f')}"
+    sagemaker.create_model(ModelName=name, ExecutionRoleArn="arn:aws:iam::123456789012:role/planner-test",
+                           PrimaryContainer={"Image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/m:1"})
+    sagemaker.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.c5.xlarge",
+         "InitialInstanceCount": instances}])
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    return name
+
+
+def _put_invocations(endpoint: str, at: datetime, invocations: float, per_instance: float | None) -> None:
+    dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": "AllTraffic"}]
+    data = [("Invocations", invocations), ("ModelLatency", 20000.0)] + (
+        [("InvocationsPerInstance", per_instance)] if per_instance is not None else [])
+    boto3.client("cloudwatch").put_metric_data(Namespace="AWS/SageMaker", MetricData=[
+        {"MetricName": m, "Dimensions": dims, "Timestamp": at, "Value": v} for m, v in data])
+
+
+@pytest.mark.parametrize(("described", "per_instance", "kept", "warned"), [
+    (3, 600.0, 2, True),  # DescribeEndpoint before the run said 3, CloudWatch measured 2 all run
+    (2, 600.0, 2, False),
+    (3, None, 3, False),  # no InvocationsPerInstance: DescribeEndpoint's count, not "assumed 1"
+])
+def test_live_pull_count_from_cloudwatch_else_describe_endpoint(aws_env, tmp_path, described, per_instance, kept,
+                                                                 warned):
+    from planner.collect.sagemaker import describe_endpoint, ingest_one_run, parse_target, pull_metrics
+    from planner.store import RunStore
+    from tests.synth import write_history
+
+    endpoint = describe_endpoint(parse_target(f"sagemaker://{_live_endpoint(described)}"))
+    assert endpoint.instance_count == described
+    now = datetime.now(UTC)
+    _put_invocations(endpoint.endpoint, now, 1200.0, per_instance)
+    pull = pull_metrics(endpoint, now.timestamp() - 5, now.timestamp() + 5, tmp_path)
+    assert pull.datapoints >= 2
+    store = RunStore(tmp_path / "store")
+    locust = write_history(tmp_path / "run_stats_history.csv", 60)
+    outcome, warnings = ingest_one_run(store, [locust], pull.paths, meta=endpoint.meta(), labels={})
+    run = store.get(outcome.run_id).run
+    assert run["instance_count"] == kept
+    disagreement = [w for w in warnings if "DescribeEndpoint" in w]
+    assert disagreement == ([f"DescribeEndpoint said {described} instances, CloudWatch measured 2 (Invocations / "
+                             "InvocationsPerInstance, in most minutes of the run): 2 kept"] if warned else [])
+    assert "assumed_fields" not in run["notes"].get("cloudwatch", {})
+
+
+def test_describe_endpoint_counts_the_instances_running_now_not_the_initial_ones():
+    """Autoscaled from InitialInstanceCount 2 to 3: CurrentInstanceCount is the count (botocore's Stubber:
+    moto keeps CurrentInstanceCount at the initial count)."""
+    from planner.collect.sagemaker import describe_endpoint, parse_target
+
+    client = boto3.client("sagemaker", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    now = datetime(2024, 6, 3, 14, 0, tzinfo=UTC)
+    with Stubber(client) as stub:
+        stub.add_response("describe_endpoint", {
+            "EndpointName": "ep", "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/ep",
+            "EndpointConfigName": "ep-config", "EndpointStatus": "InService", "CreationTime": now,
+            "LastModifiedTime": now, "ProductionVariants": [
+                {"VariantName": "AllTraffic", "CurrentInstanceCount": 3, "DesiredInstanceCount": 3}]},
+            {"EndpointName": "ep"})
+        stub.add_response("describe_endpoint_config", {
+            "EndpointConfigName": "ep-config", "CreationTime": now,
+            "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/ep-config",
+            "ProductionVariants": [{"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.c5.xlarge",
+                                    "InitialInstanceCount": 2}]},
+            {"EndpointConfigName": "ep-config"})
+        described = describe_endpoint(parse_target("sagemaker://ep"), client)
+    assert (described.instance_type, described.instance_count) == ("ml.c5.xlarge", 3)

@@ -33,7 +33,7 @@ def _history(levels: list[tuple[int, int, int, float]], start: int = 1_700_000_0
     return frame
 
 
-@given(st.lists(st.tuples(st.integers(1, 300), st.integers(31, 90), st.integers(5, 500),
+@given(st.lists(st.tuples(st.integers(1, 300), st.integers(31, 90), st.integers(10, 500),
                           st.floats(1.0, 2000.0)), min_size=1, max_size=6, unique_by=lambda x: x[0]))
 @settings(max_examples=60, deadline=None)
 def test_throughput_and_mean_latency_are_exact_per_level(levels):
@@ -55,8 +55,9 @@ def test_cumulative_percentiles_are_never_per_step_values():
 
 
 def test_trim_drops_the_lagging_start_of_each_level():
-    # the first 10 s of the level run at another rate: trimmed away, so the steady rate is exact
-    steps = from_history(_history([(10, 40, 100, 20.0), (20, 10, 400, 90.0), (20, 40, 150, 35.0)]), "window")
+    # the first 10 s of the level run at another rate: a 10 s trim cuts them away, so the steady rate is exact
+    steps = from_history(_history([(10, 40, 100, 20.0), (20, 10, 400, 90.0), (20, 40, 150, 35.0)]), "window",
+                         StepRules(trim_s=10))
     assert len(steps) == 2
     assert steps["throughput_rps"].iloc[1] == pytest.approx(150)
     untrimmed = from_history(_history([(10, 40, 100, 20.0), (20, 10, 400, 90.0), (20, 40, 150, 35.0)]), "window",
@@ -71,14 +72,21 @@ def test_real_cumulative_history_louskac(datasets, tmp_path):
     store = RunStore(tmp_path / "store")
     (run,) = ingest(store, [tmp_path])
     steps = for_run(store, run.run_id)
-    assert steps["concurrency"].tolist() == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]
+    # a ramp of 10 users/s to 100 (one row per level), then 15 s at 100 users: the ramp's 1 s levels are
+    # merged into bins at their time-weighted mean users (10..60: 5 s, 20..60 weighing 1 s each), the
+    # leftover 70..90 bin falls short of 5 s, the hold is one level
+    assert steps["concurrency"].tolist() == [40, 80, 100]
+    assert steps["levels_merged"].tolist() == [6, 3, 1]
+    assert steps["too_short"].tolist() == [False, True, False]
+    assert steps["request_count"].iloc[0] == 15300 - 2632  # from the first level's own row: nothing before it
     last = steps.iloc[-1]
-    # rows at t=...861 (40098 requests, mean 35.65283) and t=...867 (51423, mean 39.43785)
-    assert last["throughput_rps"] == pytest.approx((51423 - 40098) / 6)
-    expected_mean = (39.437845511770774 * 51423 - 35.65283211972431 * 40098) / (51423 - 40098)
+    # trimmed 2 s from the previous level's last row (t=...851): rows at t=...853 (24818 requests, mean
+    # 25.45748) and t=...867 (51423, mean 39.43785)
+    assert last["throughput_rps"] == pytest.approx((51423 - 24818) / 14)
+    expected_mean = (39.437845511770774 * 51423 - 25.457476 * 24818) / (51423 - 24818)
     assert last["latency_mean_ms"] == pytest.approx(expected_mean)
-    assert last["too_short"] and last["cumulative_percentiles"] and last["warmup_trimmed"]
-    assert steps["too_short"].all(), "a 26-second test has no step long enough to trust"
+    assert last["cumulative_percentiles"] and last["warmup_trimmed"]
+    assert "latency_p99_ms" not in steps or steps["latency_p99_ms"].isna().all()
 
 
 def test_duplicate_timestamps_and_zero_user_rows_zhajiangmian(datasets, tmp_path):
@@ -87,9 +95,10 @@ def test_duplicate_timestamps_and_zero_user_rows_zhajiangmian(datasets, tmp_path
     store = RunStore(tmp_path / "store")
     (run,) = ingest(store, [tmp_path])
     steps = for_run(store, run.run_id)
-    assert steps["concurrency"].tolist() == [1, 10]
+    # two one-row levels (1 user, then 10) make one bin: the first row starts it, so 10 users weigh all 2 s
+    assert steps["concurrency"].tolist() == [10] and steps["levels_merged"].tolist() == [2]
     assert steps["too_short"].all()
-    assert steps["throughput_rps"].iloc[1] == pytest.approx(10 / 2)
+    assert steps["throughput_rps"].iloc[0] == pytest.approx(10 / 2)
 
 
 def test_synthetic_window_history_and_collection_config(tmp_path):

@@ -36,9 +36,21 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
+class _ScriptSafeJSON(json.JSONEncoder):
+    """JSON that can sit inside an HTML ``<script>``: ``<``, ``>`` and ``&`` as ``\\u`` escapes, so no
+    string in it (an endpoint named ``</script><script>...``, a ``<!--``) ends the script or opens
+    markup; JavaScript reads the same strings back."""
+
+    def encode(self, o: object) -> str:
+        text = super().encode(o)
+        for char in "<>&\u2028\u2029":
+            text = text.replace(char, f"\\u{ord(char):04x}")
+        return text
+
+
 def save_chart(chart: alt.TopLevelMixin | dict, path: Path) -> Path:
-    """Save an altair chart or a Vega-Lite spec (dict) as .html (self-contained spec), .png or .svg
-    (rendered by vl-convert) or .json."""
+    """Save an altair chart or a Vega-Lite spec (dict) as .html (self-contained spec, every string in it
+    escaped for its ``<script>``), .png or .svg (rendered by vl-convert) or .json."""
     path = Path(path)
     if path.suffix.lower() not in (".html", ".png", ".svg", ".json"):
         raise PlannerError(f"{path}: expected a .html, .png, .svg or .json chart file name, found {path.suffix!r}")
@@ -47,7 +59,7 @@ def save_chart(chart: alt.TopLevelMixin | dict, path: Path) -> Path:
         chart = {"layer": alt.LayerChart, "vconcat": alt.VConcatChart, "hconcat": alt.HConcatChart,
                  "concat": alt.ConcatChart}.get(kind, alt.Chart).from_dict(chart)
     try:
-        chart.save(str(path))
+        chart.save(str(path), json_kwds={"cls": _ScriptSafeJSON} if path.suffix.lower() == ".html" else {})
     except (ValueError, ImportError) as exc:
         raise PlannerError(f"{path}: cannot write chart: {exc}") from None
     return path

@@ -14,6 +14,7 @@ from planner.cli.common import (
     JsonOpt,
     PriceFileOpt,
     RegionOpt,
+    StepRulesArg,
     StoreOpt,
     app,
     collection_fits,
@@ -23,6 +24,7 @@ from planner.cli.common import (
     err,
     out,
     read_store,
+    step_rule_options,
 )
 
 _DIURNAL_KEYS = ("peak", "trough", "period", "duration", "noise", "seed")
@@ -94,6 +96,7 @@ def _target_tps(text: str) -> float | None:
 
 
 @app.command()
+@step_rule_options
 def autoscale(
     traffic: Annotated[str, typer.Option("--traffic", help=_TRAFFIC_HELP)],
     target_tps_per_instance: Annotated[str, typer.Option(
@@ -132,6 +135,7 @@ def autoscale(
     = None,
     plot: Annotated[Path | None, typer.Option(help="Write the timeline chart to FILE.html or FILE.png.")] = None,
     as_json: JsonOpt = False,
+    rules: StepRulesArg = None,
 ) -> None:
     """Simulate target tracking on InvocationsPerInstance over a traffic profile: SLA-breach minutes, cost
     against static provisioning at the peak, and the recommended policy."""
@@ -145,7 +149,7 @@ def autoscale(
     given_tps = _target_tps(target_tps_per_instance)
     profile = _traffic(traffic, store)
     catalog = load_catalog(region, price_file=price_file, discount=discount)
-    fits = collection_fits(store, run, 99.0, target_ms, max_utilization, for_sizing=True)
+    fits = collection_fits(store, run, 99.0, target_ms, max_utilization, for_sizing=True, rules=rules)
     plan = plan_autoscaling(
         fits, catalog, profile, latency_target_ms=target_ms, instance_type=instance_type,
         target_tps_per_instance=given_tps, safety_factor=safety_factor, min_capacity=min_capacity,

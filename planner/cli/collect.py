@@ -96,7 +96,8 @@ def collect(
     store: StoreOpt = None,
     shape: Annotated[str, typer.Option(help="stairs:users=10,20,40..200,warmup=30s,hold=60s,spawn-rate=2 "
                                             "(a..b steps on by the previous difference; warmup: the first "
-                                            "level's hold, optional), rate:rps=20,40..180,hold=40s (open loop) "
+                                            "level's hold, optional), rate:rps=20,40..180,hold=40s (open loop), "
+                                            "ramp:users=40,spawn-rate=0.5,hold=60s (continuous ramp, then hold) "
                                             "or a preset: seeds (that stairs example, ~12 min).")
                      ] = "seeds",
     max_duration_s: Annotated[float | None, typer.Option(min=1, help="Hard bound: stop the load after this many "
@@ -150,15 +151,18 @@ def collect(
 
     sagemaker:// runs are labelled from DescribeEndpoint and include CloudWatch metrics of the run window.
     """
-    from planner.collect.load import default_max_duration_s, parse_shape
+    from planner.collect.load import default_max_duration_s, hold_warning, parse_shape
     from planner.errors import InputError
 
     if origin not in (None, "measured", "emulated"):
         raise typer.BadParameter(f"expected measured or emulated, found {origin!r}", param_hint="--origin")
     try:
         stairs = parse_shape(shape)
+        warning = hold_warning(stairs)
     except InputError as exc:
         raise typer.BadParameter(f"expected {exc.expected}, found {exc.found}", param_hint="--shape") from None
+    if warning:
+        err.print(f"warning: {warning}", style="yellow")
     if max_duration_s is None:
         max_duration_s = default_max_duration_s(stairs)
     directory = out_dir or Path(tempfile.mkdtemp(prefix="planner-collect-"))
@@ -189,8 +193,10 @@ def collect(
         _collect_sagemaker(target, stairs, directory, store, as_json, {**common, **aws_options})
         return
     if not target.startswith(("http://", "https://")):
-        raise typer.BadParameter(f"expected an http://, https:// or sagemaker:// target, found {target!r}",
-                                 param_hint="TARGET")
+        from planner.collect.load import public_url
+
+        raise typer.BadParameter(f"expected an http://, https:// or sagemaker:// target, found "
+                                 f"{public_url(target)!r}", param_hint="TARGET")
     meta = {"instance_type": instance_type, "instance_count": instance_count, "endpoint": endpoint}
     _collect_http(target, stairs, directory, store, as_json, {**common, "meta": meta})
 
@@ -228,7 +234,7 @@ def _collect_http(url: str, stairs, directory: Path, store: str | None, as_json:
                   total=None):
         outcome, result = collect_and_ingest(target_store, url, stairs, out_dir=directory, **options)
     if options["origin"] == "measured" and result.serve_local is not None:
-        err.print(f"warning: {url} is planner serve-local, but --origin measured was given: the run is labelled "
+        err.print(f"warning: {result.url} is planner serve-local, but --origin measured was given: the run is labelled "
                   "measured", style="yellow")
     if as_json:
         emit_json({"store": target_store.root, "run": outcome.to_dict(), "collect": result.to_dict()})

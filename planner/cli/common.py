@@ -6,10 +6,13 @@ code 1; usage errors exit 2. Every read command takes ``--json``.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +20,7 @@ import typer
 from rich.console import Console
 
 from planner import __version__
-from planner.errors import PlannerError
+from planner.errors import PlannerError, PlannerWarning
 
 app = typer.Typer(help="Capacity planning and cost modelling for ML inference endpoints.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
@@ -117,11 +120,12 @@ def count_arg(text: str, option: str) -> float:
 
 
 def bytes_arg(text: str, option: str) -> float:
-    """A payload size in bytes (``40k`` = 40,000), >= 0, or a usage error naming ``option``."""
-    from planner.units import UnitError, parse_count
+    """A payload size in bytes (``512B``; ``40KB`` = 40,000; ``1KiB`` = 1,024), >= 0, or a usage error
+    naming ``option``."""
+    from planner.units import UnitError, parse_bytes
 
     try:
-        value = parse_count(text)
+        value = parse_bytes(text)
     except UnitError as exc:
         raise typer.BadParameter(str(exc), param_hint=option) from None
     if value < 0:
@@ -138,9 +142,46 @@ def percentile_arg(text: str) -> float:
         raise typer.BadParameter(str(exc), param_hint="--percentile") from None
 
 
+# The step-rule options (name, option, StepRules field, type, default, help); the defaults are StepRules'.
+_STEP_RULE_OPTIONS = (
+    ("trim_s", "--trim-s", "trim_s", float, 2.0,
+     "Seconds trimmed off the start of each load level (at least; 5 mean response times when longer)."),
+    ("min_step_s", "--min-step-s", "min_duration_s", float, 5.0,
+     "Seconds a step needs; shorter load levels (ramps, short holds) are merged into bins."),
+    ("min_step_requests", "--min-step-requests", "min_requests", int, 200,
+     "Requests a step needs; levels with fewer are merged into bins."),
+)
+
+
+StepRulesArg = Any  # a planner.steps.StepRules: the ``rules`` parameter :func:`step_rule_options` fills
+
+
+def step_rule_options(command):
+    """Give a command that fits the options ``--trim-s``, ``--min-step-s`` and ``--min-step-requests``:
+    it receives them as one ``rules`` argument (a :class:`planner.steps.StepRules`)."""
+    signature = inspect.signature(command, eval_str=True)
+    options = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
+                                 annotation=Annotated[kind, typer.Option(flag, min=0, help=text)])
+               for name, flag, _, kind, default, text in _STEP_RULE_OPTIONS]
+
+    @functools.wraps(command)
+    def with_rules(*args, **kwargs):
+        from planner.steps import StepRules
+
+        given = {field: kwargs.pop(name) for name, _, field, *_ in _STEP_RULE_OPTIONS}
+        return command(*args, rules=StepRules(**given), **kwargs)
+
+    with_rules.__signature__ = signature.replace(
+        parameters=[*(p for p in signature.parameters.values() if p.name != "rules"), *options])
+    with_rules.__annotations__ = {p.name: p.annotation for p in with_rules.__signature__.parameters.values()}
+    return with_rules
+
+
 def collection_fits(store: str | None, run_ids: list[str] | None, percentile: float, sla_ms: float | None,
-                    max_utilization: float, for_sizing: bool = False, configs: list[str] | None = None):
-    """Fits of the store's configurations (see :func:`planner.capacity.fit_store`), cached on disk (see
+                    max_utilization: float, for_sizing: bool = False, configs: list[str] | None = None,
+                    rules=None):
+    """Fits of the store's configurations (see :func:`planner.capacity.fit_store`) from steps under
+    ``rules`` (a :class:`planner.steps.StepRules`; default: its defaults), cached on disk (see
     :mod:`planner.fit_cache`), with a spinner."""
     from planner.capacity import fit_store
     from planner.fit_cache import FitCache
@@ -150,7 +191,7 @@ def collection_fits(store: str | None, run_ids: list[str] | None, percentile: fl
     with progress("fitting", total=None):
         return fit_store(found, ids, percentile=percentile, latency_target_ms=sla_ms,
                          max_utilization=max_utilization, for_sizing=for_sizing, cache=FitCache.default(),
-                         configs=configs)
+                         configs=configs, rules=rules)
 
 
 class progress:
@@ -187,8 +228,17 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """planner: how much inference capacity you need, and what it costs."""
 
 
+def _show_warning(message, category, *rest, _default=warnings.showwarning) -> None:
+    """planner's own warnings (e.g. a run skipped: its manifest is unreadable) as one line on stderr."""
+    if issubclass(category, PlannerWarning):
+        err.print(f"planner: warning: {message}")
+    else:
+        _default(message, category, *rest)
+
+
 def main() -> None:
     """Entry point: run the app, turning PlannerError into one line on stderr and exit code 1."""
+    warnings.showwarning = _show_warning
     try:
         app()
     except PlannerError as exc:

@@ -13,6 +13,7 @@ from planner.cli.common import (
     JsonOpt,
     PriceFileOpt,
     RegionOpt,
+    StepRulesArg,
     StoreOpt,
     app,
     bytes_arg,
@@ -22,6 +23,7 @@ from planner.cli.common import (
     emit_json,
     out,
     read_store,
+    step_rule_options,
 )
 
 export_app = typer.Typer(help="Export cost comparisons for finance (XLSX, CSV, parquet).", no_args_is_help=True)
@@ -29,6 +31,7 @@ app.add_typer(export_app, name="export")
 
 
 @export_app.command("costs")
+@step_rule_options
 def export_costs(
     target_tps: Annotated[str, typer.Option("--target-tps", help="Peak throughput to serve, e.g. 1000 or 1.5k.")],
     p99: Annotated[str, typer.Option("--p99", help="Latency target at p99, e.g. 200ms.")],
@@ -37,8 +40,8 @@ def export_costs(
     monthly_invocations: Annotated[str | None, typer.Option(help="Requests per month, e.g. 3M [default: the peak "
                                                                  "every second of the month, an upper bound].")]
     = None,
-    request_bytes: Annotated[str, typer.Option(help="Request payload per invocation, bytes (e.g. 40k).")] = "0",
-    response_bytes: Annotated[str, typer.Option(help="Response payload per invocation, bytes.")] = "0",
+    request_bytes: Annotated[str, typer.Option(help="Request payload per invocation, e.g. 40KB or 1KiB.")] = "0",
+    response_bytes: Annotated[str, typer.Option(help="Response payload per invocation, e.g. 2KB.")] = "0",
     models: Annotated[int | None, typer.Option(min=1, help="Also price hosting this many models on one multi-model "
                                                            "GPU endpoint (needs GPU memory series).")] = None,
     popularity: Annotated[str, typer.Option(help="With --models: uniform, zipf:S or a model,requests CSV.")]
@@ -53,6 +56,7 @@ def export_costs(
     discount: DiscountOpt = 0.0,
     max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")] = 0.7,
     as_json: JsonOpt = False,
+    rules: StepRulesArg = None,
 ) -> None:
     """Every deployment option side by side with monthly and annual cost, and an Assumptions sheet.
 
@@ -75,15 +79,15 @@ def export_costs(
                if monthly_invocations else Traffic.at_peak_all_month(tps, *payload))
     catalog = load_catalog(region, price_file=price_file, discount=discount)
     found = read_store(store)
-    fits = collection_fits(store, None, 99.0, target_ms, max_utilization, for_sizing=True)
+    fits = collection_fits(store, None, 99.0, target_ms, max_utilization, for_sizing=True, rules=rules)
     recs = [recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms,
                                max_utilization=max_utilization, ha=ha) for ha in (False, True)]
-    latencies, _ = memory_latencies(for_collection(found, cache=FitCache.default()))
+    latencies, _ = memory_latencies(for_collection(found, rules=rules, cache=FitCache.default()))
     shares = parse_popularity(popularity, models) if models else None
 
     def multi_model():
         return recommend_mme_for_store(found, catalog, shares, tps, latency_target_ms=target_ms,
-                                       max_utilization=max_utilization, cache=FitCache.default())
+                                       max_utilization=max_utilization, cache=FitCache.default(), rules=rules)
 
     comparison = compare_options(recs, traffic, catalog, latency_target_ms=target_ms, serverless_latencies=latencies,
                                  multi_model=multi_model if models else None, scenario=scenario)

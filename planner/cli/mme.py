@@ -12,6 +12,7 @@ from planner.cli.common import (
     JsonOpt,
     PriceFileOpt,
     RegionOpt,
+    StepRulesArg,
     StoreOpt,
     app,
     count_arg,
@@ -20,10 +21,12 @@ from planner.cli.common import (
     out,
     progress,
     read_store,
+    step_rule_options,
 )
 
 
 @app.command()
+@step_rule_options
 def mme(
     target_tps: Annotated[str | None, typer.Option("--target-tps", help="Peak throughput over all models, e.g. 500 "
                                                    "or 1.5k (without it: models per instance only).")] = None,
@@ -50,6 +53,7 @@ def mme(
     price_file: PriceFileOpt = None,
     discount: DiscountOpt = 0.0,
     as_json: JsonOpt = False,
+    rules: StepRulesArg = None,
 ) -> None:
     """Models per GPU instance, cache hit ratio, cold-load p99, instances and cost for M models (without
     --target-tps: models per instance only)."""
@@ -72,7 +76,8 @@ def mme(
         rec = recommend_mme_for_store(found, catalog, shares, tps, run_ids=[found.resolve(r) for r in run or []],
                                       tps_per_instance=per_instance, latency_target_ms=sla_ms,
                                       max_utilization=max_utilization, memory_threshold=memory_threshold,
-                                      max_miss_ratio=max_miss_ratio, cold_load_ms=cold_ms, cache=FitCache.default())
+                                      max_miss_ratio=max_miss_ratio, cold_load_ms=cold_ms, cache=FitCache.default(),
+                                      rules=rules)
     if as_json:
         emit_json(rec.to_dict())
     else:

@@ -22,7 +22,8 @@ from planner.cli.common import (
     write_store,
 )
 
-runs_app = typer.Typer(help="List, show, remove and re-derive runs in the collection.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, show, remove, re-derive and verify runs in the collection.",
+                       no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 @app.command()
@@ -86,20 +87,24 @@ _RUN_COLUMNS = ("run_id", "format", "origin", "instance", "endpoint / model", "s
 
 @runs_app.command("list")
 def runs_list(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """One line per run in the collection."""
+    """One line per run in the collection; runs whose manifest cannot be read are named with the reason."""
     found = read_store(store)
-    records = found.records()
+    scan = found.scan()
     if as_json:
-        emit_json({"store": found.root, "runs": [{**_run_summary(r)} for r in records]})
+        emit_json({"store": found.root, "runs": [_run_summary(r) for r in scan.records],
+                   "broken": [b.to_dict() for b in scan.broken]})
         return
-    table = Table(*_RUN_COLUMNS, title=f"{len(records)} runs in {found.root}")
-    for r in records:
+    unreadable = f", {len(scan.broken)} unreadable" if scan.broken else ""
+    table = Table(*_RUN_COLUMNS, title=f"{len(scan.records)} runs in {found.root}{unreadable}")
+    for r in scan.records:
         run = r.run
         instance = f"{run.get('instance_type') or ''}" + (f" ×{run['instance_count']}" if run.get("instance_count") else "")
         table.add_row(r.run_id, run.get("format") or "", run.get("origin") or "", instance,
                       run.get("endpoint") or run.get("model") or "", (run.get("started_at") or "")[:16],
                       ", ".join(f"{k} {v['rows']:,}" for k, v in r.tables.items()))
     out.print(table)
+    for b in scan.broken:
+        out.print(f"{b.run_id}  unreadable: {b.reason}")
 
 
 def _run_summary(record) -> dict[str, Any]:
@@ -130,9 +135,10 @@ def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> 
 
 @runs_app.command("rm")
 def runs_rm(run_ids: list[str], store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Remove runs (their raw inputs stay until `planner runs gc`)."""
+    """Remove runs by id or unique prefix, also those whose manifest cannot be read (their raw inputs
+    stay until `planner runs gc`). Nothing is removed unless every id resolves."""
     target = write_store(store)
-    removed = [target.remove(r).run_id for r in run_ids]
+    removed = [target.remove(r) for r in [target.resolve(r) for r in run_ids]]
     if as_json:
         emit_json({"removed": removed})
         return
@@ -143,7 +149,8 @@ def runs_rm(run_ids: list[str], store: StoreOpt = None, as_json: JsonOpt = False
 @runs_app.command("reparse")
 def runs_reparse(run_ids: Annotated[list[str] | None, typer.Argument(help="Runs to rebuild [default: all].")] = None,
                  store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Rebuild runs' tables from their kept raw inputs with the current parsers."""
+    """Rebuild runs' tables from their kept raw inputs with the current parsers (exit 1 if a run's
+    manifest cannot be read: the others are rebuilt and it is named)."""
     from planner.collection import reparse
 
     target = write_store(store)
@@ -152,19 +159,45 @@ def runs_reparse(run_ids: Annotated[list[str] | None, typer.Argument(help="Runs 
         outcomes = reparse(target, ids)
     if as_json:
         emit_json({"runs": [o.to_dict() for o in outcomes]})
-        return
-    for o in outcomes:
-        out.print(f"{o.run_id}  reparsed  {o.format}  [{', '.join(f'{k} {v:,}' for k, v in o.tables.items())}]",
-                  highlight=False)
+    else:
+        for o in outcomes:
+            if o.status == "unreadable":
+                err.print(f"{o.run_id}  not reparsed: {o.reason}")
+            else:
+                rows = ", ".join(f"{k} {v:,}" for k, v in o.tables.items())
+                out.print(f"{o.run_id}  reparsed  {o.format}  [{rows}]", highlight=False)
+    if any(o.status == "unreadable" for o in outcomes):
+        raise typer.Exit(1)
 
 
 @runs_app.command("gc")
 def runs_gc(store: StoreOpt = None, min_age_s: Annotated[float, typer.Option(help="Only older leftovers.")] = 3600,
             as_json: JsonOpt = False) -> None:
-    """Remove leftovers of interrupted ingests and raw inputs no run references."""
-    removed = write_store(store).gc(min_age_s)
+    """Remove leftovers of interrupted ingests and raw inputs no run references (never a committed run:
+    while a run's manifest cannot be read, it and every raw input are kept, and it is named)."""
+    result = write_store(store).gc(min_age_s)
     if as_json:
-        emit_json(removed)
+        emit_json(result.to_dict())
         return
-    out.print(f"removed {removed['generations']} uncommitted generations, {removed['raw']} unreferenced raw inputs")
+    out.print(f"removed {result.generations_removed} uncommitted generations, {result.raw_removed} "
+              "unreferenced raw inputs")
+    for b in result.broken:
+        err.print(f"kept run {b.run_id} and every raw input: {b.reason}")
 
+
+@runs_app.command("verify")
+def runs_verify(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
+    """Check the whole collection: every manifest, every table against its sha256, every raw input
+    against its sha256 name. Exit 1 listing the problems, 0 when clean."""
+    found = read_store(store)
+    with progress("verifying", total=None):
+        report = found.verify()
+    if as_json:
+        emit_json({"store": found.root, **report.to_dict()})
+    else:
+        for p in report.problems:
+            out.print(f"{p.run_id or '-'}  {p.what}: {p.reason}  ({p.path})")
+        out.print(f"checked {report.runs} runs, {report.tables} tables, {report.raw} raw inputs: "
+                  f"{len(report.problems)} problem{'' if len(report.problems) == 1 else 's'}")
+    if report.problems:
+        raise typer.Exit(1)

@@ -14,6 +14,7 @@ from planner.cli.common import (
     JsonOpt,
     PriceFileOpt,
     RegionOpt,
+    StepRulesArg,
     StoreOpt,
     app,
     bytes_arg,
@@ -24,11 +25,13 @@ from planner.cli.common import (
     err,
     out,
     read_store,
+    step_rule_options,
 )
 from planner.variability import MEAN_ONLY_SERVICE_SCV
 
 
 @app.command()
+@step_rule_options
 def serverless(
     monthly_invocations: Annotated[str, typer.Option("--monthly-invocations", help="Invocations per month, e.g. 3M.")],
     peak_tps: Annotated[str, typer.Option("--peak-tps", help="Peak requests per second, e.g. 40.")],
@@ -39,8 +42,8 @@ def serverless(
                                                "(as AWS Lambda Power Tuning).")] = "cost",
     balanced_weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="balanced: weight of cost (0 = speed "
                                                                           "only, 1 = cost only).")] = 0.5,
-    request_bytes: Annotated[str, typer.Option(help="Request payload per invocation, bytes (e.g. 40k).")] = "0",
-    response_bytes: Annotated[str, typer.Option(help="Response payload per invocation, bytes.")] = "0",
+    request_bytes: Annotated[str, typer.Option(help="Request payload per invocation, e.g. 40KB or 1KiB.")] = "0",
+    response_bytes: Annotated[str, typer.Option(help="Response payload per invocation, e.g. 2KB.")] = "0",
     throttle_target: Annotated[float, typer.Option(min=1e-9, max=0.5, help="Largest acceptable share of requests "
                                                                            "throttled at the peak.")] = 0.001,
     spillover_target: Annotated[float, typer.Option(min=1e-9, max=0.5, help="Largest acceptable share of requests "
@@ -59,6 +62,7 @@ def serverless(
     plot: Annotated[Path | None, typer.Option(help="Write monthly cost vs invocations to FILE.html or FILE.png.")]
     = None,
     as_json: JsonOpt = False,
+    rules: StepRulesArg = None,
 ) -> None:
     """Serverless memory size, MaxConcurrency and provisioned concurrency for a traffic profile, with costs."""
     from planner.catalog import load_catalog
@@ -75,7 +79,8 @@ def serverless(
     payload = (bytes_arg(request_bytes, "--request-bytes"), bytes_arg(response_bytes, "--response-bytes"))
     catalog = load_catalog(region, price_file=price_file, discount=discount)
     found = read_store(store)
-    steps = for_collection(found, [found.resolve(r) for r in run] if run else None, cache=FitCache.default())
+    steps = for_collection(found, [found.resolve(r) for r in run] if run else None, rules=rules,
+                           cache=FitCache.default())
     latencies, skipped = memory_latencies(steps)
     if compare_instance:
         from planner.costs import realtime_cost
@@ -86,7 +91,7 @@ def serverless(
     else:
         from planner.recommend.serverless import comparable_realtime
 
-        fits = collection_fits(found.root, None, 99.0, target_ms, max_utilization, for_sizing=True)
+        fits = collection_fits(found.root, None, 99.0, target_ms, max_utilization, for_sizing=True, rules=rules)
         baseline, extra = comparable_realtime(fits, steps, latencies, catalog, tps, target_ms, max_utilization)
     rec = recommend_serverless(latencies, catalog, monthly_invocations=invocations, peak_tps=tps,
                                latency_target_ms=target_ms, strategy=strategy, balanced_weight=balanced_weight,

@@ -13,6 +13,7 @@ from planner.cli.common import (
     JsonOpt,
     PriceFileOpt,
     RegionOpt,
+    StepRulesArg,
     StoreOpt,
     app,
     collection_fits,
@@ -22,42 +23,60 @@ from planner.cli.common import (
     err,
     out,
     percentile_arg,
+    step_rule_options,
 )
 
 
 @app.command()
+@step_rule_options
 def fit(
     store: StoreOpt = None,
     run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs (repeatable).")] = None,
     config: Annotated[list[str] | None, typer.Option(
         "--config", help="Only configurations whose label contains TEXT (any case) or whose instance type is "
-        "TEXT (repeatable), e.g. ml.c5.2xlarge or resnet50.")] = None,
+        "TEXT (repeatable), e.g. ml.c5.2xlarge, resnet50 or variant=trt.")] = None,
     percentile: Annotated[str, typer.Option(help="Latency percentile for capacity, e.g. p99, p95.")] = "p99",
     sla: Annotated[str | None, typer.Option(help="Latency target for capacity, e.g. 200ms.")] = None,
     max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap.")] = 0.7,
     plot: Annotated[Path | None, typer.Option(help="Write the curves (latency vs throughput, and throughput vs "
                                                    "concurrency per USL fit) to FILE.html or FILE.png.")] = None,
-    all_configs: Annotated[bool, typer.Option("--all", help="Also list configurations that could not be fitted.")]
+    all_configs: Annotated[bool, typer.Option("--all", help="Also put configurations that could not be fitted in "
+                                                            "the tables (they are always listed below them).")]
     = False,
     as_json: JsonOpt = False,
+    rules: StepRulesArg = None,
 ) -> None:
-    """Fit throughput (USL) and latency curves per configuration, with held-out error and intervals."""
+    """Fit throughput (USL) and latency curves per configuration, with held-out error and intervals.
+
+    Runs whose user labels (--label key=value at ingest or collect) differ are different configurations.
+    Every configuration that could not be fitted is listed with the reason and its steps by flag."""
+    from planner.capacity import unfitted_configurations
+
     pct = percentile_arg(percentile)
     sla_ms = duration_ms_arg(sla, "--sla") if sla else None
-    fits = collection_fits(store, run, pct, sla_ms, max_utilization, configs=config)
-    shown = [f for f in fits if all_configs or f.usl or f.latency_summary or f.recommender]
+    fits = collection_fits(store, run, pct, sla_ms, max_utilization, configs=config, rules=rules)
+    shown = [f for f in fits if all_configs or f.fitted]
+    unfitted = unfitted_configurations(fits)
     if plot:
         from planner.charts import fit_report_chart, save_chart
 
         save_chart(fit_report_chart(shown, pct, sla_ms), plot)
     if as_json:
         emit_json({"percentile": f"p{pct:g}", "sla_ms": sla_ms, "max_utilization": max_utilization,
-                    "configs": [f.to_dict() for f in shown]})
+                    "configs": [f.to_dict() for f in shown], "unfitted": [u.to_dict() for u in unfitted]})
         return
-    with_usl = [f for f in shown if f.usl]
-    if with_usl:
-        out.print(_usl_table(with_usl))
-    out.print(_latency_table(shown, sla))
+    if not fits:
+        out.print("No configurations: the selected runs have no steps.")
+        return
+    if len(unfitted) < len(fits):
+        with_usl = [f for f in shown if f.usl]
+        if with_usl:
+            out.print(_usl_table(with_usl))
+        out.print(_latency_table(shown, sla))
+    else:
+        out.print(f"None of the {len(fits)} configurations could be fitted:")
+    for u in unfitted:
+        out.print(_unfitted_line(u))
 
 
 def _num(value: float | None) -> str:
@@ -106,6 +125,14 @@ def _latency_table(fits, sla: str | None) -> Table:
     return table
 
 
+def _unfitted_line(u) -> str:
+    """One line: the configuration, its steps with the counts each excluding flag removed, the reason."""
+    excluded = ", ".join(f"{flag} {n}" for flag, n in u.excluded_by_flag.items() if n)
+    steps = f"{u.n_steps} step{'' if u.n_steps == 1 else 's'}"
+    return (f"not fitted: {u.label} ({steps}{'; ' + excluded if excluded else ''}; runs "
+            f"{', '.join(r[:8] for r in u.run_ids)}): {u.reason}")
+
+
 def _capacity_text(c) -> str:
     if c is None:
         return "-"
@@ -123,6 +150,7 @@ def _heldout_text(fit) -> str:
 
 
 @app.command()
+@step_rule_options
 def recommend(
     target_tps: Annotated[str, typer.Option("--target-tps", help="Peak throughput to serve, e.g. 1000 or 1.5k.")],
     p99: Annotated[str | None, typer.Option("--p99", help="Latency target at p99, e.g. 200ms.")] = None,
@@ -136,10 +164,13 @@ def recommend(
     ha: Annotated[bool, typer.Option("--ha", help="At least 2 instances, SLA kept with one lost.")] = False,
     routing: Annotated[str, typer.Option(help="least-outstanding (pooled) or random (independent queues).")]
     = "least-outstanding",
-    top: Annotated[int, typer.Option(min=1, help="How many options to show.")] = 5,
+    top: Annotated[int, typer.Option(min=1, help="How many options to show (per model when the options serve "
+                                                 "different models).")] = 5,
     as_json: JsonOpt = False,
+    rules: StepRulesArg = None,
 ) -> None:
-    """Instance type and count for a target TPS and latency percentile, ranked by monthly cost."""
+    """Instance type and count for a target TPS and latency percentile, ranked by monthly cost (within each
+    model when the measured configurations serve different models)."""
     from planner.catalog import load_catalog
     from planner.recommend.realtime import ROUTINGS, rationale, recommend_realtime
 
@@ -151,7 +182,8 @@ def recommend(
     target_ms = duration_ms_arg(p99 or latency, "--p99" if p99 else "--latency")
     tps = count_arg(target_tps, "--target-tps")
     catalog = load_catalog(region, price_file=price_file, discount=discount)
-    fits = collection_fits(store, None, pct if pct != "mean" else 50.0, target_ms, max_utilization, for_sizing=True)
+    fits = collection_fits(store, None, pct if pct != "mean" else 50.0, target_ms, max_utilization, for_sizing=True,
+                           rules=rules)
     rec = recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms, percentile=pct,
                              max_utilization=max_utilization, ha=ha, routing=routing, top=top)
     if as_json:
@@ -169,17 +201,26 @@ def _print_recommendation(rec) -> None:
 
     title = (f"{rec.target_tps:g} TPS at {rec.percentile} ≤ {rec.latency_target_ms:g} ms "
              f"(≤ {rec.max_utilization:.0%} utilisation{', HA' if rec.ha else ''}, {rec.routing} routing)")
-    table = Table("#", "instance", "count", f"{rec.percentile} ms [95% CI]", "TPS/inst (cap)", "util", "$/hour",
-                  "$/month", "$/1M req", "held-out err", "data", title=title)
-    for i, o in enumerate(rec.options, 1):
-        band = (f" [{o.predicted_latency_ci_lower_ms:.0f}–{o.predicted_latency_ci_upper_ms:.0f}]"
-                if o.predicted_latency_ci_lower_ms is not None and o.predicted_latency_ci_upper_ms is not None else "")
-        table.add_row(str(i), o.label, str(o.instance_count), f"{o.predicted_latency_ms:.0f}{band}",
-                      f"{o.load_tps_per_instance:.0f} ({o.capacity_tps_per_instance:.0f})", f"{o.utilization:.0%}",
-                      f"{o.usd_per_hour:,.2f}", f"{o.usd_per_month:,.0f}", f"{o.usd_per_million_requests:.3f}",
-                      f"{o.heldout_error:.0%}" if o.heldout_error is not None else "n/a",
-                      o.origin + (" (extrapolated)" if o.extrapolated else ""))
+    grouped = len(rec.models) > 1
+    table = Table("#", *(["model"] if grouped else []), "instance", "count", f"{rec.percentile} ms [95% CI]",
+                  "TPS/inst (cap)", "util", "$/hour", "$/month", "$/1M req", "held-out err", "data", title=title)
+    for model, options in rec.by_model():
+        for i, o in enumerate(options, 1):
+            band = (f" [{o.predicted_latency_ci_lower_ms:.0f}–{o.predicted_latency_ci_upper_ms:.0f}]"
+                    if o.predicted_latency_ci_lower_ms is not None and o.predicted_latency_ci_upper_ms is not None
+                    else "")
+            table.add_row(str(i), *([model or "not recorded"] if grouped else []), o.label, str(o.instance_count),
+                          f"{o.predicted_latency_ms:.0f}{band}",
+                          f"{o.load_tps_per_instance:.0f} ({o.capacity_tps_per_instance:.0f})",
+                          f"{o.utilization:.0%}", f"{o.usd_per_hour:,.2f}", f"{o.usd_per_month:,.0f}",
+                          f"{o.usd_per_million_requests:.3f}",
+                          f"{o.heldout_error:.0%}" if o.heldout_error is not None else "n/a",
+                          o.origin + (" (extrapolated)" if o.extrapolated else ""))
+        if grouped:
+            table.add_section()
     out.print(table)
+    for note in rec.notes:
+        out.print(f"Note: {note}.")
     out.print(rationale(rec))
     by_reason: dict[str, list[str]] = {}
     for r in rec.rejected:

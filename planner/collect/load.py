@@ -43,7 +43,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 import psutil
@@ -51,6 +51,8 @@ import psutil
 from planner.collect.endpoint import EndpointSettings, probe_serve_local
 from planner.collection import IngestOutcome, ingest
 from planner.errors import InputError, PlannerError
+from planner.ingest.locust.percentiles import PERCENTILE_WINDOW_S
+from planner.steps import StepRules
 from planner.store import RunStore
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -61,6 +63,7 @@ CSV_SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exception
 SHUTDOWN_GRACE_S = 20.0  # startup plus graceful stop, beyond max_duration_s, before the hard timeout
 SHAPE_GRACE_S = 30.0  # default max_duration_s: the shape's own duration plus this
 MASTER_PORT = 5557  # Locust's default master port
+LOOPBACK = "127.0.0.1"  # where the master of --processes listens; only --expect-workers listens on every interface
 WORKERS_MAX_WAIT_S = 60.0  # a master waits this long for its remote workers before giving up
 _SHAPE = "--shape"
 
@@ -71,14 +74,16 @@ class StairsShape:
     users/s, the first one ``warmup_s`` seconds when given. Closed loop (``user_rps`` None): no think time, users = concurrency. Open loop
     (``user_rps`` set): each user sends Poisson arrivals at ``user_rps`` requests/s on its own
     schedule, so a level offers ``users × user_rps`` requests/s whatever the latency (while a user's
-    response takes less than its mean gap). :attr:`text` is the canonical spelling (``stairs:...``
-    or ``rate:...``)."""
+    response takes less than its mean gap). ``ramp``: one closed-loop level reached by a continuous
+    ramp from 0 (spelled ``ramp:``). :attr:`text` is the canonical spelling (``stairs:...``,
+    ``rate:...`` or ``ramp:...``)."""
 
     users: tuple[int, ...]
     hold_s: float
     spawn_rate: float
     user_rps: float | None = None
     warmup_s: float | None = None
+    ramp: bool = False
 
     @property
     def holds_s(self) -> tuple[float, ...]:
@@ -99,6 +104,8 @@ class StairsShape:
 
     @property
     def text(self) -> str:
+        if self.ramp:
+            return f"ramp:users={self.users[0]},spawn-rate={self.spawn_rate:g},hold={self.hold_s:g}s"
         warmup = "" if self.warmup_s is None else f"warmup={self.warmup_s:g}s,"
         tail = f"{warmup}hold={self.hold_s:g}s,spawn-rate={self.spawn_rate:g}"
         if self.user_rps:
@@ -127,7 +134,7 @@ class StairsShape:
 
     def to_dict(self) -> dict[str, Any]:
         return {"users": list(self.users), "hold_s": self.hold_s, "warmup_s": self.warmup_s,
-                "spawn_rate": self.spawn_rate,
+                "spawn_rate": self.spawn_rate, "ramp": self.ramp,
                 "user_rps": self.user_rps, "rates_rps": list(self.rates_rps) if self.user_rps else None,
                 "duration_s": self.duration_s, "text": self.text}
 
@@ -225,8 +232,41 @@ def _rate_shape(body: str, text: str) -> StairsShape:
     return _with_warmup(shape, parts["warmup"], expected) if parts["warmup"] else shape
 
 
+def _ramp_shape(body: str, text: str) -> StairsShape:
+    expected = "ramp:users=N,spawn-rate=R,hold=DURATION"
+    parts = _key_values(body, ("users", "spawn-rate", "hold"), "")
+    try:
+        users = _users(parts["users"]) if parts["users"] else None
+        hold_s = _seconds(parts["hold"]) if parts["hold"] else None
+        spawn_rate = float(parts["spawn-rate"] or 1)
+    except ValueError as exc:
+        raise InputError(_SHAPE, "value", expected, str(exc)) from None
+    if users is None or len(users) != 1 or hold_s is None or hold_s <= 0 or not spawn_rate > 0:
+        raise InputError(_SHAPE, "value", expected + " with one user count, hold > 0 and spawn-rate > 0", repr(text))
+    return StairsShape(users, hold_s, spawn_rate, ramp=True)
+
+
+def hold_warning(shape: StairsShape, rules: StepRules | None = None) -> str | None:
+    """Whether the holds (the warmup aside) can give usable steps under ``rules`` (default
+    :class:`~planner.steps.StepRules`): a warning with the fix when a hold is too short for a clean
+    percentile (Locust's window, :data:`PERCENTILE_WINDOW_S`, after the trim), else None; InputError when
+    an open-loop level cannot even offer ``min_requests`` after the trim."""
+    rules = rules or StepRules()
+    kept_s = shape.hold_s - rules.trim_s
+    rates = (shape.rates_rps or ())[0 if shape.warmup_s is None else 1:]
+    if rates and min(rates) * kept_s < rules.min_requests:
+        raise InputError(_SHAPE, "hold", f">= {rules.min_requests} requests per level after the {rules.trim_s:g} s "
+                         "trim", f"{min(rates):g} rps x {kept_s:g} s = {min(rates) * max(kept_s, 0):g}")
+    need_s = PERCENTILE_WINDOW_S + rules.trim_s
+    if shape.hold_s < need_s:
+        return (f"holds of {shape.hold_s:g} s give no clean percentiles: percentiles need holds >= {need_s:g} s; "
+                f"use hold={need_s + 3:g}s or more")
+    return None
+
+
 def parse_shape(text: str) -> StairsShape:
-    """A closed-loop staircase, an open-loop rate staircase, or a preset name (:data:`PRESETS`).
+    """A closed-loop staircase, an open-loop rate staircase, a continuous ramp, or a preset name
+    (:data:`PRESETS`).
 
     ``stairs:users=10,20,40..200,warmup=30s,hold=60s,spawn-rate=2``: ``users`` lists the levels;
     ``a..b`` steps on by the previous difference (``10,20..60`` = 10,20,30,40,50,60); ``hold`` is
@@ -235,14 +275,20 @@ def parse_shape(text: str) -> StairsShape:
     ``rate:rps=30,60..180,hold=30s,user-rps=1``: offered requests/s per level (Poisson arrivals,
     ``user-rps`` per user, so rates must be multiples of it; default 1); ``spawn-rate`` defaults to
     a fifth of the largest level's users per second (at least 10).
+    ``ramp:users=40,spawn-rate=0.5,hold=60s``: closed-loop users rise continuously from 0 to
+    ``users`` at ``spawn-rate`` users/s (default 1), then hold ``users`` for ``hold``, as the seed
+    posts run Locust (``locust -u 240 -r 1``).
     """
     spelled = PRESETS.get(text.strip(), text.strip())
     expected = "stairs:users=N,N..N[,warmup=DURATION],hold=DURATION[,spawn-rate=R]"
     kind, colon, body = spelled.partition(":")
     if kind == "rate" and colon:
         return _rate_shape(body, text)
+    if kind == "ramp" and colon:
+        return _ramp_shape(body, text)
     if kind != "stairs" or not colon:
         raise InputError(_SHAPE, "kind", f"{expected} | rate:rps=R,R..R,hold=DURATION[,user-rps=U] | "
+                         "ramp:users=N,spawn-rate=R,hold=DURATION | "
                          + " | ".join(PRESETS), repr(text))
     parts = _key_values(body, ("users", "warmup", "hold", "spawn-rate"), "users")
     try:
@@ -326,18 +372,36 @@ class CollectResult:
                 "serve_local": self.serve_local.to_dict() if self.serve_local else None}
 
 
+def public_url(url: str, keep_user: bool = True) -> str:
+    """``url`` without the password of its ``user:password@`` part (the user name stays unless not
+    ``keep_user``): what may be stored, labelled or printed. The requests use the URL as given."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    netloc = f"{user.partition(':')[0]}@{host}" if keep_user else host
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def http_target(url: str) -> tuple[str, str]:
-    """-> (``scheme://host:port``, path); PlannerError when the URL is not http(s) or nothing listens."""
+    """-> (``scheme://[user:password@]host:port``, path); PlannerError when the URL is not http(s) or
+    nothing listens (errors name :func:`public_url`)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError("TARGET", "url", "http://HOST[:PORT][/PATH] or https://...", repr(url))
+        raise InputError("TARGET", "url", "http://HOST[:PORT][/PATH] or https://...", repr(public_url(url)))
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
         socket.create_connection((parts.hostname, port), timeout=5).close()
     except OSError as exc:
-        raise PlannerError(f"{url}: cannot connect to {parts.hostname}:{port} ({exc.strerror or exc})") from None
+        raise PlannerError(f"{public_url(url)}: cannot connect to {parts.hostname}:{port} "
+                           f"({exc.strerror or exc})") from None
     path = parts.path if parts.path not in ("", "/") else "/invocations"
     return f"{parts.scheme}://{parts.netloc}", path + (f"?{parts.query}" if parts.query else "")
+
+
+def _host_env(host: str | None) -> dict[str, str]:
+    """Locust's ``--host`` as its environment variable: a password in it stays out of the process list."""
+    return {"LOCUST_HOST": host} if host else {}
 
 
 def _locust_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -488,9 +552,11 @@ def run_locust(target: str, shape: StairsShape, *, user_env: Mapping[str, str], 
     env = {**shape.env(), **user_env, "PLANNER_MAX_DURATION_S": f"{max_duration_s:g}",
            "PLANNER_STOP_REASON_FILE": str(reason_path), "PLANNER_ABORT_AFTER_FAILURES": str(ABORT_AFTER_FAILURES),
            "PLANNER_MAX_REQUESTS": str(max_requests or ""), "PLANNER_PROCESSES": str(expect_workers or processes),
-           "PLANNER_PAYLOAD": str(write_payload(payload, out_dir / "payload.jsonl")) if payload else ""}
+           "PLANNER_PAYLOAD": str(write_payload(payload, out_dir / "payload.jsonl")) if payload else "",
+           **_host_env(host)}
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
-               *(["--host", host] if host else []), *(["--processes", str(processes)] if processes > 1 else []),
+               # the forked workers connect over loopback: nothing else may drive this machine's Locust
+               *(["--processes", str(processes), "--master-bind-host", LOOPBACK] if processes > 1 else []),
                *(["--master", "--expect-workers", str(expect_workers), "--master-bind-port", str(master_port),
                   "--expect-workers-max-wait", f"{WORKERS_MAX_WAIT_S:g}"] if expect_workers else []),
                "--csv", str(prefix), "--csv-full-history", "--only-summary", "--loglevel", "WARNING",
@@ -534,9 +600,10 @@ def run_worker(target: str, shape: StairsShape, *, user_env: Mapping[str, str], 
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {**shape.env(), **user_env, "PLANNER_MAX_REQUESTS": str(max_requests or ""),
            "PLANNER_PROCESSES": str(workers),
-           "PLANNER_PAYLOAD": str(write_payload(payload, out_dir / "payload.jsonl")) if payload else ""}
+           "PLANNER_PAYLOAD": str(write_payload(payload, out_dir / "payload.jsonl")) if payload else "",
+           **_host_env(host)}
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", master_host,
-               "--master-port", str(master_port), *(["--host", host] if host else []), "--loglevel", "WARNING"]
+               "--master-port", str(master_port), "--loglevel", "WARNING"]
     with (out_dir / "locust_worker.log").open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(command, cwd=out_dir, env=_locust_env(env), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -559,8 +626,8 @@ def collect_http(url: str, shape: StairsShape, *, out_dir: Path, max_duration_s:
     :data:`~planner.collect.endpoint.PROBE_TIMEOUT_S` asks whether the target is ``planner
     serve-local`` (``serve_local`` of the result; None for any other server or a failed probe)."""
     host, path = http_target(url)
-    emulator = probe_serve_local(host)
-    result = run_locust(url, shape, user_env=http_user_env(path), out_dir=out_dir,
+    emulator = probe_serve_local(public_url(host, keep_user=False))
+    result = run_locust(public_url(url), shape, user_env=http_user_env(path), out_dir=out_dir,
                         max_duration_s=max_duration_s, max_requests=max_requests, payload=payload,
                         kill_after_s=kill_after_s, processes=processes, host=host, expect_workers=expect_workers,
                         master_port=master_port)

@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 from planner.collect.load import MASTER_PORT, CollectResult, StairsShape, run_labels, run_locust
 from planner.collection import IngestOutcome, ingest_together
 from planner.errors import InputError, PlannerError
-from planner.ingest import parse_paths
+from planner.ingest import ParsedRun, parse_paths
 from planner.store import RunStore
 
 SCHEME = "sagemaker"
@@ -278,6 +278,9 @@ def ingest_one_run(store: RunStore, locust_paths: Sequence[Path], metric_paths: 
     committed together (:func:`planner.collection.ingest_together`, which records
     ``merged_sources`` so that ``planner runs reparse`` rebuilds the same run). Pages that do not
     parse are left out with a warning: the Locust run is ingested whatever CloudWatch returned.
+    The instance count CloudWatch measured (Invocations / InvocationsPerInstance, the most common
+    per-minute count) wins over ``meta``'s (DescribeEndpoint's, taken before the run), with a warning
+    when they differ.
     """
     runs = parse_paths(list(locust_paths), "locust")
     if len(runs) != 1:
@@ -285,10 +288,27 @@ def ingest_one_run(store: RunStore, locust_paths: Sequence[Path], metric_paths: 
     warnings = []
     if metric_paths:
         try:
-            runs += parse_paths(list(metric_paths), "cloudwatch")
+            metric_runs = parse_paths(list(metric_paths), "cloudwatch")
         except InputError as exc:
             warnings.append(f"CloudWatch metrics not ingested ({exc})")
+        else:
+            meta, disagreement = _with_measured_count(meta, metric_runs)
+            runs += metric_runs
+            warnings += disagreement
     return ingest_together(store, runs, meta=meta, labels=labels, origin=origin), tuple(warnings)
+
+
+def _with_measured_count(meta: Mapping[str, Any], metric_runs: list[ParsedRun]) -> tuple[dict[str, Any], list[str]]:
+    """``meta`` with the instance count CloudWatch measured, if any; a warning when DescribeEndpoint's differs."""
+    meta, warnings = dict(meta), []
+    described = meta.get("instance_count")
+    measured = next((r.meta["instance_count"] for r in metric_runs if "instance_count" in r.meta), None)
+    if measured is not None and described is not None and measured != described:
+        warnings.append(f"DescribeEndpoint said {described} instances, CloudWatch measured {measured} (Invocations "
+                        f"/ InvocationsPerInstance, in most minutes of the run): {measured} kept")
+    if measured is not None:
+        meta["instance_count"] = measured
+    return meta, warnings
 
 
 # ---------------------------------------------------------------------------- collect

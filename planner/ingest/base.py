@@ -1,14 +1,19 @@
-"""What every parser returns: :class:`ParsedRun`, the unit the store commits atomically."""
+"""What every parser returns: :class:`ParsedRun`, the unit the store commits atomically; and
+:func:`csv_errors`, how every CSV reader reports a malformed file."""
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+
+from planner.errors import InputError
 
 # A table is either a DataFrame (small inputs) or a zero-argument callable that streams
 # pyarrow RecordBatches of one schema (large inputs, e.g. a 1 GB _stats_history.csv).
@@ -50,3 +55,18 @@ def merge_runs(base: ParsedRun, extra: ParsedRun) -> ParsedRun:
     notes[extra.source] = dict(extra.notes)
     return ParsedRun(base.source, base.format, base.inputs + extra.inputs, {**base.tables, **extra.tables},
                      meta={**extra.meta, **base.meta}, notes=notes, key=base.key)
+
+
+@contextmanager
+def csv_errors(path: object, reader: Any) -> Iterator[None]:
+    """Inside, a :class:`csv.Error` while reading ``reader`` (a ``csv.reader`` or ``DictReader`` of
+    ``path``) is one InputError naming the file and line: a field over Python's csv field limit
+    (128 KiB), a NUL byte, an unterminated quote... never a traceback."""
+    try:
+        yield
+    except csv.Error as exc:
+        where = f"line {getattr(reader, 'reader', reader).line_num}"  # a DictReader's own count lags
+        if "field larger than field limit" in str(exc):
+            kib = csv.field_size_limit() // 1024
+            raise InputError(path, where, f"CSV fields of at most {kib} KiB", f"a field over {kib} KiB") from None
+        raise InputError(path, where, "well-formed CSV", str(exc)) from None

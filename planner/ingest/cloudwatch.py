@@ -9,6 +9,12 @@ invocation and error metrics are counts per period (``count``); utilisation is `
 (CPU summed over cores). ``SampleCount`` of any metric is a ``count``. A series whose metric
 cannot be identified keeps its raw values with unit ``unknown`` and is listed in
 ``notes["unresolved_series"]``.
+
+Instance count: ``InvocationsPerInstance`` adds 1/instance-count per request, so each period's
+count is ``Invocations / InvocationsPerInstance`` (Sums; :func:`instance_counts`). The run's
+``instance_count`` is the most common one; ``notes["measured_fields"]`` says where it was measured
+(a count given at ingest must agree), ``notes["assumed_fields"]`` that it is unknown when the
+export has no ``InvocationsPerInstance``.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from planner.errors import InputError
-from planner.ingest.base import ParsedRun
+from planner.ingest.base import ParsedRun, csv_errors
 from planner.schema import coerce
 
 FORMATS = ("cloudwatch-get-metric-data", "cloudwatch-get-metric-statistics", "cloudwatch-csv")
@@ -62,6 +68,9 @@ _PERCENTILE = re.compile(r"(?:^|[^a-z0-9])p(\d{1,2}(?:\.\d+)?|100)(?![0-9.])")
 _WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _TIME_HEADER = re.compile(r"time|date", re.IGNORECASE)
 _MAX_EPOCH_S = 1e11  # beyond year 5000: milliseconds, not seconds
+# Relative distance from a whole instance count within which a period's ratio is that count;
+# further off, instances were added or removed inside the period and the ratio is kept as it is.
+COUNT_TOLERANCE = 0.02
 _COLUMNS = ("timestamp", "namespace", "metric_name", "dimensions", "statistic", "value", "unit", "period_s",
             "series_id", "label")
 
@@ -147,6 +156,9 @@ def _run(paths: list[Path], fmt: str, col: _Collector) -> ParsedRun:
         raise InputError(paths[0], "datapoints", "at least one datapoint", "none in any series")
     frame = _frame(col)
     meta = _meta(frame)
+    count = _run_instance_count(frame, col)
+    if count is not None:
+        meta["instance_count"] = count
     return ParsedRun(source="cloudwatch", format=fmt, inputs=tuple(paths), tables={"metrics": frame},
                      meta=meta, notes=col.notes)
 
@@ -197,6 +209,68 @@ def _meta(frame: pd.DataFrame) -> dict[str, Any]:
         if len(values) == 1:
             meta[key] = values.pop()
     return meta
+
+
+def _sums(metrics: pd.DataFrame, metric: str) -> pd.Series:
+    """``metric``'s Sum per (timestamp, dimensions) of the SageMaker namespace."""
+    rows = metrics[(metrics["namespace"] == SAGEMAKER) & (metrics["metric_name"] == metric)
+                   & (metrics["statistic"] == "Sum")]
+    keys = [rows["timestamp"], rows["dimensions"].astype(object).fillna("")]
+    return rows["value"].astype("float64").groupby(keys).sum()
+
+
+def _instance_ratios(metrics: pd.DataFrame) -> pd.Series:
+    """Per period (timestamp): ``Invocations / InvocationsPerInstance`` (Sums), summed over the
+    endpoints/variants of the run; NaN where either is missing or zero. Empty without both metrics."""
+    invocations, per_instance = _sums(metrics, "Invocations"), _sums(metrics, "InvocationsPerInstance")
+    both = pd.concat({"n": invocations, "per": per_instance}, axis=1).dropna()
+    if both.empty:
+        return pd.Series(dtype="float64")
+    ratio = (both["n"] / both["per"].where(both["per"] > 0)).where(both["n"] > 0)
+    return ratio.groupby(level=0).sum(min_count=1).rename_axis("timestamp")
+
+
+def instance_counts(metrics: pd.DataFrame) -> pd.Series:
+    """Per period: the instance count, whole when the ratio is within :data:`COUNT_TOLERANCE` of
+    one, else the ratio itself (instances changed inside the period: throughput ÷ ratio is still
+    the per-instance throughput); NaN where it cannot be told."""
+    ratio = _instance_ratios(metrics)
+    whole = ratio.round().clip(lower=1)
+    return ratio.where((ratio - whole).abs() > COUNT_TOLERANCE * whole, whole)
+
+
+def _run_instance_count(frame: pd.DataFrame, col: _Collector) -> int | None:
+    """The most common per-period instance count (the smaller on a tie); what was measured, or that
+    nothing was, goes to the notes. InputError for a period with fewer than one instance."""
+    ratio = _instance_ratios(frame)
+    if ratio.isna().all():
+        col.notes["assumed_fields"] = {"instance_count": "unknown: the export has no InvocationsPerInstance "
+                                                         "with Invocations (Sum); assumed 1"}
+        return None
+    counts = instance_counts(frame).dropna()
+    below = counts[counts < 1 - COUNT_TOLERANCE]
+    if len(below):
+        path, where = _source_of(col, "InvocationsPerInstance", below.index[0])
+        raise InputError(path, where, "an InvocationsPerInstance of at most Invocations (one instance or more)",
+                         f"Invocations / InvocationsPerInstance = {below.iloc[0]:.3g} at {below.index[0].isoformat()}")
+    run_count = int(counts.round().mode().min())
+    periods = counts.round().astype(int).value_counts().sort_index()
+    path, _ = _source_of(col, "InvocationsPerInstance")
+    col.notes["instance_count"] = {
+        "from": "Invocations / InvocationsPerInstance (Sum per period)",
+        "periods_by_count": {str(k): int(v) for k, v in periods.items()},
+        "periods_between_counts": [t.isoformat() for t in counts.index[counts % 1 != 0]]}
+    col.notes["measured_fields"] = {"instance_count": {
+        "value": run_count, "file": path.name, "where": "InvocationsPerInstance",
+        "found": f"{run_count} (Invocations / InvocationsPerInstance in {int(periods[run_count])} of "
+                 f"{len(counts)} periods)"}}
+    return run_count
+
+
+def _source_of(col: _Collector, metric: str, at: pd.Timestamp | None = None) -> tuple[Path, str]:
+    """(file, place) of the first ``metric`` datapoint (at ``at``, if given)."""
+    return next((path, where) for series, ts, _, path, where in col.rows
+                if series.metric_name == metric and (at is None or ts == at))
 
 
 def _dimension_values(dimensions: str, name: str) -> list[str]:
@@ -444,7 +518,9 @@ def _statistics_series(path: Path, doc: Mapping, col: _Collector) -> _Series:
 
 
 def _read_csv(path: Path, col: _Collector) -> None:
-    rows = [r for r in csv.reader(io.StringIO(_text(path))) if any(c.strip() for c in r)]
+    reader = csv.reader(io.StringIO(_text(path)))
+    with csv_errors(path, reader):
+        rows = [r for r in reader if any(c.strip() for c in r)]
     if len(rows) < 2:
         raise InputError(path, "line 1", "a header and at least one data row", f"{len(rows)} non-empty rows")
     header = [h.strip() for h in rows[0]]

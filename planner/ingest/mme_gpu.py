@@ -47,6 +47,7 @@ POLL_PERIOD_S = 30
 _LOADED = re.compile(r"^loaded\s+(\d+)\s+models?\s+with\s+memory\s+utili?[sz]ation\s+of\s+(\S+?)\s*%$", re.I)
 _FINAL = re.compile(r"^this\s+instance\s+is\s+able\s+to\s+load\s+(\d+)\s+models?\s+with\s+(\S+?)\s*%\s+of\s+gpu\s+"
                     r"memory\s+consumed", re.I)
+_LOADED_LIKE = re.compile(r"^(loaded\s+\S+\s+models?\b|this\s+instance\s+is\s+able\s+to\s+load\b)", re.I)
 _POLLED_ROW = re.compile(r"^OrderedDict\((\[.*\])\)$|^(\{.*'Request Count'.*\})$")
 _EXIT_CODE = re.compile(r"exit code (-?\d+)")
 _PERCENT_KEY = re.compile(r"^\d+(?:\.\d+)?%$")
@@ -138,6 +139,9 @@ def _parse_memory_log(path: Path, fmt: str) -> list[ParsedRun]:
                 current = _new_series(path, n, series, "", pending)
                 pending = None
             _add_row(path, n, current, m)
+        elif _LOADED_LIKE.match(s):  # a row the tool printed that does not parse is an error, never skipped
+            raise InputError(path, f"line {n}", "'loaded N models with memory utilization of P%' with N a whole "
+                             "number", repr(s[:80]))
     runs = [_memory_run(path, fmt, s) for s in series.values() if s.rows]
     if not runs:
         raise InputError(path, "file", "'loaded N models with memory utilization of P%' lines", "none")

@@ -38,7 +38,7 @@ import pandas as pd
 
 from planner import schema
 from planner.errors import InputError
-from planner.ingest.base import ParsedRun
+from planner.ingest.base import ParsedRun, csv_errors
 
 FORMATS = ("points-csv",)
 
@@ -75,7 +75,8 @@ class CsvTable:
         except UnicodeDecodeError as e:
             raise InputError(path, f"byte {e.start}", "UTF-8 text", repr(raw[e.start:e.start + 8])) from None
         reader = csv.reader(io.StringIO(text, newline=""))
-        records = [(reader.line_num, [c.strip() for c in rec]) for rec in reader if any(c.strip() for c in rec)]
+        with csv_errors(path, reader):
+            records = [(reader.line_num, [c.strip() for c in rec]) for rec in reader if any(c.strip() for c in rec)]
         if not records:
             raise InputError(path, "line 1", "a CSV header", "an empty file")
         (_, header), body = records[0], records[1:]

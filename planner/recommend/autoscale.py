@@ -37,6 +37,7 @@ import pandas as pd
 from planner.capacity import ConfigurationFit
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.errors import InfeasibleError, InputError
+from planner.ingest.base import csv_errors
 from planner.recommend.realtime import RealtimeOption, recommend_realtime
 
 PREDEFINED_METRIC = "SageMakerVariantInvocationsPerInstance"
@@ -170,8 +171,8 @@ def traffic_from_csv(path: Path) -> TrafficProfile:
     being the smallest spacing, a whole number of minutes)."""
     path = Path(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
+        with open(path, newline="", encoding="utf-8-sig") as fh, csv_errors(path, reader := csv.reader(fh)):
+            rows = list(reader)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, "file", "a readable UTF-8 CSV", f"{type(exc).__name__}: {exc}") from None
     header = [h.strip().lower() for h in rows[0]] if rows else []

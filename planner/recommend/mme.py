@@ -44,10 +44,12 @@ from planner.capacity import ConfigurationFit
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.costs import usd_per_month
 from planner.errors import FitError, InfeasibleError, InputError, PriceError
+from planner.ingest.base import csv_errors
 from planner.queueing import che_hit_ratio, zipf_popularity
 
 if TYPE_CHECKING:
     from planner.fit_cache import FitCache
+    from planner.steps import StepRules
     from planner.store import RunStore
 
 DEFAULT_MEMORY_THRESHOLD = 0.9
@@ -315,6 +317,8 @@ def parse_traffic_csv(text: str, path: Path) -> Popularity:
     (model, model_name, target_model, name) and a traffic column (requests, request_count,
     invocations, count, rps, weight)."""
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    with csv_errors(path, reader):
+        rows = list(reader)
     header = [h.strip().lower() for h in reader.fieldnames or []]
     name_col = next((reader.fieldnames[header.index(c)] for c in MODEL_COLUMNS if c in header), None)
     count_col = next((reader.fieldnames[header.index(c)] for c in REQUEST_COLUMNS if c in header), None)
@@ -322,7 +326,7 @@ def parse_traffic_csv(text: str, path: Path) -> Popularity:
         raise InputError(path, "header", "a model column and a requests column (e.g. model,requests)",
                          repr(",".join(reader.fieldnames or [])))
     traffic: dict[str, float] = {}
-    for line, row in enumerate(reader, start=2):
+    for line, row in enumerate(rows, start=2):
         name, cell = (row.get(name_col) or "").strip(), (row.get(count_col) or "").strip()
         try:
             value = float(cell)
@@ -619,17 +623,18 @@ def _p99_text(v: MmeVariant) -> str:
 def recommend_mme_for_store(store: RunStore, catalog: PriceCatalog, popularity: Popularity, target_tps: float, *,
                             run_ids: Sequence[str] | None = None, tps_per_instance: float | None = None,
                             latency_target_ms: float | None = None, max_utilization: float = 0.7,
-                            cache: FitCache | None = None, **options: Any) -> MmeRecommendation:
+                            cache: FitCache | None = None, rules: StepRules | None = None,
+                            **options: Any) -> MmeRecommendation:
     """:func:`recommend_mme` over the GPU memory series of ``store`` (only ``run_ids`` when given), with
-    per-instance capacity from the fits of the same configurations (read from ``cache`` when there)
-    unless ``tps_per_instance`` is set."""
+    per-instance capacity from the fits of the same configurations (steps under ``rules``; read from
+    ``cache`` when there) unless ``tps_per_instance`` is set."""
     from planner.capacity import fit_store
 
     runs = store.runs()
     series = store_memory_series(store, run_ids, runs)
     ids = throughput_run_ids(runs, series) if tps_per_instance is None else []
     fits = fit_store(store, ids, percentile=99.0, latency_target_ms=latency_target_ms,
-                     max_utilization=max_utilization, for_sizing=True, cache=cache) if ids else []
+                     max_utilization=max_utilization, for_sizing=True, cache=cache, rules=rules) if ids else []
     return recommend_mme(series, catalog, popularity, target_tps, fits=fits, tps_per_instance=tps_per_instance,
                          max_utilization=max_utilization, latency_target_ms=latency_target_ms, **options)
 

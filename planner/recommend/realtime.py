@@ -8,6 +8,9 @@ workers, predicted as the fitted light-load latency plus the closed-form pooled 
 never above the independent-queue prediction.
 
 With ``ha``, there are at least two instances and the SLA still holds, unsaturated, with one lost.
+
+Options serving different models (:func:`served_model`) answer different questions: they are
+ranked within each model (``top`` options per model), and a note says so.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.capacity import ConfigurationFit
+from planner.capacity import ALL_FAILED, Configuration, ConfigurationFit
 from planner.catalog import PriceCatalog
 from planner.costs import realtime_cost
 from planner.errors import PriceError
@@ -59,6 +62,7 @@ class RealtimeOption:
     naive_predicted_latency_ms: float
     one_lost_predicted_latency_ms: float | None
     notes: tuple[str, ...] = ()
+    served_model: str | None = None  # what the instances serve (:func:`served_model`); ``model`` is the curve's
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -82,7 +86,8 @@ class Rejection:
 
 @dataclass(frozen=True)
 class RealtimeRecommendation:
-    """Ranked options (cheapest first) and rejections for one target."""
+    """Ranked options (cheapest first) and rejections for one target; ``models``: the served models of
+    the options (:func:`served_model`), the one with the cheapest option first."""
 
     target_tps: float
     percentile: str
@@ -95,10 +100,15 @@ class RealtimeRecommendation:
     rejected: tuple[Rejection, ...]
     hours_per_month: float = 730.0
     notes: tuple[str, ...] = field(default=())
+    models: tuple[str | None, ...] = ()
 
     @property
     def feasible(self) -> bool:
         return bool(self.options)
+
+    def by_model(self) -> list[tuple[str | None, tuple[RealtimeOption, ...]]]:
+        """The options grouped by served model, in the order of ``models`` (cheapest first within each)."""
+        return [(m, tuple(o for o in self.options if o.served_model == m)) for m in self.models]
 
     def to_dict(self) -> dict[str, Any]:
         """The ``planner recommend --json`` shape (keys documented in the README)."""
@@ -106,8 +116,8 @@ class RealtimeRecommendation:
                 "latency_target_ms": self.latency_target_ms, "max_utilization": self.max_utilization,
                 "ha": self.ha, "routing": self.routing, "hours_per_month": self.hours_per_month,
                 "price_catalog": self.price_catalog, "feasible": self.feasible,
-                "options": [o.to_dict() for o in self.options], "rejected": [r.to_dict() for r in self.rejected],
-                "notes": list(self.notes)}
+                "options": [o.to_dict() for o in self.options], "models": list(self.models),
+                "rejected": [r.to_dict() for r in self.rejected], "notes": list(self.notes)}
 
 
 def _percentile_label(percentile: float | str) -> str:
@@ -224,6 +234,29 @@ def predicted_latency_interval_ms(fit: ConfigurationFit, total_tps, instance_cou
     return low.reshape(loads.shape), high.reshape(loads.shape)
 
 
+def served_model(config: Configuration) -> str | None:
+    """What a configuration's instances serve: its model, else its endpoint, else its framework (None when
+    none is recorded)."""
+    return config.model or config.endpoint or config.framework
+
+
+def _ranked_by_model(options: Sequence[RealtimeOption],
+                     top: int | None) -> tuple[list[RealtimeOption], tuple[str | None, ...], tuple[str, ...]]:
+    """``options`` (cheapest first) cut to the ``top`` cheapest of each served model; the models, the
+    one with the cheapest option first; the note saying they differ (none for a single model)."""
+    models = tuple(dict.fromkeys(o.served_model for o in options))
+    seen: dict[str | None, int] = {}
+    kept = []
+    for option in options:
+        seen[option.served_model] = seen.get(option.served_model, 0) + 1
+        if not top or seen[option.served_model] <= top:
+            kept.append(option)
+    if len(models) < 2:
+        return kept, models, ()
+    names = ", ".join(m if m is not None else "model not recorded" for m in models)
+    return kept, models, (f"options serve {len(models)} different models: {names}; ranked within each model",)
+
+
 def _rejection(fit: ConfigurationFit, reason: str, best: float | None = None) -> Rejection:
     return Rejection(fit.config.label, fit.config.instance_type, reason, best)
 
@@ -268,7 +301,7 @@ def _curve_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps: floa
         usd_per_million_requests=cost.usd_per_million_requests, heldout_error=fit.heldout_error,
         origin=fit.origin, extrapolated=per_instance > measured_peak * 1.0001, model=fit.latency_summary.model,
         run_ids=fit.run_ids, naive_instance_count=naive, naive_predicted_latency_ms=curve.latency_ms(target_tps, naive),
-        one_lost_predicted_latency_ms=one_lost, notes=tuple(notes))
+        one_lost_predicted_latency_ms=one_lost, notes=tuple(notes), served_model=served_model(fit.config))
 
 
 def _recommender_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps: float, target_ms: float,
@@ -297,14 +330,15 @@ def _recommender_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps
         run_ids=fit.run_ids, naive_instance_count=max(1, math.ceil(target_tps / point["throughput_rps_per_instance"])),
         naive_predicted_latency_ms=latency, one_lost_predicted_latency_ms=None,
         notes=(*fit.notes, "predicted latency is Inference Recommender's ModelLatency at its plateau (an upper "
-                           "bound below it), not the requested percentile"))
+                           "bound below it), not the requested percentile"), served_model=served_model(fit.config))
 
 
 def recommend_realtime(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, *, target_tps: float,
                        latency_target_ms: float, percentile: float | str = 99.0, max_utilization: float = 0.7,
                        ha: bool = False, routing: str = "least-outstanding",
                        top: int | None = None) -> RealtimeRecommendation:
-    """Rank every fitted configuration's cheapest count meeting the target (USD/month, 730 h)."""
+    """Rank every fitted configuration's cheapest count meeting the target (USD/month, 730 h); ``top``
+    options per served model (see the module docstring)."""
     if routing not in ROUTINGS:
         raise ValueError(f"routing must be one of {ROUTINGS}, got {routing!r}")
     if not (target_tps > 0 and latency_target_ms > 0 and 0 < max_utilization <= 1):
@@ -312,6 +346,9 @@ def recommend_realtime(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, 
     options: list[RealtimeOption] = []
     rejected: list[Rejection] = []
     for fit in fits:
+        if ALL_FAILED in fit.notes:
+            rejected.append(_rejection(fit, f"{ALL_FAILED}: its runs measured errors, not capacity"))
+            continue
         if not fit.config.instance_type:
             rejected.append(_rejection(fit, "no instance type recorded for these runs (ingest with --instance-type)"))
             continue
@@ -327,12 +364,13 @@ def recommend_realtime(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, 
             result = _rejection(fit, f"no price: {exc}")
         (options if isinstance(result, RealtimeOption) else rejected).append(result)
     options.sort(key=lambda o: (o.usd_per_month, o.predicted_latency_ms))
+    options, models, notes = _ranked_by_model(options, top)
     catalog_info = {"source": catalog.source, "date": catalog.date, "region": catalog.region,
                     "overrides": list(catalog.overrides), "provenance": catalog.provenance()}
     return RealtimeRecommendation(
         target_tps=float(target_tps), percentile=_percentile_label(percentile), latency_target_ms=float(latency_target_ms),
         max_utilization=max_utilization, ha=ha, routing=routing, price_catalog=catalog_info,
-        options=tuple(options[:top] if top else options), rejected=tuple(rejected))
+        options=tuple(options), rejected=tuple(rejected), notes=notes, models=models)
 
 
 def rationale(rec: RealtimeRecommendation) -> str:

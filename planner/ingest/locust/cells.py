@@ -7,6 +7,7 @@ encoding used is the run's ``notes["encoding"]``). Timestamps are UTC.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -72,3 +73,11 @@ def _shorten(text: str, limit: int = 80) -> str:
 
 def _to_frame(table: pa.Table, name: str) -> pd.DataFrame:
     return schema.coerce(name, table.to_pandas(types_mapper=_PANDAS_TYPES.get))
+
+
+def _note_all_failed(notes: dict[str, Any], totals: tuple[int, int] | None) -> None:
+    """``notes["all_requests_failed"]`` when every request failed: Locust >= 1.0 counts failures among
+    the requests (failures == requests), 0.x apart from them (no request succeeded: requests == 0)."""
+    requests, failures = totals or (0, 0)
+    if failures > 0 and (failures == requests or requests == 0):
+        notes["all_requests_failed"] = f"every request failed ({failures:,} failures, no success)"

@@ -28,11 +28,15 @@ import pyarrow.csv as pacsv
 
 from planner import schema
 from planner.errors import InputError
+from planner.ingest.base import csv_errors
 from planner.ingest.locust.cells import _B, _F, _I, _TICKS_PER_S, _TIMESTAMP, _arrow_type, _Decoder, _shorten
 from planner.ingest.locust.kinds import _header_fields, _header_problem, _header_targets, _Kind
 
 CHUNK_BYTES = 8 * 2**20
 """Bytes of history CSV text parsed at a time (one RecordBatch each): bounds memory when streaming."""
+
+MAX_RESPONSE_TIME_MS = 86_400_000.0
+"""A response time above one day is no measurement (e.g. ``1e308``): refused."""
 
 _HEAD_BYTES = 64 * 2**10
 _AGGREGATE_NAMES = ("Aggregated", "Total")
@@ -129,25 +133,53 @@ class _CsvFile:
         return table.combine_chunks().to_batches() if table.num_rows else []
 
     def _check(self, batch: pa.RecordBatch, first_row: int) -> None:
-        """Every measure is a finite number >= 0 (timestamps excepted)."""
+        """Every measure is a finite number >= 0, every response time at most MAX_RESPONSE_TIME_MS,
+        every timestamp epoch seconds >= 0, and a row's percentiles do not decrease."""
         for name in batch.schema.names:
             kind = self.types[name]
-            if name == "timestamp" or kind == _B:
+            if kind == _B:
                 continue
             values = batch.column(name)
             if kind == _F:
                 bad = pc.invert(pc.and_(pc.is_finite(values), pc.greater_equal(values, 0)))
+                expected = "a finite number >= 0"
+                if name.endswith("_ms") and not pc.any(bad).as_py():
+                    bad = pc.greater(values, MAX_RESPONSE_TIME_MS)
+                    expected = f"a response time of at most {MAX_RESPONSE_TIME_MS:,.0f} ms (one day)"
             else:
                 bad = pc.less(values, 0)
+                expected = "epoch seconds >= 0" if name == "timestamp" else "an integer >= 0"
             if not pc.any(bad).as_py():
                 continue
             index = pc.index(pc.fill_null(bad, False), True).as_py()
             raise InputError(
                 self.path,
                 f"row {first_row + index + 1}, column {self.header_of[name]!r}",
-                "a finite number >= 0" if kind == _F else "an integer >= 0",
+                expected,
                 repr(str(values[index].as_py())),
             )
+        self._check_percentile_order(batch, first_row)
+
+    def _check_percentile_order(self, batch: pa.RecordBatch, first_row: int) -> None:
+        """A row's percentiles never decrease from a lower percentile to a higher one (empty cells skipped)."""
+        names = schema.percentile_columns(batch.schema.names)
+        if len(names) < 2:
+            return
+        values = np.column_stack([batch.column(n).to_numpy(zero_copy_only=False).astype(float) for n in names])
+        running = np.fmax.accumulate(values, axis=1)  # the largest lower percentile so far (NaN skipped)
+        bad = values[:, 1:] < running[:, :-1]
+        if not bad.any():
+            return
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        higher = col + 1
+        lower = int(np.flatnonzero(values[row, :higher] == running[row, col])[0])
+        low_header, high_header = self.header_of[names[lower]], self.header_of[names[higher]]
+        raise InputError(
+            self.path,
+            f"row {first_row + row + 1}, columns {low_header!r} and {high_header!r}",
+            f"percentiles that do not decrease ({high_header} >= {low_header})",
+            f"{low_header} = {values[row, lower]:g} but {high_header} = {values[row, higher]:g}",
+        )
 
     def _canonical(self, batch: pa.RecordBatch, first_row: int) -> pa.RecordBatch:
         columns: dict[str, pa.Array] = {}
@@ -185,8 +217,7 @@ class _CsvFile:
 
     def _locate(self, exc: pa.ArrowInvalid) -> InputError:
         """Find the cell pyarrow refused (its messages carry no row number) by re-scanning."""
-        with self.path.open(encoding="latin-1", newline="") as fh:
-            rows = csv.reader(fh)
+        with self.path.open(encoding="latin-1", newline="") as fh, csv_errors(self.path, rows := csv.reader(fh)):
             next(rows, None)
             row = 0
             for cells in rows:

@@ -13,7 +13,7 @@ import pyarrow as pa
 from planner import schema
 from planner.errors import InputError
 from planner.ingest.base import ParsedRun
-from planner.ingest.locust.cells import _B, _Decoder
+from planner.ingest.locust.cells import _B, _Decoder, _note_all_failed
 from planner.ingest.locust.json_entries import _Entry, _json_entry, _merge
 
 
@@ -46,6 +46,7 @@ def parse_json(path: Path) -> ParsedRun:
         "per_second": _per_second(entries),
     }
     notes = {"percentiles_from": "histogram", "encoding": decoder.encoding}
+    _note_all_failed(notes, (total.num_requests, total.num_failures))
     return ParsedRun("locust", "locust-json", (path,), tables, meta, notes)
 
 
