@@ -35,6 +35,9 @@ from the exact M/M/c mean and quantiles (``mmc_*``) when Cs^2 = 1 and from the M
 (Allen–Cunneen) formulas (``mgc_*``) when Cs^2 = 0.5, with seeded log-normal noise of 3 % on each
 latency. They come from the planner's own model family, so they favour it: they show the planner
 recovers what it assumes, not that the assumption holds; the measured rows are the evidence.
+The CloudWatch row (origin "synthetic (CloudWatch export)") is the tests' 2-instance
+``get-metric-data`` export (no real one is public), ingested as a user would: it checks the
+per-instance sizing and the OverheadLatency delay end to end, from model-family data too.
 
 A prediction of ``inf`` (the fitted queue saturated at that load) counts as an infinite error.
 Usage: python bench/accuracy.py [--store PATH]
@@ -45,6 +48,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +59,7 @@ sys.path.insert(0, str(REPO))
 
 from planner import queueing as q  # noqa: E402
 from planner.capacity import DEFAULT_EXCLUDE, configurations, flag_saturated  # noqa: E402
+from planner.collection import ingest  # noqa: E402
 from planner.errors import FitError  # noqa: E402
 from planner.fit import LatencyModel  # noqa: E402
 from planner.steps import for_collection  # noqa: E402
@@ -62,6 +67,8 @@ from planner.store import RunStore  # noqa: E402
 
 SAMPLE_STORE = REPO / "data" / "sample-store"
 SYNTHETIC_ORIGIN = "synthetic (M/G/c formulas)"
+CLOUDWATCH_FIXTURE = REPO / "tests" / "fixtures" / "cloudwatch" / "two_instances"
+CLOUDWATCH_ORIGIN = "synthetic (CloudWatch export)"
 SYNTHETIC_CASES = ((4, 50.0, 1.0), (8, 20.0, 1.0), (1, 10.0, 1.0), (1, 10.0, 0.5))  # servers, S ms, Cs^2
 UTILIZATIONS = np.round(np.arange(0.1, 0.95, 0.1), 2)
 SYNTHETIC_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
@@ -208,7 +215,17 @@ def evaluate(label: str, origin: str, steps: pd.DataFrame) -> dict | str:
             "n_test": len(test), **{m: mdape(predicted[m], observed) for m in METHODS}, "note": note}
 
 
-def cases(store: Path) -> list[tuple[str, str, pd.DataFrame]]:
+def cloudwatch_case(work: Path) -> tuple[str, str, pd.DataFrame]:
+    """The 2-instance ``get-metric-data`` export of the tests (M/G/2 means, S = 30 ms, Cs² 0.1, 1 % noise,
+    2.6 ms OverheadLatency), ingested as a user would: sized per instance from InvocationsPerInstance."""
+    store = RunStore(work / "cloudwatch-store")
+    ingest(store, [CLOUDWATCH_FIXTURE / "results_iso.json", CLOUDWATCH_FIXTURE / "queries.json"],
+           meta={"instance_type": "ml.m5.xlarge"})
+    ((config, group),) = configurations(for_collection(store))
+    return f"{config.label} (2 instances)", CLOUDWATCH_ORIGIN, group
+
+
+def cases(store: Path, work: Path) -> list[tuple[str, str, pd.DataFrame]]:
     """(label, origin, steps) of every configuration in ``store``, then the synthetic ones."""
     runs = RunStore(store)
     if not runs.exists():
@@ -221,7 +238,7 @@ def cases(store: Path) -> list[tuple[str, str, pd.DataFrame]]:
         kind = "M/M" if scv == 1.0 else "M/G"
         label = f"{kind}/{servers} S={service_ms:g}ms Cs2={scv:g}"
         out.append((label, SYNTHETIC_ORIGIN, synthetic_steps(servers, service_ms, scv, noise=0.03, seed=seed)))
-    return out
+    return [*out, cloudwatch_case(work)]
 
 
 def _percent(value: float) -> str:
@@ -236,10 +253,10 @@ def _median(rows: list[dict], method: str) -> float:
 
 def render(rows: list[dict]) -> str:
     """The table as fixed-width text, with medians over configurations as the last rows."""
-    origins = sorted({r["origin"] for r in rows if r["origin"] != SYNTHETIC_ORIGIN})
+    origins = sorted({r["origin"] for r in rows if not r["origin"].startswith("synthetic")})
     by_origin = [(f"median, {o} ({len(part)})", part) for o in origins
                  for part in [[r for r in rows if r["origin"] == o]]]
-    measured = [r for r in rows if r["origin"] != SYNTHETIC_ORIGIN]
+    measured = [r for r in rows if not r["origin"].startswith("synthetic")]
     summaries = [*by_origin, (f"median, not synthetic ({len(measured)})", measured),
                  (f"median, all ({len(rows)})", rows)]
     body = [[r["configuration"], r["origin"], r["arrivals"], r["statistic"], str(r["n_train"]), str(r["n_test"]),
@@ -263,7 +280,9 @@ def main() -> None:
     parser.add_argument("--store", type=Path, default=SAMPLE_STORE, help="run store (default: bundled sample)")
     args = parser.parse_args()
     rows, skipped = [], []
-    for label, origin, steps in cases(args.store):
+    with tempfile.TemporaryDirectory() as work:
+        configs = cases(args.store, Path(work))
+    for label, origin, steps in configs:
         result = evaluate(label, origin, steps)
         if isinstance(result, dict):
             rows.append(result)

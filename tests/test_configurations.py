@@ -190,6 +190,19 @@ def test_recommend_with_two_models_says_so_and_ranks_within_each(tmp_path):
     assert [r[0] for r in rows] == ["1", "2", "1", "2"], "ranks restart within each model"
 
 
+def test_options_with_no_recorded_model_rank_with_the_one_recorded_model(tmp_path):
+    """An endpoint name is not a model: a run without --model does not split the ranking from one with it."""
+    store = _queues_store(tmp_path, QUEUES[:1])
+    _ingest(store, _queue_points(tmp_path / "unnamed.csv", 0.010, 2),
+            ["--format", "points", "--instance-type", "ml.m5.xlarge", "--endpoint", "prod-endpoint"])
+    data = _recommend(store)
+    assert data["models"] == ["resnet50"] and len(data["options"]) == 2
+    assert [o["served_model"] for o in data["options"]] == [None, "resnet50"]  # cheapest first, one ranking
+    assert data["notes"] == ["1 of 2 options have no recorded model (ingest with --model): ranked together "
+                             "with resnet50"]
+    assert len(_recommend(store, "--top", "1")["options"]) == 1
+
+
 def test_recommend_with_one_model_has_no_note_and_no_model_column(tmp_path):
     store = _queues_store(tmp_path, QUEUES[:2])
     data = _recommend(store)

@@ -136,7 +136,7 @@ def test_inference_recommender_cost_identity(datasets, tmp_path):
 
 
 def test_cli_recommend_json_on_the_bundled_collection(tmp_path):
-    done = subprocess.run([*PLANNER, "recommend", "--target-tps", "1000", "--p99", "200ms", "--json"],
+    done = subprocess.run([*PLANNER, "recommend", "--target-tps", "1000", "--p99", "200ms", "--json", "--top", "10"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "bundled sample collection" in done.stderr and len(done.stderr.strip().splitlines()) == 1

@@ -86,8 +86,9 @@ class Rejection:
 
 @dataclass(frozen=True)
 class RealtimeRecommendation:
-    """Ranked options (cheapest first) and rejections for one target; ``models``: the served models of
-    the options (:func:`served_model`), the one with the cheapest option first."""
+    """Ranked options (cheapest first) and rejections for one target; ``models``: the served models the
+    options are ranked within (:func:`served_model`, the one with the cheapest option first), or the one
+    recorded model (none) when they are ranked together."""
 
     target_tps: float
     percentile: str
@@ -107,7 +108,10 @@ class RealtimeRecommendation:
         return bool(self.options)
 
     def by_model(self) -> list[tuple[str | None, tuple[RealtimeOption, ...]]]:
-        """The options grouped by served model, in the order of ``models`` (cheapest first within each)."""
+        """The options grouped by served model, in the order of ``models`` (cheapest first within each);
+        one group of every option when they are not ranked by model (fewer than two models)."""
+        if len(self.models) < 2:
+            return [(self.models[0] if self.models else None, self.options)]
         return [(m, tuple(o for o in self.options if o.served_model == m)) for m in self.models]
 
     def to_dict(self) -> dict[str, Any]:
@@ -235,15 +239,23 @@ def predicted_latency_interval_ms(fit: ConfigurationFit, total_tps, instance_cou
 
 
 def served_model(config: Configuration) -> str | None:
-    """What a configuration's instances serve: its model, else its endpoint, else its framework (None when
-    none is recorded)."""
-    return config.model or config.endpoint or config.framework
+    """What a configuration's instances serve: its recorded model (None when not recorded). An endpoint
+    name or a framework does not say which model is served, so neither splits the ranking."""
+    return config.model
 
 
 def _ranked_by_model(options: Sequence[RealtimeOption],
                      top: int | None) -> tuple[list[RealtimeOption], tuple[str | None, ...], tuple[str, ...]]:
     """``options`` (cheapest first) cut to the ``top`` cheapest of each served model; the models, the
-    one with the cheapest option first; the note saying they differ (none for a single model)."""
+    one with the cheapest option first; the note saying they differ. Options with no recorded model are
+    one more group only beside two or more recorded models: beside one (or none) they may serve it, so
+    they are ranked with it, and a note says so."""
+    recorded = tuple(dict.fromkeys(o.served_model for o in options if o.served_model is not None))
+    unrecorded = sum(o.served_model is None for o in options)
+    if len(recorded) < 2:
+        note = (f"{unrecorded} of {len(options)} options have no recorded model (ingest with --model): ranked "
+                f"together with {recorded[0]}" if recorded and unrecorded else "")
+        return list(options[:top] if top else options), recorded, (note,) if note else ()
     models = tuple(dict.fromkeys(o.served_model for o in options))
     seen: dict[str | None, int] = {}
     kept = []
@@ -251,8 +263,6 @@ def _ranked_by_model(options: Sequence[RealtimeOption],
         seen[option.served_model] = seen.get(option.served_model, 0) + 1
         if not top or seen[option.served_model] <= top:
             kept.append(option)
-    if len(models) < 2:
-        return kept, models, ()
     names = ", ".join(m if m is not None else "model not recorded" for m in models)
     return kept, models, (f"options serve {len(models)} different models: {names}; ranked within each model",)
 
