@@ -10,6 +10,9 @@ bundled sample collection is never modified: when it is what the app shows, the 
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from app_pages.shared import default_store, max_upload_mb, store_banner
 from planner.collection import ingest
 from planner.errors import PlannerError
 from planner.ingest import SOURCES, formats
+from planner.ingest.locust import FORMATS as LOCUST_FORMATS
+from planner.ingest.locust import run_prefix
 from planner.schema import ORIGINS
 from planner.store import RunStore
 
@@ -53,16 +58,48 @@ def _metadata() -> dict:
     return {"fmt": fmt, "origin": origin, "meta": meta, "labels": labels}
 
 
+MAX_NAME_BYTES = 120  # file systems allow 255; the raw input is stored under its sha256 whatever the name
+_ENDING_BYTES = 24  # room kept for the ending (``_stats_history.csv``, ``.json.gz``...) of a shortened name
+_UNSAFE = re.compile(r"[^\w.\- ]")
+_EXTENSION = re.compile(r"(\.[A-Za-z0-9]{1,8}){1,2}$")
+
+
+def stored_name(name: str) -> str:
+    """The name an upload is stored (and ingested) under: the client's base name with characters other
+    than letters, digits, ``_.- `` replaced by ``_``; over :data:`MAX_NAME_BYTES`, its run prefix (the part
+    before ``_stats.csv`` and Locust's other endings, else before the extension) is cut and tagged with a
+    hash of the whole prefix, so the files of one Locust run still share a prefix and the ending stays."""
+    name = _UNSAFE.sub("_", Path(name).name)
+    if len(name.encode()) <= MAX_NAME_BYTES:
+        return name
+    prefix = min((run_prefix(Path(name), fmt) for fmt in LOCUST_FORMATS if fmt != "locust-json"), key=len)
+    if prefix == name:
+        extension = _EXTENSION.search(name)
+        prefix = name[:extension.start()] if extension else name
+    ending = name[len(prefix):][-_ENDING_BYTES:]
+    tag = "-" + hashlib.sha256(prefix.encode()).hexdigest()[:12]
+    room = MAX_NAME_BYTES - len(tag) - _ENDING_BYTES  # the same for every ending: one run keeps one prefix
+    return prefix.encode()[:room].decode(errors="ignore") + tag + ending
+
+
+def _reason(exc: OSError) -> str:
+    """The system's reason, never the message (which names server paths)."""
+    return os.strerror(exc.errno) if exc.errno else type(exc).__name__
+
+
 def _save(files, directory: Path) -> list[Path]:
-    """Write the uploads under their own base names (never a path from the client); refuse oversize files."""
+    """Write the uploads under :func:`stored_name` (never a path from the client); refuse oversize files."""
     paths = []
     for f in files:
-        name = Path(f.name).name
+        name = stored_name(f.name)
         if f.size > max_upload_mb() * 2**20:
             raise ValueError(f"{name}: size: expected at most {max_upload_mb()} MB, found {f.size / 2**20:,.1f} MB")
         if not name or name.startswith(".") or (directory / name).exists():
             raise ValueError(f"{name or '(no name)'}: name: expected a distinct, visible file name, found {f.name!r}")
-        (directory / name).write_bytes(f.getvalue())
+        try:
+            (directory / name).write_bytes(f.getvalue())
+        except OSError as exc:
+            raise ValueError(f"{name}: cannot store the upload ({_reason(exc)})") from None
         paths.append(directory / name)
     return paths
 
@@ -76,6 +113,8 @@ def _ingest(files, options: dict, target: str) -> pd.DataFrame:
                               labels=parse_labels(options["labels"]), origin=options["origin"])
         except (PlannerError, ValueError) as exc:
             raise ValueError(str(exc).replace(f"{tmp}/", "")) from None
+        except OSError as exc:  # the collection cannot be written: the reason, not the server's paths
+            raise ValueError(f"cannot add the upload to the collection ({_reason(exc)})") from None
     return pd.DataFrame([{**o.to_dict(), "inputs": ", ".join(o.inputs)} for o in outcomes])
 
 

@@ -1,4 +1,5 @@
-"""Ingest files into a run collection, and re-derive a collection's tables from its raw inputs.
+"""Ingest files into a run collection, re-derive a collection's tables from its raw inputs, and sum a
+run up (:func:`run_summary`).
 
 This is where parsing (:mod:`planner.ingest`) meets the store (:mod:`planner.store`). One call is
 all-or-nothing: every input is parsed and validated before the store is touched, and if a later
@@ -7,18 +8,21 @@ run of the same call fails while streaming, the runs this call already committed
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from planner import __version__
 from planner.errors import InputError, RunExistsError, StoreError
 from planner.ingest import ParsedRun, parse_paths
 from planner.ingest.base import merge_runs
 from planner.schema import ORIGINS, RUN_FIELDS, SCHEMA_VERSION
-from planner.store import RunScan, RunStore, TableWrite, input_sha256, run_id_for, utc_now
+from planner.store import RunRecord, RunScan, RunStore, TableWrite, input_sha256, run_id_for, utc_now
 
 # Metadata a user may set on the command line (``--instance-type`` ...), overriding the parser.
 USER_FIELDS = ("endpoint", "variant", "instance_type", "instance_count", "memory_mb", "max_concurrency",
@@ -210,3 +214,98 @@ def _parse_again(paths: list[Path], parse: Mapping[str, Any]) -> list[ParsedRun]
     for source in sources[1:]:
         merged = merge_runs(merged, by_source[source])
     return [merged]
+
+
+# ------------------------------------------------------------------------------------ run summary
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run as a whole: requests and failures (``totals_from``: the table they come from; None when the
+    source counts no requests, e.g. Inference Recommender), the fraction failed, its span in seconds
+    (first to last timestamp in the data), and its load levels: how many, and the range of users
+    (Locust users, points' concurrency) or of the rate (CloudWatch periods, points' request rate)."""
+
+    run_id: str
+    request_count: int | None
+    failure_count: int | None
+    failure_rate: float | None
+    duration_s: float | None
+    load_levels: int
+    load_users_min: float | None
+    load_users_max: float | None
+    load_rate_min_rps: float | None
+    load_rate_max_rps: float | None
+    totals_from: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_summary(store: RunStore, record: RunRecord) -> RunSummary:
+    """Totals, duration and load levels of one committed run, from its own tables (a Locust history,
+    ready-made points or CloudWatch metrics, in that order of preference). Requests and failures come
+    from whichever of Locust's final totals and the history's counters (summed over counter resets)
+    counts more: the history misses the last seconds, the totals a restarted master's earlier part."""
+    tables = record.tables
+    read = {name: store.table(name, [record.run_id]) for name in ("history", "requests", "points", "metrics")
+            if name in tables}
+    totals: list[tuple[float, float, str]] = []  # (requests, failures, table); the first of equal counts wins
+    users = rates = pd.Series(dtype="float64")
+    levels = 0
+    if "requests" in read:
+        total = read["requests"][read["requests"]["is_aggregate"].fillna(False).astype(bool)]
+        if len(total):
+            totals.append((float(total["request_count"].iloc[0]), float(total["failure_count"].fillna(0).iloc[0]),
+                           "requests"))
+    if "history" in read:
+        rows = read["history"]
+        rows = rows[rows["is_aggregate"].fillna(False).astype(bool)].sort_values("row")
+        count = rows["total_request_count"].astype("float64").dropna()
+        segment = (count.diff() < 0).cumsum()
+        fails = rows["total_failure_count"].astype("float64").reindex(count.index).fillna(0)
+        totals.append((count.groupby(segment).last().sum(), fails.groupby(segment).last().sum(), "history"))
+        users = rows["user_count"].astype("float64")
+        users = users[users > 0]
+        levels = users.nunique()
+    if "points" in read and not levels:
+        points = read["points"]
+        users = points["concurrency"].astype("float64").dropna()
+        if "request_rate_rps" in points:
+            rates = points["request_rate_rps"].astype("float64").dropna()
+        levels = len(points)
+        if "request_count" in points:
+            n = points["request_count"].astype("float64")
+            rate = points["error_rate"].astype("float64") if "error_rate" in points else pd.Series(0.0, n.index)
+            totals.append((n.sum(), (n * rate).fillna(0).round().sum(), "points"))
+    if "metrics" in read and not levels:
+        metrics = read["metrics"]
+        sagemaker = metrics[metrics["namespace"] == "AWS/SageMaker"]
+        summed = sagemaker[sagemaker["statistic"] == "Sum"].groupby(["metric_name", "timestamp"])["value"].sum()
+        invocations = summed.get("Invocations", pd.Series(dtype="float64"))
+        period_s = sagemaker.groupby("timestamp")["period_s"].max().reindex(invocations.index).astype("float64")
+        rates = (invocations / period_s).dropna()
+        levels = len(rates)
+        if len(invocations):
+            errors = sum(float(summed.get(m, pd.Series(dtype="float64")).sum())
+                         for m in ("Invocation4XXErrors", "Invocation5XXErrors"))
+            totals.append((float(invocations.sum()), errors, "metrics"))
+    if "recommender" in tables and not levels:
+        levels = tables["recommender"]["rows"]
+    requests, failures, source = max(totals, key=lambda t: t[0]) if totals else (None, None, None)
+    return RunSummary(
+        run_id=record.run_id, request_count=None if requests is None else int(requests),
+        failure_count=None if failures is None else int(failures),
+        failure_rate=failures / requests if requests else None, duration_s=_span_s(record.run),
+        load_levels=int(levels), load_users_min=_end(users, "min"), load_users_max=_end(users, "max"),
+        load_rate_min_rps=_end(rates, "min"), load_rate_max_rps=_end(rates, "max"), totals_from=source)
+
+
+def _span_s(run: Mapping[str, Any]) -> float | None:
+    if not run.get("started_at") or not run.get("ended_at"):
+        return None
+    span = (pd.Timestamp(run["ended_at"]) - pd.Timestamp(run["started_at"])).total_seconds()
+    return span if math.isfinite(span) else None
+
+
+def _end(values: pd.Series, which: str) -> float | None:
+    return float(getattr(values, which)()) if len(values) else None

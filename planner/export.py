@@ -169,15 +169,15 @@ def mme_lines(rec: MmeRecommendation, traffic: Traffic, catalog: PriceCatalog) -
 
 
 def cost_comparison(realtime: Sequence[RealtimeRecommendation], traffic: Traffic, catalog: PriceCatalog, *,
-                    extra_lines: Sequence[CostLine] = (), extra_assumptions: Sequence[Assumption] = (),
-                    per_recommendation: int = 3) -> CostComparison:
-    """Side-by-side cost lines: the cheapest ``per_recommendation`` options of each real-time answer
-    (e.g. without and with HA; a fleet in both is listed once), plus ``extra_lines`` (serverless,
-    multi-model); SLA-meeting lines first, each group cheapest first."""
+                    extra_lines: Sequence[CostLine] = (), extra_assumptions: Sequence[Assumption] = ()
+                    ) -> CostComparison:
+    """Side-by-side cost lines: every option of each real-time answer (e.g. without and with HA; a
+    fleet in both is listed once), plus ``extra_lines`` (serverless, multi-model); SLA-meeting lines
+    first, each group cheapest first."""
     lines: list[CostLine] = []
     seen: dict[tuple, int] = {}
     for rec in realtime:
-        for option in rec.options[:per_recommendation]:
+        for option in rec.options:
             key = (option.label, option.instance_count)
             if key in seen:  # the same fleet already keeps the SLA with one instance lost
                 lines[seen[key]] = replace(lines[seen[key]], deployment="real-time (also HA)")
@@ -216,7 +216,7 @@ def compare_options(realtime: Sequence[RealtimeRecommendation], traffic: Traffic
         except InfeasibleError as exc:
             notes.append(Assumption("multi-model", "not an option", "", str(exc)))
     types = [line.instance_type for line in extra if line.instance_type]
-    types += [o.instance_type for rec in realtime for o in rec.options[:3]]
+    types += [o.instance_type for rec in realtime for o in rec.options]
     return cost_comparison(realtime, traffic, catalog, extra_lines=extra,
                            extra_assumptions=[*notes, *price_assumptions(catalog, types, sizes)])
 

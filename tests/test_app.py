@@ -313,6 +313,36 @@ def test_upload_errors_are_planner_ingests(datasets, tmp_path, monkeypatch):
         st_config.set_option("server.maxUploadSize", limit)
 
 
+def test_an_upload_named_with_300_characters_is_stored_under_a_short_name(datasets, tmp_path, monkeypatch):
+    """Issue #13 item 16: such a name raised an uncaught OSError (File name too long) showing the server's temp
+    path. The stored names are short, keep Locust's endings and still group the set into one run."""
+    store = tmp_path / "store"
+    monkeypatch.setenv("PLANNER_STORE", str(store))
+    prefix = "ü" + "r" * 299 + "?"  # multi-byte, and a character no file name should carry
+    at = _upload_page()
+    at.file_uploader[0].set_value([(prefix + name.removeprefix("louskac_deep-vision__results"), data, kind)
+                                   for name, data, kind in _wine(datasets)]).run()
+    at.button[0].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.exception or at.error]
+    assert "1 run(s) added" in at.success[0].value
+    (record,) = RunStore(store).records()
+    names = sorted(i["name"] for i in record.run["inputs"])
+    assert all(len(n.encode()) <= 120 and "?" not in n for n in names)
+    endings = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
+    stems = {n.removesuffix(next(e for e in endings if n.endswith(e))) for n in names}
+    assert len(stems) == 1 and next(iter(stems)).startswith("ür")
+
+
+def test_an_upload_the_collection_cannot_take_is_one_line_without_server_paths(datasets, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a directory")
+    monkeypatch.setenv("PLANNER_STORE", str(tmp_path / "file" / "store"))
+    at = _upload_page()
+    at.file_uploader[0].set_value(_wine(datasets)).run()
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.error[0].value == "cannot add the upload to the collection (Not a directory)"
+
+
 def test_the_bundled_sample_is_never_written(datasets, tmp_path, monkeypatch, sample_env):
     before = shared.store_version(str(SAMPLE))
     at = _upload_page()
@@ -336,7 +366,8 @@ def test_planner_app_runs_streamlit_on_the_store():
     cmd, env = streamlit_command("s3://bucket/runs", 8765, "127.0.0.1", headless=True)
     assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == APP
     options = dict(zip(cmd[5::2], cmd[6::2], strict=True))
-    assert options == {"--browser.gatherUsageStats": "false", "--server.maxUploadSize": "200",
+    assert options == {"--browser.gatherUsageStats": "false", "--server.showEmailPrompt": "false",
+                       "--server.maxUploadSize": "200",
                        "--server.headless": "true", "--server.port": "8765", "--server.address": "127.0.0.1"}
     assert env["PLANNER_STORE"] == "s3://bucket/runs"
     result = CliRunner().invoke(cli_app, ["app", "--help"])

@@ -60,7 +60,7 @@ def test_xlsx_has_options_and_assumptions_with_the_recommenders_numbers(tmp_path
     header = [c.value for c in options[1]]
     assert "total (USD/month)" in header and "data processing (USD/month)" in header
     rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in options.iter_rows(min_row=2)]
-    expected = {(o.instance_type, o.instance_count): o.usd_per_month for rec in recs for o in rec.options[:3]}
+    expected = {(o.instance_type, o.instance_count): o.usd_per_month for rec in recs for o in rec.options}
     assert {(r["instance type"], r["instances"]) for r in rows} == set(expected)
     data_usd = (10 * 1024 + 1024) * 2.6e9 / GIB_BYTES * catalog.data_processing_usd_per_gb
     for r in rows:
@@ -81,8 +81,8 @@ def test_ha_fleet_already_in_the_plain_answer_is_listed_once():
     comparison = cost_comparison(recs, Traffic.at_peak_all_month(1000), catalog)
     keys = [(line.instance_type, line.instance_count) for line in comparison.lines]
     assert len(keys) == len(set(keys))
-    ha_counts = {(o.instance_type, o.instance_count) for o in recs[1].options[:3]}
-    plain = {(o.instance_type, o.instance_count) for o in recs[0].options[:3]}
+    ha_counts = {(o.instance_type, o.instance_count) for o in recs[1].options}
+    plain = {(o.instance_type, o.instance_count) for o in recs[0].options}
     for line in comparison.lines:
         key = (line.instance_type, line.instance_count)
         if key in ha_counts and key in plain:
@@ -191,7 +191,7 @@ def test_unknown_format_is_one_clear_error(tmp_path):
 def test_cli_export_equals_recommend_json(tmp_path):
     env_store = ["--store", "data/sample-store"]
     rec = json.loads(subprocess.run([*PLANNER, "recommend", "--target-tps", "1000", "--p99", "200ms", "--json",
-                                     *env_store], capture_output=True, text=True, check=True).stdout)
+                                     "--top", "1000", *env_store], capture_output=True, text=True, check=True).stdout)
     out = tmp_path / "costs.xlsx"
     result = subprocess.run([*PLANNER, "export", "costs", "--target-tps", "1000", "--p99", "200ms", "--out", str(out),
                              "--scenario", "=cmd|' /C calc'!A0", "--plot", str(tmp_path / "costs.png"), "--json",

@@ -123,6 +123,8 @@ def autoscale(
     scale_in_ratio: Annotated[float, typer.Option(
         min=0.01, max=1.0, help="A minute is low below this × target (observed: 0.9).")] = 0.9,
     disable_scale_in: Annotated[bool, typer.Option("--disable-scale-in", help="Policy never scales in.")] = False,
+    metric_delay_minutes: Annotated[int, typer.Option(
+        min=0, help="Minutes before a CloudWatch datapoint reaches the alarms (observed: about 1–2).")] = 2,
     max_utilization: Annotated[float, typer.Option(
         min=0.05, max=1.0, help="Utilisation cap of the capacity at the SLA (as in `planner recommend`).")] = 0.7,
     store: StoreOpt = None,
@@ -133,6 +135,10 @@ def autoscale(
     export_policy: Annotated[Path | None, typer.Option(
         help="Write the TargetTrackingScalingPolicyConfiguration JSON (for put-scaling-policy) to this file.")]
     = None,
+    endpoint_name: Annotated[str, typer.Option(help="Endpoint named in the Apply commands.")] = "ENDPOINT_NAME",
+    variant_name: Annotated[str, typer.Option(help="Production variant named in the Apply commands.")] = "AllTraffic",
+    policy_name: Annotated[str, typer.Option(help="Scaling policy name in the Apply commands.")]
+    = "planner-target-tracking",
     plot: Annotated[Path | None, typer.Option(help="Write the timeline chart to FILE.html or FILE.png.")] = None,
     as_json: JsonOpt = False,
     rules: StepRulesArg = None,
@@ -140,7 +146,7 @@ def autoscale(
     """Simulate target tracking on InvocationsPerInstance over a traffic profile: SLA-breach minutes, cost
     against static provisioning at the peak, and the recommended policy."""
     from planner.catalog import load_catalog
-    from planner.recommend.autoscale import plan_autoscaling
+    from planner.recommend.autoscale import apply_commands, plan_autoscaling
 
     if min_capacity is not None and max_capacity is not None and min_capacity > max_capacity:
         raise typer.BadParameter(f"--min-capacity {min_capacity} is above --max-capacity {max_capacity}",
@@ -156,7 +162,8 @@ def autoscale(
         max_capacity=max_capacity, max_utilization=max_utilization, startup_s=startup_s,
         scale_in_cooldown_s=scale_in_cooldown_s, scale_out_cooldown_s=scale_out_cooldown_s,
         scale_out_minutes=scale_out_minutes, scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio,
-        disable_scale_in=disable_scale_in)
+        disable_scale_in=disable_scale_in, metric_delay_minutes=metric_delay_minutes)
+    commands = apply_commands(plan.policy, endpoint_name, variant_name, policy_name, export_policy)
     if export_policy:
         export_policy.write_text(json.dumps(plan.policy.scaling_policy_configuration(), indent=2) + "\n")
         err.print(f"policy written to {export_policy}", style="dim")
@@ -165,13 +172,19 @@ def autoscale(
 
         save_chart(autoscale_chart(plan), plot)
     if as_json:
-        emit_json(plan.to_dict())
+        emit_json({**plan.to_dict(), "apply_commands": list(commands)})
     else:
-        _print_plan(plan, export_policy)
+        _print_plan(plan, commands)
 
 
-def _print_plan(plan, export_policy: Path | None) -> None:
-    from planner.recommend.autoscale import SCALABLE_DIMENSION
+def _worst(outcome) -> str:
+    if outcome.max_latency_ms is None:
+        return f"overloaded for {outcome.overloaded_minutes} min"
+    return f"{outcome.max_latency_ms:.0f}"
+
+
+def _print_plan(plan, commands: tuple[str, str]) -> None:
+    from planner.recommend.autoscale import simulation_differences
 
     p, auto, static = plan.policy, plan.autoscaled, plan.static
     hours = plan.traffic.minutes / 60
@@ -179,18 +192,17 @@ def _print_plan(plan, export_policy: Path | None) -> None:
                   "overloaded minutes", f"worst {plan.percentile} ms",
                   title=f"{plan.label}: {plan.percentile} ≤ {plan.latency_target_ms:g} ms over {plan.traffic.source}")
     for o in (auto, static):
-        worst = f"{o.max_latency_ms:.0f}" if o.max_latency_ms is not None else "n/a"
         table.add_row(o.name, f"{o.min_instances}–{o.max_instances}", f"{o.instance_hours:,.1f}", f"{o.usd:,.2f}",
-                      f"{o.usd_per_month:,.0f}", str(o.breach_minutes), str(o.overloaded_minutes), worst)
+                      f"{o.usd_per_month:,.0f}", str(o.breach_minutes), str(o.overloaded_minutes), _worst(o))
     out.print(table)
     saving = plan.savings_usd / static.usd if static.usd else 0.0
     out.print(f"Savings against static provisioning at the peak: ${plan.savings_usd:,.2f} ({saving:.0%}); "
               f"{auto.breach_minutes} SLA-breach minutes autoscaled ({auto.scale_out_events} scale-outs, "
               f"{auto.scale_in_events} scale-ins).")
     out.print(f"Policy: TargetValue {p.target_invocations_per_instance_per_minute:,.0f} invocations per instance per "
-              f"minute = {plan.target_tps_per_instance:.1f} TPS ({plan.target_tps_per_instance_source}) × "
-              f"{plan.safety_factor:g} × 60; min {p.min_capacity}, max {p.max_capacity}; cooldowns in "
-              f"{p.scale_in_cooldown_s} s / out {p.scale_out_cooldown_s} s; start-up {p.startup_s:g} s.")
+              f"minute; min {p.min_capacity}, max {p.max_capacity}; cooldowns in {p.scale_in_cooldown_s} s / out "
+              f"{p.scale_out_cooldown_s} s; start-up {p.startup_s:g} s; metric delay {p.metric_delay_minutes} min.")
+    out.print(f"  {plan.target_value_derivation}.")
     m = plan.model
     err_text = f"{m['heldout_error']:.0%}" if m["heldout_error"] is not None else "n/a"
     out.print(f"Model: {m['latency_model']} fit of {m['label']} ({m['origin']}), held-out error {err_text}"
@@ -198,9 +210,8 @@ def _print_plan(plan, export_policy: Path | None) -> None:
     out.print(f"Prices: {plan.price_catalog['provenance']}.", style="dim")
     for note in plan.notes:
         out.print(f"  {note}", style="dim")
-    if export_policy:
-        out.print(f"Apply: aws application-autoscaling register-scalable-target --service-namespace sagemaker "
-                  f"--resource-id endpoint/ENDPOINT/variant/VARIANT --scalable-dimension "
-                  f"{SCALABLE_DIMENSION} --min-capacity {p.min_capacity} --max-capacity "
-                  f"{p.max_capacity}; then put-scaling-policy --policy-type TargetTrackingScaling "
-                  f"--target-tracking-scaling-policy-configuration file://{export_policy}", style="dim")
+    out.print("Differs from AWS:", style="dim")
+    for difference in simulation_differences(p):
+        out.print(f"  {difference}", style="dim")
+    out.print(f"Apply: {commands[0]}")
+    out.print(f"       {commands[1]}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -167,8 +168,8 @@ def collect(
         max_duration_s = default_max_duration_s(stairs)
     directory = out_dir or Path(tempfile.mkdtemp(prefix="planner-collect-"))
     if worker:
-        _worker(target, stairs, directory, expect_workers or 1, master_host, master_port, max_duration_s,
-                max_requests, payload)
+        _stoppable(lambda: _worker(target, stairs, directory, expect_workers or 1, master_host, master_port,
+                                   max_duration_s, max_requests, payload), "the Locust worker was stopped")
         return
     common = {"max_duration_s": max_duration_s, "max_requests": max_requests, "payload": payload,
               "labels": parse_labels(label or []), "origin": origin, "processes": processes,
@@ -179,8 +180,10 @@ def collect(
         if target is not None:
             raise typer.BadParameter("expected no TARGET with --serverless-sweep (it creates the endpoints)",
                                      param_hint="TARGET")
-        _sweep(serverless_sweep, model_name, max_concurrency, region, yes, stairs, directory, store, as_json,
-               {**common, **aws_options})
+        _stoppable(lambda: _sweep(serverless_sweep, model_name, max_concurrency, region, yes, stairs, directory,
+                                  store, as_json, {**common, **aws_options}),
+                   "Locust was stopped and the sweep's endpoints and endpoint configs deleted (runs collected "
+                   "before stay in the store)")
         return
     if target is None:
         raise typer.BadParameter("expected an http(s):// URL or sagemaker://ENDPOINT", param_hint="TARGET")
@@ -190,7 +193,8 @@ def collect(
         if given:
             raise typer.BadParameter(f"expected none of {', '.join(given)} with a sagemaker:// target "
                                      "(it is labelled from DescribeEndpoint)", param_hint=given[0])
-        _collect_sagemaker(target, stairs, directory, store, as_json, {**common, **aws_options})
+        _stoppable(lambda: _collect_sagemaker(target, stairs, directory, store, as_json, {**common, **aws_options}),
+                   STOPPED)
         return
     if not target.startswith(("http://", "https://")):
         from planner.collect.load import public_url
@@ -198,7 +202,23 @@ def collect(
         raise typer.BadParameter(f"expected an http://, https:// or sagemaker:// target, found "
                                  f"{public_url(target)!r}", param_hint="TARGET")
     meta = {"instance_type": instance_type, "instance_count": instance_count, "endpoint": endpoint}
-    _collect_http(target, stairs, directory, store, as_json, {**common, "meta": meta})
+    _stoppable(lambda: _collect_http(target, stairs, directory, store, as_json, {**common, "meta": meta}), STOPPED)
+
+
+STOPPED = "Locust was stopped and nothing was ingested"
+
+
+def _stoppable(work: Callable[[], None], stopped: str) -> None:
+    """Run ``work`` so that SIGINT, SIGTERM and SIGHUP stop Locust and delete what a sweep created (every
+    ``finally`` runs, see :mod:`planner.collect.signals`), then exit 128 + the signal number saying ``stopped``."""
+    from planner.collect.signals import Interrupted, raising_on_stop_signals
+
+    try:
+        with raising_on_stop_signals():
+            work()
+    except Interrupted as exc:
+        err.print(f"planner: {exc}: {stopped}")
+        raise typer.Exit(exc.exit_code) from None
 
 
 def _worker(target: str | None, stairs, directory: Path, workers: int, master_host: str, master_port: int,

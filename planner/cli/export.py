@@ -78,8 +78,8 @@ def export_costs(
     traffic = (Traffic(tps, count_arg(monthly_invocations, "--monthly-invocations"), *payload)
                if monthly_invocations else Traffic.at_peak_all_month(tps, *payload))
     catalog = load_catalog(region, price_file=price_file, discount=discount)
-    found = read_store(store)
-    fits = collection_fits(store, None, 99.0, target_ms, max_utilization, for_sizing=True, rules=rules)
+    found = read_store(store)  # once: it says when it falls back to the bundled sample
+    fits = collection_fits(found.root, None, 99.0, target_ms, max_utilization, for_sizing=True, rules=rules)
     recs = [recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms,
                                max_utilization=max_utilization, ha=ha) for ha in (False, True)]
     latencies, _ = memory_latencies(for_collection(found, rules=rules, cache=FitCache.default()))

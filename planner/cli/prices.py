@@ -33,8 +33,28 @@ def prices_show(region: RegionOpt = "us-east-1", price_file: PriceFileOpt = None
         table.add_row(name, str(spec.vcpu or ""), f"{spec.memory_gib:g}" if spec.memory_gib else "", acc,
                       f"{spec.usd_per_hour:.4g}", f"{spec.usd_per_hour * 730:,.2f}")
     out.print(table)
-    out.print(f"serverless on-demand USD/s by memory MB: {dict(catalog.serverless_usd_per_second_by_memory_mb)}; "
-              f"data processing {catalog.data_processing_usd_per_gb} USD/GB")
+    _print_serverless(catalog)
+
+
+def _print_serverless(catalog) -> None:
+    """Serverless on-demand and provisioned-concurrency prices per memory size, with their sources."""
+    columns = {"serverless USD/s": catalog.serverless_usd_per_second_by_memory_mb,
+               "provisioned standby USD/s": catalog.provisioned_standby_usd_per_second_by_memory_mb,
+               "provisioned inference USD/s": catalog.provisioned_inference_usd_per_second_by_memory_mb}
+    sizes_mb = sorted({mb for prices in columns.values() for mb in prices})
+    sources = "; ".join(f"{k.replace('_', ' ')}: {', '.join(v)}" for k, v in sorted(catalog.component_sources.items()))
+    if sizes_mb:
+        table = Table("memory MB", *columns, title=f"Serverless and provisioned concurrency, {catalog.region}, "
+                                                   f"prices as of {catalog.date}")
+        for mb in sizes_mb:
+            table.add_row(str(mb), *(f"{prices[mb]:.4g}" if mb in prices else "not found"
+                                     for prices in columns.values()))
+        out.print(table)
+    else:
+        out.print(f"no serverless or provisioned-concurrency prices in the {catalog.region} catalog "
+                  "(add them with `planner prices refresh`)")
+    out.print(f"data processing {catalog.data_processing_usd_per_gb:g} USD/GB in and out; "
+              f"sources: {sources or 'not recorded'}")
 
 
 @prices_app.command("refresh")

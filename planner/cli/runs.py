@@ -11,6 +11,7 @@ from rich.table import Table
 
 from planner.cli.common import (
     JsonOpt,
+    StepRulesArg,
     StoreOpt,
     app,
     emit_json,
@@ -19,6 +20,7 @@ from planner.cli.common import (
     parse_labels,
     progress,
     read_store,
+    step_rule_options,
     write_store,
 )
 
@@ -115,12 +117,19 @@ def _run_summary(record) -> dict[str, Any]:
 
 
 @runs_app.command("show")
-def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> None:
-    """Everything the collection knows about one run (id or unique prefix)."""
+@step_rule_options
+def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False, rules: StepRulesArg = None) -> None:
+    """Everything the collection knows about one run (id or unique prefix), a summary of it (requests,
+    failures, duration, load levels) and the steps planner derives from it."""
+    from planner.collection import run_summary
+    from planner.steps import for_run
+
     found = read_store(store)
     record = found.get(run_id)
+    summary = run_summary(found, record)
+    steps = _step_rows(for_run(found, record.run_id, rules))
     if as_json:
-        emit_json(record.to_dict())
+        emit_json({**record.to_dict(), "summary": summary.to_dict(), "steps": steps})
         return
     for key, value in record.run.items():
         if key == "inputs":
@@ -131,6 +140,59 @@ def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False) -> 
             out.print(f"{key:16s} {json.dumps(value) if isinstance(value, dict) else value}")
     for name, entry in record.tables.items():
         out.print(f"{'table':16s} {name}: {entry['rows']:,} rows")
+    _print_summary(summary)
+    _print_steps(steps)
+
+
+_STEP_HEADERS = {"step": "step", "concurrency": "concurrency", "offered_users": "offered users",
+                 "throughput_rps": "throughput (rps)", "latency_mean_ms": "latency mean (ms)",
+                 "latency_p99_ms": "p99 (ms)"}
+
+
+def _step_rows(steps) -> list[dict[str, Any]]:
+    """The steps' key columns (those present), one dict per step, with ``flags``: the flags it carries."""
+    from planner.steps import FLAGS
+
+    keys = [k for k in _STEP_HEADERS if k in steps]
+    return [{**{k: (int(row[k]) if k == "step" else _number(row[k])) for k in keys},
+             "flags": [f for f in FLAGS if f in steps and bool(row[f])]} for _, row in steps.iterrows()]
+
+
+def _number(value) -> float | None:
+    import pandas as pd
+
+    return None if pd.isna(value) else float(value)
+
+
+def _print_summary(s) -> None:
+    def num(value, fmt: str) -> str:
+        return "-" if value is None else format(value, fmt)
+
+    def level(value: float) -> str:
+        return f"{value:,.0f}" if value.is_integer() or abs(value) >= 100 else f"{value:,.2f}"
+
+    levels = f"{s.load_levels:,}"
+    for low, high, unit in ((s.load_users_min, s.load_users_max, "users"),
+                            (s.load_rate_min_rps, s.load_rate_max_rps, "rps")):
+        if low is not None:
+            levels += f" ({level(low)}{'' if high == low else '–' + level(high)} {unit})"
+    rows = (("requests", num(s.request_count, ",d")), ("failures", num(s.failure_count, ",d")),
+            ("failure rate", num(s.failure_rate, ".2%")), ("duration (s)", num(s.duration_s, ",.1f")),
+            ("load levels", levels))
+    for label, value in rows:
+        out.print(f"{label:16s} {value}")
+
+
+def _print_steps(steps: list[dict[str, Any]]) -> None:
+    if not steps:
+        out.print("no steps: this run has no load levels planner can measure")
+        return
+    keys = [k for k in _STEP_HEADERS if k in steps[0]]
+    table = Table(*(_STEP_HEADERS[k] for k in keys), "flags", title=f"{len(steps)} steps")
+    for step in steps:
+        table.add_row(*("-" if step[k] is None else f"{step[k]:,.0f}" if k == "step" else f"{step[k]:,.1f}"
+                        for k in keys), ", ".join(step["flags"]))
+    out.print(table)
 
 
 @runs_app.command("rm")

@@ -10,7 +10,9 @@ sending Poisson arrivals on its own schedule, so latency does not throttle the o
 ``max_duration_s`` (by default the shape's duration plus :data:`SHAPE_GRACE_S`, see
 :func:`default_max_duration_s`) and ``max_requests`` stop it early from inside Locust (which then writes its
 CSVs as on any graceful stop); a hard timeout (``kill_after_s``) sends SIGTERM to the process group
-(Locust's handler writes its CSVs) and SIGKILL 10 s later. Locust rewrites its CSVs every second,
+(Locust's handler writes its CSVs) and SIGKILL 10 s later. Any exception while Locust runs (Ctrl-C, or
+SIGTERM/SIGHUP made one by :func:`planner.collect.signals.raising_on_stop_signals`) stops the process
+group the same way before it propagates, forked workers included. Locust rewrites its CSVs every second,
 so even a killed run leaves what it measured up to its last second.
 
 A Locust process uses one core. When one process cannot generate the load, ``processes`` > 1 runs

@@ -4,9 +4,11 @@
 one endpoint per memory size) and estimates their cost; it creates nothing. :func:`run_sweep`
 creates them one memory size at a time, waits for InService, collects each endpoint
 (:func:`planner.collect.sagemaker.collect_sagemaker`), and deletes everything it created in a
-``finally``: after success, any failure, or Ctrl-C. Each resource is recorded *before* it is
+``finally``: after success, any failure, Ctrl-C, or (under ``planner collect``, see
+:mod:`planner.collect.signals`) SIGTERM or SIGHUP. Each resource is recorded *before* it is
 requested, so one whose creation call failed midway is deleted too (a "could not find" answer
-counts as deleted).
+counts as deleted). An endpoint still ``Creating``, which SageMaker refuses to delete, is waited
+for (status polled after 1 s, then at doubling intervals up to ``poll_s``) and then deleted.
 
 Cost estimate (an upper bound on billed compute): serverless bills the duration of each
 invocation at the memory size's USD/s. Closed-loop users with zero think time keep at most
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +44,7 @@ SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 MAX_CONCURRENCY_LIMIT = 200  # SageMaker's per-endpoint MaxConcurrency maximum
 VARIANT = "AllTraffic"
 TAG = {"Key": "created-by", "Value": "planner collect --serverless-sweep"}
+FIRST_POLL_S = 1.0  # the first pause between endpoint status polls; later ones double up to poll_s
 
 
 @dataclass(frozen=True)
@@ -241,9 +244,18 @@ def _status(client: Any, name: str) -> tuple[str, str]:
     return str(described.get("EndpointStatus")), str(described.get("FailureReason") or "")
 
 
+def _pauses_s(poll_s: float) -> Iterator[float]:
+    """Pauses between status polls: 1 s, doubling up to ``poll_s`` (so a stop signal's cleanup notices an
+    endpoint that has just settled within seconds, and a long creation costs few calls)."""
+    pause_s = min(FIRST_POLL_S, poll_s)
+    while True:
+        yield pause_s
+        pause_s = min(2 * pause_s, poll_s)
+
+
 def _wait_in_service(client: Any, name: str, timeout_s: float, poll_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while True:
+    for pause_s in _pauses_s(poll_s):
         status, reason = _status(client, name)
         if status == "InService":
             return
@@ -251,7 +263,7 @@ def _wait_in_service(client: Any, name: str, timeout_s: float, poll_s: float) ->
             raise PlannerError(f"endpoint {name} is {status}: {reason or 'no reason given'}")
         if time.monotonic() > deadline:
             raise PlannerError(f"endpoint {name} still {status} after {timeout_s:g} s")
-        time.sleep(poll_s)
+        time.sleep(pause_s)
 
 
 def delete_resources(client: Any, resources: list[SweepResource], *, in_progress_timeout_s: float = 1800.0,
@@ -296,7 +308,7 @@ def _delete(client: Any, resource: SweepResource, in_progress_timeout_s: float, 
 def _wait_settled(client: Any, name: str, timeout_s: float, poll_s: float) -> None:
     """Wait until the endpoint is no longer Creating/Updating/SystemUpdating (so it can be deleted)."""
     deadline = time.monotonic() + timeout_s
-    while _status(client, name)[0] in ("Creating", "Updating", "SystemUpdating"):
-        if time.monotonic() > deadline:
+    for pause_s in _pauses_s(poll_s):
+        if _status(client, name)[0] not in ("Creating", "Updating", "SystemUpdating") or time.monotonic() > deadline:
             return
-        time.sleep(poll_s)
+        time.sleep(pause_s)

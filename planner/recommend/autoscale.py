@@ -1,14 +1,22 @@
 """Autoscaling: simulate SageMaker target tracking on ``InvocationsPerInstance`` over a traffic profile.
 
-The simulation runs minute by minute (minute ``t`` covers seconds ``[60t, 60t + 60)``):
+The simulation runs minute by minute (minute ``t`` covers seconds ``[60t, 60t + 60)``), following
+Application Auto Scaling's documented target tracking where it is documented:
 
 - **metric**: ``InvocationsPerInstance[t]`` = invocations in minute ``t`` / instances in service
-  (CloudWatch's 1-minute sum).
-- **alarms**: scale out when the metric is above the target in each of the last
-  ``scale_out_minutes`` (3) minutes; scale in when it is below ``scale_in_ratio`` (0.9) × target in
-  each of the last ``scale_in_minutes`` (15). The scale-in figures are observed, not documented.
-- **decisions** are taken at the end of a minute: desired = ceil(in service × metric / target) =
-  ceil(invocations / target), clamped to [min, max]; a scale-out only adds, a scale-in only removes.
+  (CloudWatch's 1-minute sum). Its datapoint reaches the alarms ``metric_delay_minutes`` (2) after
+  the minute ends: at the end of minute ``t`` they see datapoints up to ``t - delay``.
+- **alarms** (evaluated every minute; an alarm that stays in ALARM invokes the policy again each
+  minute): scale out when the last ``scale_out_minutes`` (3) datapoints are above the target; scale
+  in when the last ``scale_in_minutes`` (15) are below ``scale_in_ratio`` (0.9) × target. AWS
+  documents that scale-in waits for the metric to be "sufficiently below" the target, typically
+  more than 10%; the 15 datapoints are observed, not documented.
+- **desired count** = ceil(capacity × datapoint / target), clamped to [min, max]. Outside the
+  scale-out cooldown the capacity is the current one. During it, the capacity added by the previous
+  scale-out counts as part of the desired count: the datapoint is applied to the instances it was
+  measured over (= ceil(invocations / target)), and a further scale-out happens only if that
+  exceeds the count already set. So the cooldown never blocks a needed scale-out; it stops a
+  delayed datapoint, measured before the added instances served, from being applied to them.
 - **scale-out**: the new instances are billed from the decision and serve from ``startup_s`` later
   (rounded up to a whole minute). While they start (the endpoint is ``Updating``) no other activity
   starts; the scale-out cooldown runs from when they are in service ("after the activity completes").
@@ -19,13 +27,21 @@ The simulation runs minute by minute (minute ``t`` covers seconds ``[60t, 60t + 
   whose per-instance load exceeds the saturation throughput is *overloaded*: its p99 is ``inf``
   (``null`` in JSON), and like every minute with p99 above the target, an SLA breach.
 
+Sources: "How target tracking scaling for Application Auto Scaling works" (cooldowns, scale-in
+threshold), https://docs.aws.amazon.com/autoscaling/application/userguide/target-tracking-scaling-policy-overview.html,
+and ``ScaleOutCooldown`` / ``ScaleInCooldown`` in
+https://docs.aws.amazon.com/autoscaling/application/APIReference/API_TargetTrackingScalingPolicyConfiguration.html.
+:func:`simulation_differences` lists where the simulation departs from AWS.
+
 Pure and deterministic: same inputs, same timeline.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import math
+import shlex
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -216,7 +232,8 @@ class TargetTrackingPolicy:
     """A target-tracking policy on ``InvocationsPerInstance`` and the behaviour simulated around it.
 
     ``target_invocations_per_instance_per_minute`` is the policy's ``TargetValue``; capacities are
-    instance counts; durations in seconds.
+    instance counts; durations in seconds; ``metric_delay_minutes`` is how late CloudWatch datapoints
+    reach the alarms (simulated, not part of the policy).
     """
 
     target_invocations_per_instance_per_minute: float
@@ -229,15 +246,16 @@ class TargetTrackingPolicy:
     scale_in_minutes: int = 15
     scale_in_ratio: float = 0.9
     disable_scale_in: bool = False
+    metric_delay_minutes: int = 2
 
     def __post_init__(self) -> None:
         if not (self.target_invocations_per_instance_per_minute > 0 and 1 <= self.min_capacity <= self.max_capacity):
             raise ValueError("need a target > 0 and 1 <= min_capacity <= max_capacity, got "
                              f"{self.target_invocations_per_instance_per_minute!r}, {self.min_capacity!r}, "
                              f"{self.max_capacity!r}")
-        if min(self.scale_out_cooldown_s, self.scale_in_cooldown_s, self.startup_s) < 0 \
+        if min(self.scale_out_cooldown_s, self.scale_in_cooldown_s, self.startup_s, self.metric_delay_minutes) < 0 \
                 or min(self.scale_out_minutes, self.scale_in_minutes) < 1 or not 0 < self.scale_in_ratio <= 1:
-            raise ValueError("cooldowns and start-up must be >= 0 s, alarm windows >= 1 minute, "
+            raise ValueError("cooldowns, start-up and metric delay must be >= 0, alarm windows >= 1 minute, "
                              "scale_in_ratio in (0, 1]")
 
     def scaling_policy_configuration(self) -> dict[str, Any]:
@@ -254,13 +272,15 @@ class TargetTrackingPolicy:
 
 @dataclass(frozen=True)
 class ScalingEvent:
-    """One scaling activity, decided at the end of ``minute``; the new count serves from ``effective_minute``."""
+    """One scaling activity, decided at the end of ``minute`` on the datapoint of ``datapoint_minute``
+    (``invocations_per_instance``); the new count serves from ``effective_minute``."""
 
     minute: int
     action: str  # "scale-out" | "scale-in"
     from_count: int
     to_count: int
     effective_minute: int
+    datapoint_minute: int
     invocations_per_instance: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -299,36 +319,81 @@ def simulate_target_tracking(tps: Sequence[float] | np.ndarray, policy: TargetTr
     start = _desired(invocations[0], target) if initial_capacity is None else int(initial_capacity)
     serving = min(max(start, p.min_capacity), p.max_capacity)
     pending, ready_minute, ready_s = 0, 0, 0.0
-    scale_out_from_s = scale_in_from_s = -math.inf  # cooldowns: earliest start of the next activity
+    out_cooldown_until_s = scale_in_from_s = -math.inf
     above = below = 0
     in_service, billed, metric = [], [], []
     events: list[ScalingEvent] = []
     for t, count in enumerate(invocations):
         if pending and t >= ready_minute:
             serving, pending = serving + pending, 0
-            scale_out_from_s = ready_s + p.scale_out_cooldown_s
+            out_cooldown_until_s = ready_s + p.scale_out_cooldown_s
         in_service.append(serving)
         billed.append(serving + pending)
-        value = count / serving
-        metric.append(value)
+        metric.append(count / serving)
+        seen = t - p.metric_delay_minutes  # the newest datapoint the alarms have at the end of minute t
+        if seen < 0:
+            continue
+        value = metric[seen]
         above = above + 1 if value > target else 0
         below = below + 1 if value < p.scale_in_ratio * target else 0
         if pending:
             continue  # the endpoint is Updating: no other activity starts
         now_s = 60.0 * (t + 1)
-        wanted = _desired(count, target)
-        if above >= p.scale_out_minutes and now_s >= scale_out_from_s and min(wanted, p.max_capacity) > serving:
-            pending = min(wanted, p.max_capacity) - serving
-            ready_s = now_s + p.startup_s
-            ready_minute = math.ceil(round(ready_s / 60.0, 9))
-            scale_in_from_s = now_s  # a scale-out ends a scale-in cooldown
-            events.append(ScalingEvent(t, "scale-out", serving, serving + pending, ready_minute, value))
-        elif (not p.disable_scale_in and below >= p.scale_in_minutes and now_s >= scale_in_from_s
-              and max(wanted, p.min_capacity) < serving):
-            events.append(ScalingEvent(t, "scale-in", serving, max(wanted, p.min_capacity), t + 1, value))
-            serving = max(wanted, p.min_capacity)
-            scale_in_from_s = now_s + p.scale_in_cooldown_s
+        if above >= p.scale_out_minutes:
+            # in the cooldown, capacity already added counts: the datapoint applies to the instances it measured
+            measured_over = in_service[seen] if now_s < out_cooldown_until_s else serving
+            wanted = min(_desired(measured_over * value, target), p.max_capacity)
+            if wanted > serving:
+                pending = wanted - serving
+                ready_s = now_s + p.startup_s
+                ready_minute = math.ceil(round(ready_s / 60.0, 9))
+                scale_in_from_s = now_s  # a scale-out ends a scale-in cooldown
+                events.append(ScalingEvent(t, "scale-out", serving, wanted, ready_minute, seen, value))
+        elif not p.disable_scale_in and below >= p.scale_in_minutes and now_s >= scale_in_from_s:
+            wanted = max(_desired(serving * value, target), p.min_capacity)
+            if wanted < serving:
+                events.append(ScalingEvent(t, "scale-in", serving, wanted, t + 1, seen, value))
+                serving = wanted
+                scale_in_from_s = now_s + p.scale_in_cooldown_s
     return ScalingTimeline(np.array(in_service), np.array(billed), np.array(metric), tuple(events))
+
+
+def simulation_differences(policy: TargetTrackingPolicy) -> tuple[str, ...]:
+    """Where :func:`simulate_target_tracking` (and the latency read off it) departs from AWS."""
+    p = policy
+    return (
+        f"start-up: new instances serve a fixed {p.startup_s:g} s after the decision (rounded up to whole minutes); "
+        "SageMaker's real start-up varies with instance type, container image and model size",
+        f"metric delay {p.metric_delay_minutes} min, fixed: CloudWatch datapoints arrive about 1–2 min late, and the "
+        "alarms are evaluated on their own schedule rather than at the end of each simulated minute",
+        f"alarm evaluation simplified: {p.scale_out_minutes} of {p.scale_out_minutes} datapoints above the target "
+        f"to scale out, {p.scale_in_minutes} of {p.scale_in_minutes} below {p.scale_in_ratio:g} × target to scale in "
+        "(the scale-in figures are observed, not documented); missing datapoints are not modelled",
+        "desired count = ceil(instances × newest datapoint / target), with the instances the datapoint measured "
+        "during the scale-out cooldown and the current ones outside it: our reading of the documented cooldown "
+        "rule, as AWS does not publish its exact calculation",
+        "no scaling activity starts while instances start (the endpoint is Updating); AWS would retry it later",
+        "scale-in removes instances at the decision, with no draining of requests in flight",
+        "traffic is uniform within each minute; routing RANDOM: each in-service instance an independent queue with "
+        "1/n of it, latency from the fitted per-instance model",
+    )
+
+
+def apply_commands(policy: TargetTrackingPolicy, endpoint_name: str, variant_name: str = "AllTraffic",
+                   policy_name: str = "planner-target-tracking",
+                   configuration_file: str | Path | None = None) -> tuple[str, str]:
+    """The AWS CLI commands that apply ``policy`` to a SageMaker variant: ``register-scalable-target``
+    (min/max capacity) and ``put-scaling-policy``, whose configuration is ``file://configuration_file``
+    when given, else the JSON inline. Shell-quoted, ready to run."""
+    target = ["--service-namespace", "sagemaker", "--resource-id", f"endpoint/{endpoint_name}/variant/{variant_name}",
+              "--scalable-dimension", SCALABLE_DIMENSION]
+    config = (f"file://{configuration_file}" if configuration_file is not None
+              else json.dumps(policy.scaling_policy_configuration(), separators=(",", ":")))
+    register = ["aws", "application-autoscaling", "register-scalable-target", *target,
+                "--min-capacity", str(policy.min_capacity), "--max-capacity", str(policy.max_capacity)]
+    put = ["aws", "application-autoscaling", "put-scaling-policy", "--policy-name", policy_name, *target,
+           "--policy-type", "TargetTrackingScaling", "--target-tracking-scaling-policy-configuration", config]
+    return shlex.join(register), shlex.join(put)
 
 
 def latency_by_minute(fit: ConfigurationFit, tps: np.ndarray, in_service: np.ndarray,
@@ -363,7 +428,7 @@ class ProvisioningOutcome:
     instance_hours: float
     usd: float
     usd_per_month: float
-    max_latency_ms: float | None  # worst finite prediction (overloaded minutes excluded)
+    max_latency_ms: float | None  # worst prediction; None (unbounded) when any minute is overloaded
     scale_out_events: int
     scale_in_events: int
     first_breach_minute: int | None
@@ -376,14 +441,13 @@ def _outcome(name: str, fit: ConfigurationFit, traffic: TrafficProfile, timeline
              latency_target_ms: float, percentile: float | str, usd_per_hour: float) -> ProvisioningOutcome:
     _, latency = latency_by_minute(fit, traffic.tps, timeline.in_service, percentile)
     breach = _breached(latency, latency_target_ms)
-    finite = latency[np.isfinite(latency)]
     hours = timeline.instance_hours
     actions = [e.action for e in timeline.events]
     return ProvisioningOutcome(
         name=name, min_instances=int(timeline.in_service.min()), max_instances=int(timeline.billed.max()),
         breach_minutes=int(breach.sum()), overloaded_minutes=int(np.isinf(latency).sum()), instance_hours=hours,
         usd=hours * usd_per_hour, usd_per_month=hours * usd_per_hour * HOURS_PER_MONTH * 60.0 / traffic.minutes,
-        max_latency_ms=float(finite.max()) if finite.size else None,
+        max_latency_ms=float(latency.max()) if np.isfinite(latency).all() else None,
         scale_out_events=actions.count("scale-out"), scale_in_events=actions.count("scale-in"),
         first_breach_minute=int(np.argmax(breach)) if breach.any() else None)
 
@@ -403,6 +467,7 @@ class AutoscalePlan:
     saturation_tps_per_instance: float
     target_tps_per_instance: float
     target_tps_per_instance_source: str
+    target_value_derivation: str
     safety_factor: float
     policy: TargetTrackingPolicy
     autoscaled: ProvisioningOutcome
@@ -445,6 +510,7 @@ class AutoscalePlan:
             "target_value_invocations_per_instance_per_minute": self.policy.target_invocations_per_instance_per_minute,
             "target_tps_per_instance": self.target_tps_per_instance,
             "target_tps_per_instance_source": self.target_tps_per_instance_source,
+            "target_value_derivation": self.target_value_derivation,
             "capacity_tps_per_instance": self.capacity_tps_per_instance, "capacity_binding": self.capacity_binding,
             "saturation_tps_per_instance": self.saturation_tps_per_instance, "safety_factor": self.safety_factor,
             "min_capacity": self.policy.min_capacity, "max_capacity": self.policy.max_capacity,
@@ -456,7 +522,8 @@ class AutoscalePlan:
                          "overloaded_latency": "inf (null in JSON)", "max_latency_ms": self.autoscaled.max_latency_ms,
                          "events": [e.to_dict() for e in self.timeline.events]},
             "max_capacity_search": list(self.max_capacity_search), "price_catalog": self.price_catalog,
-            "model": self.model, "notes": list(self.notes)}
+            "model": self.model, "notes": list(self.notes),
+            "simulation_differences": list(simulation_differences(self.policy))}
 
 
 def _option_at_peak(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, peak_tps: float,
@@ -514,34 +581,44 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
                      min_capacity: int | None = None, max_capacity: int | None = None,
                      max_utilization: float = 0.7, startup_s: float = 300.0, scale_in_cooldown_s: int = 300,
                      scale_out_cooldown_s: int = 300, scale_out_minutes: int = 3, scale_in_minutes: int = 15,
-                     scale_in_ratio: float = 0.9, disable_scale_in: bool = False) -> AutoscalePlan:
+                     scale_in_ratio: float = 0.9, disable_scale_in: bool = False,
+                     metric_delay_minutes: int = 2) -> AutoscalePlan:
     """Recommend and simulate a target-tracking policy for ``traffic``.
 
     The instance type is the cheapest option of :func:`recommend_realtime` at the peak TPS (random
     routing, as the simulation assumes), or the cheapest of ``instance_type``; that option's count
-    is the static provisioning compared against. Per-instance capacity at the SLA (rps) is the
-    fitted model's (``max_utilization`` caps it, as in ``planner recommend``); the target value is
-    ``target_tps_per_instance`` (default: that capacity) × ``safety_factor`` × 60, AWS's sizing rule
-    with its max RPS read off the latency curve. ``min_capacity`` defaults to the policy's count at
-    the trough, ``max_capacity`` to the best of a few tried (:func:`_search_max_capacity`).
+    is the static provisioning compared against (its capacity is capped at ``max_utilization``, as
+    in ``planner recommend``). The target value is AWS's sizing rule, max TPS per instance ×
+    ``safety_factor`` × 60, with the max TPS ``target_tps_per_instance`` or else the load at which
+    the fitted percentile reaches the SLA (at most the saturation): the safety factor is the only
+    headroom, not applied on top of the utilisation cap. ``min_capacity`` defaults to the policy's
+    count at the trough, ``max_capacity`` to the best of a few tried (:func:`_search_max_capacity`).
     """
     if not (0 < safety_factor <= 1):
         raise ValueError(f"safety_factor must be in (0, 1], got {safety_factor!r}")
     option, fit = _option_at_peak(fits, catalog, float(traffic.tps.max()), latency_target_ms, percentile,
                                   max_utilization, instance_type)
     capacity = fit.capacity_at_sla(latency_target_ms, percentile, max_utilization)
+    at_sla = fit.capacity_at_sla(latency_target_ms, percentile, 1.0)  # no utilisation cap: headroom comes once
     given = target_tps_per_instance is not None
-    max_tps = float(target_tps_per_instance) if given else option.capacity_tps_per_instance
+    max_tps = float(target_tps_per_instance) if given else at_sla.capacity_rps
     if max_tps <= 0:
         raise ValueError(f"target_tps_per_instance must be > 0, got {max_tps!r}")
     target = round(max_tps * safety_factor * 60.0, 2)  # the TargetValue exported
+    source = ("given" if given else f"model: {at_sla.percentile} reaches {latency_target_ms:g} ms"
+              if at_sla.binding == "latency" else "model: saturation, below the SLA up to it")
+    derivation = (f"TargetValue {target:,.2f} = {max_tps:.1f} TPS per instance ({source}) × {safety_factor:g} × 60: "
+                  f"{target / 60 / fit.saturation_rps:.0%} of the {fit.saturation_rps:.1f} TPS saturation; the safety "
+                  f"factor is the headroom, applied once (not on top of the {max_utilization:g} utilisation cap "
+                  "that sizes the static fleet)")
     if min_capacity is None:
         min_capacity = max(1, _desired(float(traffic.invocations_per_minute.min()), target))
         min_capacity = min(min_capacity, max_capacity or min_capacity)
     policy = TargetTrackingPolicy(
         target, min_capacity, max_capacity or min_capacity, scale_out_cooldown_s=scale_out_cooldown_s,
         scale_in_cooldown_s=scale_in_cooldown_s, startup_s=startup_s, scale_out_minutes=scale_out_minutes,
-        scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio, disable_scale_in=disable_scale_in)
+        scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio, disable_scale_in=disable_scale_in,
+        metric_delay_minutes=metric_delay_minutes)
     usd_per_hour = catalog.price(option.instance_type)
     search: tuple[dict[str, Any], ...] = ()
     if max_capacity is None:
@@ -552,17 +629,16 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
                                                                     max_capacity=option.instance_count))
     autoscaled = _outcome("autoscaled", fit, traffic, timeline, latency_target_ms, percentile, usd_per_hour)
     static = _outcome("static at peak", fit, traffic, static_timeline, latency_target_ms, percentile, usd_per_hour)
-    notes = [*traffic.notes, "routing: RANDOM (each in-service instance an independent queue with 1/n of the traffic)",
-             "overloaded minutes (per-instance load above saturation) count as breaches with latency inf",
+    notes = [*traffic.notes, "overloaded minutes (per-instance load above saturation) count as breaches with latency inf",
              "starting instances are billed from the scaling decision"]
     if given:
-        notes.append(f"target from the given {max_tps:g} TPS per instance; the model's capacity at the SLA is "
-                     f"{capacity.capacity_rps:.1f} TPS")
+        notes.append(f"target from the given {max_tps:g} TPS per instance; the model's {at_sla.percentile} reaches the SLA at "
+                     f"{at_sla.capacity_rps:.1f} TPS")
     return AutoscalePlan(
         instance_type=option.instance_type, label=option.label, percentile=capacity.percentile,
         latency_target_ms=float(latency_target_ms), traffic=traffic, capacity_tps_per_instance=capacity.capacity_rps,
         capacity_binding=capacity.binding, saturation_tps_per_instance=float(fit.saturation_rps),
-        target_tps_per_instance=max_tps, target_tps_per_instance_source="given" if given else "model capacity at SLA",
+        target_tps_per_instance=max_tps, target_tps_per_instance_source=source, target_value_derivation=derivation,
         safety_factor=safety_factor, policy=policy, autoscaled=autoscaled, static=static,
         usd_per_hour_per_instance=usd_per_hour,
         price_catalog={"source": catalog.source, "date": catalog.date, "region": catalog.region,

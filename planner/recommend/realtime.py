@@ -32,6 +32,7 @@ from planner.queueing import allen_cunneen_factor, erlang_c, mgc_mean_response_s
 ROUTINGS = ("least-outstanding", "random")
 MAX_INSTANCES = 10_000
 HA_MAX_UTILIZATION = 0.95  # with one instance lost, the rest may run hot but not saturated
+UNPRICED = "unpriced"  # the reason of a rejection whose instance type the price catalog lacks
 
 
 @dataclass(frozen=True)
@@ -371,7 +372,7 @@ def recommend_realtime(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, 
             else:
                 result = _rejection(fit, "no latency curve: " + ("; ".join(fit.notes) or "not enough steady steps"))
         except PriceError as exc:
-            result = _rejection(fit, f"no price: {exc}")
+            result = _rejection(fit, f"{UNPRICED}: {exc}")
         (options if isinstance(result, RealtimeOption) else rejected).append(result)
     options.sort(key=lambda o: (o.usd_per_month, o.predicted_latency_ms))
     options, models, notes = _ranked_by_model(options, top)
@@ -388,7 +389,13 @@ def rationale(rec: RealtimeRecommendation) -> str:
     if not rec.options:
         closest = min((r for r in rec.rejected if r.best_latency_ms is not None), key=lambda r: r.best_latency_ms,
                       default=None)
-        text = f"No measured configuration meets {rec.percentile} ≤ {rec.latency_target_ms:g} ms at {rec.target_tps:g} TPS."
+        unpriced = [r for r in rec.rejected if r.reason.startswith(UNPRICED)]
+        text = (f"No {'priced' if unpriced else 'measured'} configuration meets {rec.percentile} ≤ "
+                f"{rec.latency_target_ms:g} ms at {rec.target_tps:g} TPS.")
+        if unpriced:  # the headline: a price is missing, not capacity
+            names = ", ".join(sorted({r.instance_type or "" for r in unpriced}))
+            text = (f"no price for {names} in {rec.price_catalog['region']} (add it with --price-file or "
+                    f"`planner prices refresh`).{' ' + text if len(unpriced) < len(rec.rejected) else ''}")
         if closest:
             text += f" Closest: {closest.label}, {closest.best_latency_ms:.0f} ms at light load."
         return text
