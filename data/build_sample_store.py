@@ -1,6 +1,6 @@
 """Rebuild data/sample-store, the bundled sample collection.
 
-Two parts: every public file in ../shared/datasets through `planner ingest` (origin=published,
+Two parts: every public file in tests/datasets (a copy of ../shared/datasets) through `planner ingest` (origin=published,
 with its source), and emulated instance profiles: `planner serve-local --profile P` load-tested
 by `planner collect` (real Locust, loopback; origin=emulated, labelled with the profile). The
 emulated part takes ~25 minutes on 2 cores; `--published-only` skips it.
@@ -98,7 +98,7 @@ def collect_profile(out: Path, profile: str, shape: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", type=Path, default=REPO.parent / "shared" / "datasets")
+    parser.add_argument("--datasets", type=Path, default=REPO / "tests" / "datasets")
     parser.add_argument("--out", type=Path, default=REPO / "data" / "sample-store")
     parser.add_argument("--published-only", action="store_true", help="skip the emulated profiles")
     args = parser.parse_args()

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DATASETS = Path(os.environ.get("PLANNER_DATASETS", REPO.parent / "shared" / "datasets"))
+DATASETS = Path(os.environ.get("PLANNER_DATASETS", REPO / "tests" / "datasets"))  # a copy: see its README
 # One fit cache for the session (CLI subprocesses inherit it), never the user's ~/.cache.
 os.environ["PLANNER_CACHE_DIR"] = tempfile.mkdtemp(prefix="planner-fit-cache-")
 
 
 @pytest.fixture(scope="session")
 def datasets() -> Path:
-    """../shared/datasets beside the clone (read-only: copy what a test changes)."""
-    assert DATASETS.is_dir(), f"shared datasets not found at {DATASETS}"
+    """The real public inputs (tests/datasets, read-only: copy what a test changes)."""
+    assert DATASETS.is_dir(), f"datasets not found at {DATASETS}"
     return DATASETS
 
 

@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 from planner.cli import app
 
 COMMANDS = [["ingest"], ["formats"], ["runs", "list"], ["runs", "show"], ["runs", "rm"], ["runs", "reparse"],
-            ["runs", "gc"], ["fit"], ["recommend"], ["prices", "show"], ["prices", "refresh"], ["serve-local"], ["collect"]]
-READ_COMMANDS = [["formats"], ["runs", "list"], ["runs", "show"], ["fit"], ["recommend"], ["prices", "show"]]
+            ["runs", "gc"], ["runs", "verify"], ["fit"], ["recommend"], ["prices", "show"], ["prices", "refresh"], ["serve-local"], ["collect"]]
+READ_COMMANDS = [["formats"], ["runs", "list"], ["runs", "show"], ["runs", "verify"], ["fit"], ["recommend"], ["prices", "show"]]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

@@ -1,4 +1,4 @@
-"""Every real public sample in ../shared/datasets ingests, folder by folder, into the right runs."""
+"""Every real public sample in tests/datasets (a copy of the shared inputs) ingests, folder by folder, into the right runs."""
 
 from __future__ import annotations
 
