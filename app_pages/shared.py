@@ -1,8 +1,9 @@
 """Cached library calls shared by the pages, the store the app shows, and the scenario kept in the URL.
 
-No maths here: every function forwards its arguments to the library, and every input is an argument
-(so the caches key on all of them). The store's *version* (its run ids and generations) is part of
-every key, so an upload invalidates what was computed from the collection before.
+No maths and no pipeline here: every function forwards its arguments to a :mod:`planner.scenarios`
+question, and every input is an argument (so the caches key on all of them). The collection's
+*version* (its run ids and generations, and the bundled sample's when it is read beside the user's
+runs) is part of every key, so an upload invalidates what was computed from the collection before.
 """
 
 from __future__ import annotations
@@ -17,53 +18,39 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from planner.capacity import ConfigurationFit, fit_store
+from planner.capacity import ConfigurationFit
 from planner.catalog import PriceCatalog, available_regions, load_catalog
 from planner.charts import serverless_cost_chart, usl_chart
 from planner.errors import PlannerError
-from planner.export import (
-    CostComparison,
-    Traffic,
-    compare_options,
-)
-from planner.fit_cache import FitCache
-from planner.recommend.mme import (
-    DEFAULT_MAX_MISS_RATIO,
-    DEFAULT_MEMORY_THRESHOLD,
-    MemorySeries,
-    MmeRecommendation,
-    Popularity,
-    memory_series,
-    parse_popularity,
-    parse_traffic_csv,
-    recommend_mme,
-    throughput_run_ids,
-)
-from planner.recommend.realtime import RealtimeRecommendation, recommend_realtime
-from planner.recommend.serverless import (
-    MemoryLatency,
-    RealtimeBaseline,
-    ServerlessRecommendation,
-    comparable_realtime,
-    memory_latencies,
-    recommend_serverless,
-)
-from planner.steps import for_collection, for_run
+from planner.export import CostComparison, Traffic
+from planner.ingest.traffic import parse_popularity, parse_traffic_csv
+from planner.recommend.mme import MemorySeries, MmeRecommendation
+from planner.recommend.realtime import RealtimeRecommendation
+from planner.recommend.serverless import ServerlessRecommendation
+from planner.scenarios.costs import CostScenario, compare_costs
+from planner.scenarios.multi_model import MultiModelScenario, size_multi_model
+from planner.scenarios.realtime import RealtimeScenario, size_realtime
+from planner.scenarios.serverless import ServerlessScenario, size_serverless
+from planner.scenarios.source import SAMPLE_STORE, RunSource, is_sample, runs_at
+from planner.steps import for_run
 from planner.store import DEFAULT_STORE, RunStore
+from planner.traffic import Popularity
 from planner.units import parse_count, parse_duration_ms
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE_STORE = Path(os.environ.get("PLANNER_SAMPLE_STORE", REPO / "data" / "sample-store"))
+EXPLICIT = "--store / PLANNER_STORE"
+SAMPLE_VERSION = "bundled sample"  # tags the sample's part of a collection version
 
 
 @dataclass(frozen=True)
 class StoreChoice:
-    """The collection the app reads (``root``), why it was chosen, and where uploads are written
-    (``upload_root``; None when that would be the bundled sample, which is never modified)."""
+    """The collection the app reads (``root``), why it was chosen, where uploads are written
+    (``upload_root``; None when that would be the bundled sample, which is never modified), and the
+    bundled sample read beside ``root`` (``sample_root``; None when not)."""
 
     root: str
     reason: str
     upload_root: str | None
+    sample_root: str | None = None
 
 
 def default_store() -> StoreChoice:
@@ -71,8 +58,7 @@ def default_store() -> StoreChoice:
     bundled sample collection (read-only). Uploads go where ``planner ingest`` would write."""
     explicit = os.environ.get("PLANNER_STORE")
     if explicit:
-        is_sample = "://" not in explicit and Path(explicit).resolve() == SAMPLE_STORE.resolve()
-        return StoreChoice(explicit, "--store / PLANNER_STORE", None if is_sample else explicit)
+        return StoreChoice(explicit, EXPLICIT, None if is_sample(explicit) else explicit)
     local = str(Path(DEFAULT_STORE).resolve())
     if RunStore(local).exists():
         return StoreChoice(local, "./planner-store", local)
@@ -85,6 +71,20 @@ def store_version(root: str) -> tuple[tuple[str, str], ...]:
     if not store.exists():
         return ()
     return tuple((r.run_id, r.generation) for r in store.records())
+
+
+def collection_version(choice: StoreChoice) -> tuple:
+    """:func:`store_version` of ``choice.root``, then (:data:`SAMPLE_VERSION`, the sample's version) when
+    the bundled sample is read beside it."""
+    own = store_version(choice.root)
+    return (*own, (SAMPLE_VERSION, store_version(choice.sample_root))) if choice.sample_root else own
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def run_source(root: str, version: tuple) -> RunSource:
+    """The runs of ``root``, with the bundled sample beside them when ``version`` includes it; it keeps
+    the steps, fits and series computed from them (one per collection version)."""
+    return runs_at(root, include_sample=any(part[0] == SAMPLE_VERSION for part in version))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -108,15 +108,15 @@ def run_steps(root: str, version: tuple, run_id: str) -> pd.DataFrame:
 @st.cache_resource(show_spinner="Fitting every configuration of the collection (once per collection)…",
                    max_entries=4)
 def sizing_fits(root: str, version: tuple) -> list[ConfigurationFit]:
-    """Fits for sizing, as ``planner recommend`` makes them. The SLA, percentile and utilisation cap
-    only set ``ConfigurationFit.capacity``, which the recommender recomputes: one fit serves every scenario."""
-    return fit_store(RunStore(root), for_sizing=True, cache=FitCache.default())
+    """Fits for sizing, as ``planner recommend`` makes them: no SLA (the decisions compute capacity),
+    so one fit serves every scenario."""
+    return run_source(root, version).fits(for_sizing=True)
 
 
 @st.cache_resource(show_spinner="Fitting this run (USL and latency, with bootstrap)…", max_entries=32)
 def run_fits(root: str, version: tuple, run_id: str) -> list[ConfigurationFit]:
     """Full fits (USL and latency model) of one run's configurations, as ``planner fit --run`` makes them."""
-    return fit_store(RunStore(root), [run_id], cache=FitCache.default())
+    return run_source(root, version).fits([run_id])
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -129,15 +129,17 @@ def price_catalog(region: str, discount: float, overrides: tuple[tuple[str, floa
 def recommendation(root: str, version: tuple, target_tps: float, latency_target_ms: float, percentile: float | str,
                    max_utilization: float, ha: bool, routing: str, region: str, discount: float,
                    overrides: tuple[tuple[str, float], ...], top: int) -> RealtimeRecommendation:
-    """:func:`planner.recommend.realtime.recommend_realtime` over :func:`sizing_fits` (``planner recommend``)."""
-    return recommend_realtime(sizing_fits(root, version), price_catalog(region, discount, overrides),
-                              target_tps=target_tps, latency_target_ms=latency_target_ms, percentile=percentile,
-                              max_utilization=max_utilization, ha=ha, routing=routing, top=top)
+    """``planner recommend``: :func:`planner.scenarios.realtime.size_realtime` over :func:`sizing_fits`."""
+    scenario = RealtimeScenario(target_tps=target_tps, latency_target_ms=latency_target_ms, percentile=percentile,
+                                max_utilization=max_utilization, ha=ha, routing=routing, top=top)
+    return size_realtime(sizing_fits(root, version), price_catalog(region, discount, overrides), scenario)
 
 
 def store_banner(choice: StoreChoice) -> None:
-    """One caption line naming the collection shown."""
-    st.caption(f"Run collection: `{choice.root}` ({choice.reason})")
+    """One caption line naming the collection shown (and the bundled sample beside it)."""
+    beside = (f"; beside it the bundled sample `{choice.sample_root}` (read-only; what comes from it is marked "
+              "'bundled sample')" if choice.sample_root else "")
+    st.caption(f"Run collection: `{choice.root}` ({choice.reason}){beside}")
 
 
 def url_scenario(prefix: str, fields: dict, sidebar: Callable[[], dict]) -> dict:
@@ -149,14 +151,25 @@ def url_scenario(prefix: str, fields: dict, sidebar: Callable[[], dict]) -> dict
     return values
 
 
+def with_sample_choice(choice: StoreChoice) -> StoreChoice:
+    """``choice`` with the bundled sample beside it unless the sidebar switch says not (on by default,
+    except for a collection named with ``--store``); unchanged when ``choice.root`` is the sample."""
+    if is_sample(choice.root):
+        return choice
+    beside = st.sidebar.toggle("Bundled sample beside your runs", value=choice.reason != EXPLICIT,
+                               key="include_sample", help="Read the bundled sample collection too (never modified); "
+                               "its options are marked 'bundled sample'.")
+    return replace(choice, sample_root=str(SAMPLE_STORE)) if beside and RunStore(SAMPLE_STORE).exists() else choice
+
+
 def open_page(title: str, scenario: Callable[[], dict]) -> tuple[StoreChoice, tuple, dict] | None:
     """Every page's start: title, the collection's banner, the page's scenario widgets (``scenario()``
     returns their values) and the collection's version; None, with a note, while it has no runs."""
     st.title(title)
-    choice = default_store()
+    choice = with_sample_choice(default_store())
     store_banner(choice)
     values = scenario()
-    version = store_version(choice.root)
+    version = collection_version(choice)
     if not version:
         st.info(f"No runs in `{choice.root}` yet: add some on the Upload page.")
         return None
@@ -186,46 +199,19 @@ def max_upload_mb() -> int:
 # ------------------------------------------------------------------ serverless, multi-model, compare
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
-def collection_steps(root: str, version: tuple) -> pd.DataFrame:
-    """Every run's steady-state steps (:func:`planner.steps.for_collection`)."""
-    return for_collection(RunStore(root), cache=FitCache.default())
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def serverless_latencies(root: str, version: tuple) -> tuple[tuple[MemoryLatency, ...], tuple[str, ...]]:
-    """Latency per serverless memory size and the skipped sizes (:func:`planner.recommend.serverless.memory_latencies`)."""
-    return memory_latencies(collection_steps(root, version))
-
-
-@st.cache_data(show_spinner="Sizing the comparable real-time option…", max_entries=64)
-def serverless_baseline(root: str, version: tuple, peak_tps: float, latency_target_ms: float, max_utilization: float,
-                        region: str, discount: float, overrides: tuple[tuple[str, float], ...]
-                        ) -> tuple[RealtimeBaseline | None, list[str]]:
-    """:func:`planner.recommend.serverless.comparable_realtime` for the same peak and p99 (``planner serverless``)."""
-    latencies, _ = serverless_latencies(root, version)
-    return comparable_realtime(sizing_fits(root, version), collection_steps(root, version), latencies,
-                               price_catalog(region, discount, overrides), peak_tps, latency_target_ms,
-                               max_utilization)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
+@st.cache_data(show_spinner="Sizing serverless and the comparable real-time option…", max_entries=256)
 def serverless_recommendation(root: str, version: tuple, *, monthly_invocations: float, peak_tps: float,
                               latency_target_ms: float, strategy: str, balanced_weight: float, request_bytes: float,
                               response_bytes: float, throttle_target: float, spillover_target: float,
                               latency_scv: float, max_utilization: float, region: str, discount: float,
                               overrides: tuple[tuple[str, float], ...]) -> ServerlessRecommendation:
     """``planner serverless`` (real-time option sized from the collection): memory, concurrency, costs."""
-    latencies, skipped = serverless_latencies(root, version)
-    baseline, extra = serverless_baseline(root, version, peak_tps, latency_target_ms, max_utilization, region,
-                                          discount, overrides)
-    rec = recommend_serverless(latencies, price_catalog(region, discount, overrides),
-                               monthly_invocations=monthly_invocations, peak_tps=peak_tps,
-                               latency_target_ms=latency_target_ms, strategy=strategy, balanced_weight=balanced_weight,
-                               request_bytes=request_bytes, response_bytes=response_bytes,
-                               throttle_target=throttle_target, spillover_target=spillover_target, realtime=baseline,
-                               latency_scv=latency_scv)
-    return replace(rec, notes=(*skipped, *extra, *rec.notes))
+    scenario = ServerlessScenario(
+        monthly_invocations=monthly_invocations, peak_tps=peak_tps, latency_target_ms=latency_target_ms,
+        strategy=strategy, balanced_weight=balanced_weight, request_bytes=request_bytes, response_bytes=response_bytes,
+        throttle_target=throttle_target, spillover_target=spillover_target, latency_scv=latency_scv,
+        max_utilization=max_utilization)
+    return size_serverless(run_source(root, version), price_catalog(region, discount, overrides), scenario)
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
@@ -236,22 +222,10 @@ def serverless_cost_spec(root: str, version: tuple, **scenario) -> dict:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def gpu_memory_series(root: str, version: tuple) -> list[MemorySeries]:
-    """Every GPU memory vs models-loaded series of the collection (:func:`planner.recommend.mme.memory_series`)."""
-    store = RunStore(root)
-    return memory_series(store.runs(), store.table("gpu_memory"), store.table("metrics"))
+    """Every GPU memory vs models-loaded series of the collection."""
+    return run_source(root, version).memory_series()
 
 
-@st.cache_resource(show_spinner="Fitting the multi-model configurations' throughput (once per collection)…",
-                   max_entries=4)
-def mme_fits(root: str, version: tuple) -> list[ConfigurationFit]:
-    """Fits of the runs of the series' configurations, as :func:`planner.recommend.mme.recommend_mme_for_store`
-    makes them (its SLA and cap only set ``capacity``, which the sizing recomputes)."""
-    store = RunStore(root)
-    ids = throughput_run_ids(store.runs(), gpu_memory_series(root, version))
-    return fit_store(store, ids, percentile=99.0, for_sizing=True, cache=FitCache.default()) if ids else []
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
 @st.cache_data(show_spinner=False, max_entries=32)
 def mme_popularity(popularity: str, models: int, traffic_csv: str | None = None,
                    traffic_name: str = "traffic.csv") -> Popularity:
@@ -262,19 +236,18 @@ def mme_popularity(popularity: str, models: int, traffic_csv: str | None = None,
     return parse_popularity(popularity, models)
 
 
+@st.cache_data(show_spinner="Sizing the multi-model endpoint…", max_entries=256)
 def mme_recommendation(root: str, version: tuple, *, target_tps: float, models: int, popularity: str,
                        tps_per_instance: float | None, latency_target_ms: float | None, max_utilization: float,
                        memory_threshold: float, max_miss_ratio: float, cold_load_ms: float | None, region: str,
                        discount: float, overrides: tuple[tuple[str, float], ...], traffic_csv: str | None = None,
                        traffic_name: str = "traffic.csv") -> MmeRecommendation:
-    """``planner mme`` over the whole collection: :func:`planner.recommend.mme.recommend_mme` on the cached
-    series and fits, as :func:`~planner.recommend.mme.recommend_mme_for_store` calls it."""
-    return recommend_mme(gpu_memory_series(root, version), price_catalog(region, discount, overrides),
-                         mme_popularity(popularity, models, traffic_csv, traffic_name), target_tps,
-                         fits=[] if tps_per_instance is not None else mme_fits(root, version),
-                         tps_per_instance=tps_per_instance, max_utilization=max_utilization,
-                         latency_target_ms=latency_target_ms, memory_threshold=memory_threshold,
-                         max_miss_ratio=max_miss_ratio, cold_load_ms=cold_load_ms)
+    """``planner mme`` over the whole collection (:func:`planner.scenarios.multi_model.size_multi_model`)."""
+    scenario = MultiModelScenario(target_tps, mme_popularity(popularity, models, traffic_csv, traffic_name),
+                                  tps_per_instance=tps_per_instance, latency_target_ms=latency_target_ms,
+                                  max_utilization=max_utilization, memory_threshold=memory_threshold,
+                                  max_miss_ratio=max_miss_ratio, cold_load_ms=cold_load_ms)
+    return size_multi_model(run_source(root, version), price_catalog(region, discount, overrides), scenario)
 
 
 @st.cache_data(show_spinner="Pricing every option…", max_entries=128)
@@ -282,25 +255,14 @@ def comparison(root: str, version: tuple, *, target_tps: float, latency_target_m
                monthly_invocations: float | None, request_bytes: float, response_bytes: float, models: int | None,
                popularity: str, scenario: str, max_utilization: float, region: str, discount: float,
                overrides: tuple[tuple[str, float], ...]) -> CostComparison:
-    """``planner export costs``: real-time without and with HA, serverless (when the collection has latencies
-    per memory size) and multi-model (with ``models``), priced side by side with their assumptions."""
-    catalog = price_catalog(region, discount, overrides)
+    """``planner export costs`` (:func:`planner.scenarios.costs.compare_costs`): real-time without and
+    with HA, serverless and (with ``models``) multi-model, priced side by side with their assumptions."""
     traffic = (Traffic(target_tps, monthly_invocations, request_bytes, response_bytes) if monthly_invocations
                else Traffic.at_peak_all_month(target_tps, request_bytes, response_bytes))
-    recs = [recommendation(root, version, target_tps, latency_target_ms, 99.0, max_utilization, ha,
-                           "least-outstanding", region, discount, overrides, None) for ha in (False, True)]
-    latencies, _ = serverless_latencies(root, version)
-
-    def multi_model():
-        return mme_recommendation(
-            root, version, target_tps=target_tps, models=models, popularity=popularity, tps_per_instance=None,
-            latency_target_ms=latency_target_ms, max_utilization=max_utilization,
-            memory_threshold=DEFAULT_MEMORY_THRESHOLD, max_miss_ratio=DEFAULT_MAX_MISS_RATIO, cold_load_ms=None,
-            region=region, discount=discount, overrides=overrides)
-
-    return compare_options(recs, traffic, catalog, latency_target_ms=latency_target_ms,
-                           serverless_latencies=latencies, multi_model=multi_model if models else None,
-                           scenario=scenario or None)
+    question = CostScenario(traffic=traffic, latency_target_ms=latency_target_ms, max_utilization=max_utilization,
+                            popularity=mme_popularity(popularity, models) if models else None,
+                            name=scenario or None)
+    return compare_costs(run_source(root, version), price_catalog(region, discount, overrides), question)
 
 
 # ------------------------------------------------------------------ scenario in the URL

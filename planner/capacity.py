@@ -20,6 +20,7 @@ import pandas as pd
 
 from planner.errors import FitError, InputError
 from planner.fit import CapacityEstimate, LatencyModel, LatencySummary
+from planner.schema import CONFIG_FIELDS
 from planner.usl import USLFit, USLSummary
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 DEFAULT_EXCLUDE = ("too_short", "errors", "generator_saturated")
 # Fraction of the highest measured throughput from which a closed-loop staircase is at its knee.
 KNEE_FRACTION = 0.95
-KEY_FIELDS = ("instance_type", "framework", "model", "endpoint", "memory_mb")
+KEY_FIELDS = tuple(f for f in CONFIG_FIELDS if f != "instance_count")  # fits are per instance
 ALL_FAILED = "every request failed"  # the note of a configuration whose steps all have error rate 1
 # Labels planner itself writes on the runs it collects (planner/collect/load.py run_labels,
 # collect/sagemaker.py, collect/sweep.py; a ``*`` ends a prefix: EndpointSettings.labels): they tell how a

@@ -20,7 +20,7 @@ loop has ``R = N·S/c − Z`` whatever the distribution); ``k`` completions of `
 ``k·S/c`` on average with variance ``k·Cs^2·(S/c)^2`` (the long-run variability of c renewal streams;
 exact for one worker). The response time is then
 ``D + W + B``: ``W`` zero or a gamma with the wait's two moments, ``B`` the service model of
-:mod:`planner.queueing`.
+:mod:`planner.queueing` (either family).
 
 Units: times in seconds, rates in 1/s; functions broadcast over numpy arrays.
 """
@@ -33,7 +33,12 @@ import numpy as np
 from scipy import special
 from scipy.optimize import elementwise
 
-from planner.queueing import service_exceedance, service_phases, service_quantile_s
+from planner.queueing import (
+    lognormal_plus_wait_exceedance,
+    service_exceedance,
+    service_phases,
+    service_quantile_s,
+)
 
 _NODES, _WEIGHTS = np.polynomial.legendre.leggauss(16)
 _UNIT_NODES, _UNIT_WEIGHTS = (_NODES + 1.0) / 2.0, _WEIGHTS / 2.0  # Gauss–Legendre on [0, 1]
@@ -91,16 +96,20 @@ class ClosedLoop:
         wait_var = (np.maximum(k2 - k1 * k1, 0.0) + k1 * np.asarray(service_scv, dtype=float)) * gap * gap
         return cls(throughput, np.where(users > 0, station, np.nan), wait_prob, wait_mean, wait_var)
 
-    def exceedance(self, t_s, service_time_s, service_scv) -> np.ndarray:
+    def exceedance(self, t_s, service_time_s, service_scv, family: str = "phase") -> np.ndarray:
         """``P(W + B > t)``: the station time's tail (add the fixed delay outside).
 
-        With ``B = shift + E`` (``E`` exponential phase j, weight ``q_j``, rate ``ν_j``) and
-        ``a = t − shift``: ``P(W + B > t) = Σ_j q_j [e^(−ν_j a) + ∫_0^{F_j(a)} P(W > a − F_j⁻¹(u)) du]``,
-        the integral by Gauss–Legendre in ``u`` (smooth: the gamma tail of ``W``)."""
+        Phase family, with ``B = shift + E`` (``E`` exponential phase j, weight ``q_j``, rate ``ν_j``)
+        and ``a = t − shift``: ``P(W + B > t) = Σ_j q_j [e^(−ν_j a) + ∫_0^{F_j(a)} P(W > a − F_j⁻¹(u)) du]``,
+        the integral by Gauss–Legendre in ``u`` (smooth: the gamma tail of ``W``). Lognormal family:
+        :func:`planner.queueing.lognormal_plus_wait_exceedance` with the gamma tail."""
         shape, scale = self._gamma()
         t, s, scv, shape, scale, p = np.broadcast_arrays(
             *(np.asarray(x, dtype=float) for x in (t_s, service_time_s, service_scv, shape, scale,
                                                    self.wait_probability)))
+        if family == "lognormal":
+            return lognormal_plus_wait_exceedance(
+                t, s, scv, p, lambda x: special.gammaincc(shape[..., None], x / scale[..., None]))
         value = np.asarray(service_exceedance(t, s, scv), dtype=float).copy()
         waits = p > 0
         if waits.any():
@@ -122,16 +131,16 @@ class ClosedLoop:
         var = np.where(self.wait_var_s2 > 0, self.wait_var_s2, mean * mean)
         return mean * mean / var, var / mean
 
-    def quantile_s(self, p, service_time_s, service_scv) -> np.ndarray:
+    def quantile_s(self, p, service_time_s, service_scv, family: str = "phase") -> np.ndarray:
         """p-quantile (s) of the station time, root-found on :meth:`exceedance`."""
         p, s, scv, wait_mean, wait_var, wait_prob = np.broadcast_arrays(
             *(np.asarray(x, dtype=float) for x in (p, service_time_s, service_scv, self.wait_mean_s,
                                                    self.wait_var_s2, self.wait_probability)))
-        hi = service_quantile_s(p, s, scv) + wait_mean + 12.0 * np.sqrt(wait_var) + 1e-9
+        hi = service_quantile_s(p, s, scv, family) + wait_mean + 12.0 * np.sqrt(wait_var) + 1e-9
 
         def excess(t, p_, s_, scv_, m_, v_, w_):
             one = ClosedLoop(np.nan, np.nan, w_, m_, v_)
-            return one.exceedance(t, s_, scv_) - (1.0 - p_)
+            return one.exceedance(t, s_, scv_, family) - (1.0 - p_)
 
         res = elementwise.find_root(excess, (np.zeros_like(p), hi), args=(p, s, scv, wait_mean, wait_var, wait_prob),
                                     tolerances={"xatol": 1e-9, "xrtol": 1e-9})

@@ -14,22 +14,18 @@ import csv
 import json
 import math
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.costs import GIB_BYTES, data_processing_usd
-from planner.errors import InfeasibleError, InputError
+from planner.errors import InputError
+from planner.jsonable import finite
 from planner.recommend.mme import MmeRecommendation
 from planner.recommend.realtime import RealtimeOption, RealtimeRecommendation
-from planner.recommend.serverless import (
-    MemoryLatency,
-    RealtimeBaseline,
-    ServerlessRecommendation,
-    recommend_serverless,
-)
+from planner.recommend.serverless import ServerlessRecommendation
 
 FORMATS = ("xlsx", "csv", "parquet")
 MONTHS_PER_YEAR = 12
@@ -59,7 +55,7 @@ class CostLine:
     notes: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        return finite(asdict(self))
 
 
 @dataclass(frozen=True)
@@ -188,37 +184,6 @@ def cost_comparison(realtime: Sequence[RealtimeRecommendation], traffic: Traffic
     lines.sort(key=lambda line: (not line.sla_met, line.usd_per_month))
     first = realtime[0] if realtime else None
     return CostComparison(tuple(lines), (*_assumptions(first, traffic, catalog), *extra_assumptions))
-
-
-def compare_options(realtime: Sequence[RealtimeRecommendation], traffic: Traffic, catalog: PriceCatalog, *,
-                    latency_target_ms: float, serverless_latencies: Sequence[MemoryLatency] = (),
-                    multi_model: Callable[[], MmeRecommendation] | None = None,
-                    scenario: str | None = None) -> CostComparison:
-    """What ``planner export costs`` (and the explorer's Compare page) price: the real-time answers
-    (e.g. without and with HA), serverless on demand and provisioned when latencies per memory size
-    are given (compared with the first real-time answer's best option), and multi-model
-    consolidation when ``multi_model`` is given (called here; an infeasible sizing becomes an
-    assumption row saying why, not an error), with every price used listed as an assumption."""
-    extra: list[CostLine] = []
-    notes: list[Assumption] = [Assumption("scenario", scenario, "", "given")] if scenario else []
-    sizes: list[int] = []
-    if serverless_latencies:
-        baseline = RealtimeBaseline.from_recommendation(realtime[0]) if realtime else None
-        serverless = recommend_serverless(serverless_latencies, catalog,
-                                          monthly_invocations=traffic.monthly_invocations, peak_tps=traffic.peak_tps,
-                                          latency_target_ms=latency_target_ms, request_bytes=traffic.request_bytes,
-                                          response_bytes=traffic.response_bytes, realtime=baseline)
-        extra += serverless_lines(serverless)
-        sizes.append(serverless.recommended_memory_mb)
-    if multi_model is not None:
-        try:
-            extra += mme_lines(multi_model(), traffic, catalog)
-        except InfeasibleError as exc:
-            notes.append(Assumption("multi-model", "not an option", "", str(exc)))
-    types = [line.instance_type for line in extra if line.instance_type]
-    types += [o.instance_type for rec in realtime for o in rec.options]
-    return cost_comparison(realtime, traffic, catalog, extra_lines=extra,
-                           extra_assumptions=[*notes, *price_assumptions(catalog, types, sizes)])
 
 
 def _assumptions(rec: RealtimeRecommendation | None, traffic: Traffic, catalog: PriceCatalog) -> list[Assumption]:

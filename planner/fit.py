@@ -42,6 +42,9 @@ _LOG_SCV_RANGE = (math.log(_SCV_RANGE[0]), math.log(_SCV_RANGE[1]))
 # for any service distribution near enough; its percentiles rest on the approximate wait distribution.
 # Weights (on residuals) chosen on simulated closed loops (c 1-16, service CV 0.3-2), none of them the
 # bench's emulated instances: with equal weights a lognormal service's shape pulls c and S away.
+RELAXATION_TIMES = 3.0
+"""An open-loop step's percentiles are fitted only if the step lasted this many relaxation times of the
+fitted queue at its load (:func:`planner.queueing.relaxation_time_s`)."""
 _CLOSED_MEAN_WEIGHT = 3.0
 _CLOSED_PCT_WEIGHT = 0.3
 _DELAY_START = 0.05  # start the fixed delay at 5% of its bound (the smallest latency observed)
@@ -62,13 +65,14 @@ def _label(stat: Statistic) -> str:
     return "mean" if stat == "mean" else f"p{stat:g}"
 
 
-def _queue_latency_ms(stat: Statistic, throughput_rps, servers, service_time_s, service_scv, arrival_scv):
+def _queue_latency_ms(stat: Statistic, throughput_rps, servers, service_time_s, service_scv, arrival_scv,
+                      family: str = "phase"):
     """Latency (ms) of statistic ``stat`` of the M/G/c model (vectorised over every argument)."""
     if stat == "mean":
         value = q.mgc_mean_response_s(throughput_rps, service_time_s, servers, service_scv, arrival_scv)
     else:
         value = q.mgc_response_quantile_s(stat / 100.0, throughput_rps, service_time_s, servers,
-                                          service_scv, arrival_scv)
+                                          service_scv, arrival_scv, family)
     return np.asarray(value) * 1000.0
 
 
@@ -87,6 +91,7 @@ class QueueModel:
     service_scv: float = 1.0
     arrival_scv: float = 1.0
     delay_ms: float = 0.0
+    service_family: str = "phase"
 
     @property
     def saturation_rps(self) -> float:
@@ -96,7 +101,7 @@ class QueueModel:
     def latency_ms(self, throughput_rps, stat: Statistic = 99.0) -> np.ndarray:
         """Latency (ms) under open arrivals at ``throughput_rps``."""
         return self.delay_ms + _queue_latency_ms(stat, throughput_rps, self.servers, self.service_time_s,
-                                                 self.service_scv, self.arrival_scv)
+                                                 self.service_scv, self.arrival_scv, self.service_family)
 
     def closed_latency_ms(self, users, think_s, stat: Statistic = 99.0) -> np.ndarray:
         """Latency (ms) in a closed loop of ``users`` per instance thinking ``think_s`` (s) between
@@ -105,7 +110,8 @@ class QueueModel:
         if stat == "mean":
             value = sum(w * loop.station_mean_s for w, loop in loops)
         else:
-            value = sum(w * loop.quantile_s(stat / 100.0, self.service_time_s, self.service_scv) for w, loop in loops)
+            value = sum(w * loop.quantile_s(stat / 100.0, self.service_time_s, self.service_scv, self.service_family)
+                        for w, loop in loops)
         return self.delay_ms + np.asarray(value) * 1000.0
 
     def closed_throughput_rps(self, users, think_s) -> np.ndarray:
@@ -294,6 +300,7 @@ class LatencySummary:
     delay_ms: float = 0.0
     arrivals: str = "open"
     method: str = ""
+    service_family: str = "phase"
     service_scv_source: str = "measured"
     service_scv_lower: float | None = None
     service_scv_upper: float | None = None
@@ -381,12 +388,32 @@ def _known_delay_ms(steps: pd.DataFrame) -> float | None:
     return float(values.median()) if len(values) else None
 
 
-def _scv_from_ratio(ratio: float, p_high: float) -> float:
+def _scv_from_ratio(ratio: float, p_high: float, family: str = "phase") -> float:
     """Service SCV whose p_high/p50 service-quantile ratio equals ``ratio`` (clipped to the model range)."""
     grid = np.geomspace(*_SCV_RANGE, 160)
-    ratios = np.asarray(q.service_quantile_s(p_high / 100.0, 1.0, grid)) / np.asarray(q.service_quantile_s(0.5, 1.0, grid))
+    ratios = (np.asarray(q.service_quantile_s(p_high / 100.0, 1.0, grid, family))
+              / np.asarray(q.service_quantile_s(0.5, 1.0, grid, family)))
     ratios = np.maximum.accumulate(ratios)
     return float(np.exp(np.interp(ratio, ratios, np.log(grid))))
+
+
+def _settled(obs: _Observations, used: pd.DataFrame, queue: QueueModel, notes: list[str]) -> _Observations:
+    """``obs`` without the percentiles of open-loop steps that lasted less than :data:`RELAXATION_TIMES`
+    relaxation times of ``queue`` at their load (their tail had not reached its steady state; the
+    means stay). Steps without a known ``duration_s`` are kept."""
+    if "duration_s" not in used:
+        return obs
+    duration = pd.to_numeric(used["duration_s"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)[obs.step]
+    tau = np.asarray(q.relaxation_time_s(obs.throughput_rps, queue.service_time_s, queue.servers,
+                                         queue.service_scv, queue.arrival_scv), dtype=float)
+    drop = ~obs.closed & ~np.isnan(obs.percentile) & (duration < RELAXATION_TIMES * tau)
+    if not drop.any():
+        return obs
+    rps, secs = obs.throughput_rps[drop], tau[drop]
+    notes.append(f"percentiles of {np.unique(obs.step[drop]).size} open-loop step(s) at {rps.min():.3g}-{rps.max():.3g} "
+                 f"rps not fitted: each lasted less than {RELAXATION_TIMES:g} relaxation times of the queue at its "
+                 f"load ({secs.min():.3g}-{secs.max():.3g} s each), so its tail had not settled; their means are fitted")
+    return obs.take(~drop)
 
 
 @dataclass(frozen=True)
@@ -397,7 +424,7 @@ class _Start:
     low_load_ci_ms: tuple[float, float] | None
 
 
-def _start(obs: _Observations) -> _Start:
+def _start(obs: _Observations, family: str = "phase") -> _Start:
     """Start values from the low-load steps (throughput <= 60% of the maximum; at least the lowest):
     S from an OLS intercept (statsmodels, with its 95% interval) of mean latency (else p50) on
     throughput when there are >= 3 such levels, clamped to [0.3, 1] x the lowest latency; Cs^2 from
@@ -425,7 +452,7 @@ def _start(obs: _Observations) -> _Start:
         at = obs.step == lowest
         p50, high = obs.latency_ms[at & obs.of(50.0)], obs.latency_ms[at & obs.of(max(pcts))]
         if p50.size and high.size:
-            scv = _scv_from_ratio(float(high[0] / p50[0]), max(pcts))
+            scv = _scv_from_ratio(float(high[0] / p50[0]), max(pcts), family)
     return _Start(service_ms / 1e3, scv, low_load, ci)
 
 
@@ -436,14 +463,14 @@ class _QueueFit:
 
 
 def _residuals(obs: _Observations, service_s, servers: int, scv: float, arrival_scv: float,
-               delay_s=0.0) -> np.ndarray:
+               delay_s=0.0, family: str = "phase") -> np.ndarray:
     """Residuals of the M/G/c model plus a fixed delay (broadcast over ``service_s``): percentiles
     on the probit scale, ``Phi^-1(F_model(y_obs - delay)) - Phi^-1(p)`` (a calibration residual that
     needs no quantile inversion; ~1-2x the log-latency error), means as ``ln(model/observed)``."""
     pct = ~np.isnan(obs.percentile)
     t_s = obs.latency_ms / 1e3
     wait_s = np.maximum(t_s - delay_s, 1e-12)
-    dist = q.MGcResponse(obs.throughput_rps, service_s, servers, scv, arrival_scv)
+    dist = q.MGcResponse(obs.throughput_rps, service_s, servers, scv, arrival_scv, family)
     exceed, mean_s = dist.exceedance(wait_s), dist.mean_s
     closed = obs.closed
     if closed.any():  # closed-loop steps: the model at their user count, not at their throughput
@@ -455,7 +482,7 @@ def _residuals(obs: _Observations, service_s, servers: int, scv: float, arrival_
             mean_s[..., means] = sum(w * loop.station_mean_s for w, loop in loops)
         if tails.any():
             loops = _closed_pair(obs.users[tails], obs.think_s[tails], service_s, servers, delay_s, scv)
-            exceed[..., tails] = sum(w * loop.exceedance(wait_s[tails], service_s, scv) for w, loop in loops)
+            exceed[..., tails] = sum(w * loop.exceedance(wait_s[tails], service_s, scv, family) for w, loop in loops)
     exceed = np.clip(exceed, 1e-15, 1.0 - 1e-15)
     with np.errstate(divide="ignore"):
         by_mean = np.log((mean_s + delay_s) / t_s)
@@ -465,7 +492,8 @@ def _residuals(obs: _Observations, service_s, servers: int, scv: float, arrival_
 
 
 def _fit_queue(obs: _Observations, servers: int, start: tuple[float, float], fit_scv: bool,
-               arrival_scv: float, fit_delay: bool = False, known_delay_s: float | None = None) -> _QueueFit:
+               arrival_scv: float, fit_delay: bool = False, known_delay_s: float | None = None,
+               family: str = "phase") -> _QueueFit:
     """Least squares (Levenberg–Marquardt) on :func:`_residuals` for (S[, Cs^2][, delay]) at fixed
     ``servers``. Cs^2 only when percentiles were measured; the delay when percentiles were measured
     or closed-loop steps were (the mean alone cannot tell a delay from S under open arrivals, but a
@@ -492,11 +520,11 @@ def _fit_queue(obs: _Observations, servers: int, start: tuple[float, float], fit
 
     def residuals(x):
         service_s, scv, delay_s = params(x)
-        return _residuals(obs, service_s, servers, scv, arrival_scv, delay_s)
+        return _residuals(obs, service_s, servers, scv, arrival_scv, delay_s, family)
 
     res = least_squares(residuals, x0, method="lm", xtol=1e-8, ftol=1e-8, gtol=1e-8, x_scale="jac")
     service_s, scv, delay_s = params(res.x)
-    return _QueueFit(QueueModel(servers, service_s, scv, arrival_scv, delay_s * 1e3), float(res.cost))
+    return _QueueFit(QueueModel(servers, service_s, scv, arrival_scv, delay_s * 1e3, family), float(res.cost))
 
 
 def _boot_service_times(obs: _Observations, weights: np.ndarray, queue: QueueModel) -> np.ndarray:
@@ -510,7 +538,8 @@ def _boot_service_times(obs: _Observations, weights: np.ndarray, queue: QueueMod
     def objective(a, row):
         row = row.astype(int)
         service_s = (s_max[row] * special.expit(a))[:, None]
-        r = _residuals(obs, service_s, queue.servers, queue.service_scv, queue.arrival_scv, queue.delay_ms / 1e3)
+        r = _residuals(obs, service_s, queue.servers, queue.service_scv, queue.arrival_scv, queue.delay_ms / 1e3,
+                       queue.service_family)
         r = np.where(weights[row] > 0, r, 0.0)  # observations outside the resample may be unstable
         return (weights[row] * r * r).sum(axis=1)
 
@@ -527,15 +556,26 @@ def _fit_queue_profile(obs: _Observations, arrival_scv: float, known_delay_s: fl
     for its parameter by the Bayesian information criterion, ``n·ln(RSS/n) + k·ln(n)``: a delay that
     merely trades places with service time on data that hardly queued would overstate the
     saturation throughput. A ``known_delay_s`` is held, not fitted; without percentiles Cs^2 is
-    held at ``mean_only_scv`` (default: :data:`planner.variability.MEAN_ONLY_SERVICE_SCV`)."""
-    start = _start(obs)
+    held at ``mean_only_scv`` (default: :data:`planner.variability.MEAN_ONLY_SERVICE_SCV`) and the
+    service family is the phase one; with percentiles both service families are fitted and the one
+    with the smaller cost (same parameter count) is kept."""
     fit_scv = bool((~np.isnan(obs.percentile)).any())
+    fits = [_fit_family(obs, arrival_scv, known_delay_s, mean_only_scv, fit_scv, family)
+            for family in (q.SERVICE_FAMILIES if fit_scv else ("phase",))]
+    return min(fits, key=lambda pair: pair[0].cost)
+
+
+def _fit_family(obs: _Observations, arrival_scv: float, known_delay_s: float | None, mean_only_scv: float | None,
+                fit_scv: bool, family: str) -> tuple[_QueueFit, _Start]:
+    """:func:`_fit_queue_profile` for one service family."""
+    start = _start(obs, family)
     if not fit_scv:
         start = replace(start, service_scv=mean_only_scv or assumed().scv)
-    plain = _profile_servers(obs, start, fit_scv, arrival_scv, fit_delay=False, known_delay_s=known_delay_s)
+    plain = _profile_servers(obs, start, fit_scv, arrival_scv, fit_delay=False, known_delay_s=known_delay_s,
+                             family=family)
     if known_delay_s is not None or not (fit_scv or obs.closed.any()):
         return plain, start
-    delayed = _profile_servers(obs, start, fit_scv, arrival_scv, fit_delay=True)
+    delayed = _profile_servers(obs, start, fit_scv, arrival_scv, fit_delay=True, family=family)
     n = obs.latency_ms.size
 
     def bic(fit: _QueueFit, k: int) -> float:
@@ -545,7 +585,7 @@ def _fit_queue_profile(obs: _Observations, arrival_scv: float, known_delay_s: fl
 
 
 def _profile_servers(obs: _Observations, start: _Start, fit_scv: bool, arrival_scv: float,
-                     fit_delay: bool, known_delay_s: float | None = None) -> _QueueFit:
+                     fit_delay: bool, known_delay_s: float | None = None, family: str = "phase") -> _QueueFit:
     """Profile the integer server count ``c``: start at ``ceil(X_max*S0/0.95)`` (the throughput
     ceiling), walk down by 1 and up by max(1, 10%) while the least-squares cost improves by > 0.1%.
     The smallest ``c`` reaching the best cost is kept (interpretable; a test that never queued
@@ -556,7 +596,7 @@ def _profile_servers(obs: _Observations, start: _Start, fit_scv: bool, arrival_s
     def at(c: int) -> _QueueFit:
         if c not in cache:
             cache[c] = _fit_queue(obs, c, (start.service_time_s, start.service_scv), fit_scv, arrival_scv,
-                                  fit_delay, known_delay_s)
+                                  fit_delay, known_delay_s, family)
         return cache[c]
 
     def better(a: int, b: int) -> bool:
@@ -632,6 +672,9 @@ class LatencyModel:
         self.known_delay_ms_ = _known_delay_ms(used)
         known_delay_s = None if self.known_delay_ms_ is None else self.known_delay_ms_ / 1e3
         mean_only_scv = self.variability_.scv if self.variability_ is not None else None
+        if self.percentile_source_ == "per-step" and not obs.closed.all():
+            obs = _settled(obs, used, _fit_queue_profile(obs, self.arrival_scv, known_delay_s)[0].model, notes)
+            self.observations_ = obs
         self._heldout(obs, notes, known_delay_s, mean_only_scv)
         fitted, self.start_ = _fit_queue_profile(obs, self.arrival_scv, known_delay_s, mean_only_scv)
         self.queue_, self.queue_cost_ = fitted.model, fitted.cost
@@ -786,7 +829,8 @@ class LatencyModel:
             anchors = np.array([cv[stat].throughput_rps[-1] if stat in cv else 0.0 for cv in boot["curves"]])
             grid = np.column_stack([lam, anchors])
             by_queue = self.queue_.delay_ms + _queue_latency_ms(stat, grid, c, boot["service_s"][:, None],
-                                                                boot["scv"][:, None], self.arrival_scv)
+                                                                boot["scv"][:, None], self.arrival_scv,
+                                                                self.queue_.service_family)
             lat = by_queue[:, :-1].copy()
             for b, cv in enumerate(boot["curves"]):
                 if stat in cv:
@@ -865,7 +909,7 @@ class LatencyModel:
             saturation_rps_ci_upper=self.saturation_rps_ci_upper_ if boot else None,
             bootstrap_resamples=self.bootstrap_resamples_, rows_used=self.rows_used_,
             rows_excluded=self.rows_excluded_, excluded_by_flag=dict(self.excluded_by_flag_), notes=self.notes_,
-            delay_ms=self.queue_.delay_ms, arrivals=self.arrivals_,
+            delay_ms=self.queue_.delay_ms, arrivals=self.arrivals_, service_family=self.queue_.service_family,
             service_scv_source=self.variability_.source if self.variability_ else "measured",
             service_scv_lower=self.variability_.scv_lower if self.variability_ else None,
             service_scv_upper=self.variability_.scv_upper if self.variability_ else None,

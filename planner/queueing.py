@@ -11,7 +11,12 @@ Cs^2 of the service time, mean ``S``):
   (a fixed compute floor plus jitter: the usual shape of model-inference service times);
 * Cs^2 > 1: balanced-means two-phase hyperexponential.
 
-Cs^2 = 1 is the exponential, so every M/G/c function equals its M/M/c counterpart there.
+That is the ``'phase'`` family. The ``'lognormal'`` family (same mean and Cs^2, ``sigma^2 =
+ln(1 + Cs^2)``) has a lighter far tail than the hyperexponential at the same Cs^2 and a heavier
+body; a fit chooses between the two by the measured percentiles (:data:`SERVICE_FAMILIES`).
+
+Cs^2 = 1 is the exponential in the phase family, so every M/G/c function equals its M/M/c
+counterpart there.
 """
 
 from __future__ import annotations
@@ -19,9 +24,17 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import special
 from scipy.optimize import brentq, elementwise
 
 _SCV_FLOOR = 1e-4  # Cs^2 below this is treated as 1e-4 (near-deterministic service)
+
+SERVICE_FAMILIES = ("phase", "lognormal")
+"""Service-time distribution families, each set by its mean S and SCV Cs^2 (module doc)."""
+
+# Gauss–Legendre panels in ln(b) below ln(t), cut at mu ± 3 sigma (the density) and at ln t - 1, ln t - 0.05
+_GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(24)
+_PANEL_EDGES = (1.0, 0.05)
 
 
 def _out(x):
@@ -299,6 +312,19 @@ def mgc_mean_response_s(arrival_rps, service_time_s, servers, service_scv=1.0, a
     return _out(np.asarray(wait) + service_time_s)
 
 
+def relaxation_time_s(arrival_rps, service_time_s, servers, service_scv=1.0, arrival_scv=1.0):
+    """Relaxation time of a G/G/c queue (s): ``k·S / (c·(1 − √ρ)²)``, ``k = (Ca² + Cs²)/2``.
+
+    Exact for M/M/1 (the spectral gap ``μ(1 − √ρ)²``; Abate & Whitt 1987), the diffusion
+    scaling otherwise: how long a queue takes to forget where it started. A measurement shorter than a
+    few relaxation times sees less than the steady-state tail. ``inf`` when unstable."""
+    rho = np.asarray(mmc_utilization(arrival_rps, service_time_s, servers), dtype=float)
+    k = np.asarray(allen_cunneen_factor(arrival_scv, service_scv))
+    gap = np.asarray(servers, dtype=float) / np.asarray(service_time_s, dtype=float) * (1.0 - np.sqrt(np.minimum(rho, 1.0))) ** 2
+    with np.errstate(divide="ignore"):
+        return _out(np.where(rho < 1.0, k / np.where(gap > 0, gap, 1.0), np.inf))
+
+
 def kingman_wait_s(arrival_rps, service_time_s, arrival_scv, service_scv):
     """Kingman G/G/1 mean wait ``((Ca^2 + Cs^2)/2) * rho/(1 - rho) * S`` (s); Pollaczek–Khinchine when Ca^2 = 1."""
     rho = np.asarray(arrival_rps, dtype=float) * service_time_s
@@ -321,16 +347,38 @@ def service_phases(service_time_s, service_scv):
     return shift, q1, q2, nu1, nu2
 
 
-def service_exceedance(t_s, service_time_s, service_scv):
-    """``P(S > t)`` of the service model (shifted exponential, or hyperexponential when Cs^2 > 1)."""
+def _check_family(family: str) -> None:
+    if family not in SERVICE_FAMILIES:
+        raise ValueError(f"service family must be one of {SERVICE_FAMILIES}, got {family!r}")
+
+
+def _lognormal(service_time_s, service_scv) -> tuple[np.ndarray, np.ndarray]:
+    """``(mu, sigma)`` of ln B for a lognormal of mean S and SCV Cs^2."""
+    sigma2 = np.log1p(np.maximum(np.asarray(service_scv, dtype=float), _SCV_FLOOR))
+    return np.log(np.asarray(service_time_s, dtype=float)) - sigma2 / 2.0, np.sqrt(sigma2)
+
+
+def service_exceedance(t_s, service_time_s, service_scv, family: str = "phase"):
+    """``P(S > t)`` of the service model (``family``: module doc)."""
+    _check_family(family)
+    t = np.asarray(t_s, dtype=float)
+    if family == "lognormal":
+        mu, sigma = _lognormal(service_time_s, service_scv)
+        with np.errstate(divide="ignore"):
+            return _out(np.where(t > 0, special.ndtr((mu - np.log(np.maximum(t, 1e-300))) / sigma), 1.0))
     shift, q1, q2, nu1, nu2 = service_phases(service_time_s, service_scv)
-    u = np.maximum(np.asarray(t_s, dtype=float) - shift, 0.0)
+    u = np.maximum(t - shift, 0.0)
     return _out(q1 * np.exp(-nu1 * u) + q2 * np.exp(-nu2 * u))
 
 
-def service_quantile_s(p, service_time_s, service_scv):
-    """p-quantile of the service model (s): closed form for Cs^2 <= 1, root-found otherwise."""
+def service_quantile_s(p, service_time_s, service_scv, family: str = "phase"):
+    """p-quantile of the service model (s): closed form for the lognormal and for Cs^2 <= 1,
+    root-found otherwise."""
+    _check_family(family)
     p, s, scv = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (p, service_time_s, service_scv)))
+    if family == "lognormal":
+        mu, sigma = _lognormal(s, scv)
+        return _out(np.exp(mu + sigma * special.ndtri(p)))
     shift, *_, nu1, _ = service_phases(s, scv)
     closed = shift - np.log1p(-p) / nu1
     if np.all(np.maximum(scv, _SCV_FLOOR) <= 1.0):
@@ -344,18 +392,50 @@ def service_quantile_s(p, service_time_s, service_scv):
     return _out(np.where(scv <= 1.0, closed, res.x))
 
 
+def lognormal_plus_wait_exceedance(t_s, service_time_s, service_scv, wait_probability, wait_exceedance):
+    """``P(W + B > t)`` for lognormal service ``B`` and an independent wait ``W`` that is 0 with
+    probability ``1 - wait_probability``, else has exceedance ``wait_exceedance(x)`` (a callable
+    broadcast over a trailing node axis of the inputs' shape).
+
+    ``= P(B > t) + p * integral over ln b < ln t of P(W > t - b) * phi((ln b - mu)/sigma)/sigma``,
+    by Gauss–Legendre on panels of ln b cut at the density's body and just below ln t (where the
+    integrand peaks when waits are short).
+    """
+    t, s, scv, p = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in
+                                         (t_s, service_time_s, service_scv, wait_probability)))
+    mu, sigma = _lognormal(s, scv)
+    top = np.log(np.maximum(t, 1e-300))
+    low = np.minimum(mu - 9.0 * sigma, top - _PANEL_EDGES[0])
+    cuts = [mu - 3.0 * sigma, mu + 3.0 * sigma] + [top - e for e in _PANEL_EDGES]
+    edges = np.sort(np.stack([low, *(np.clip(c, low, top) for c in cuts), top], axis=-1), axis=-1)
+    integral = np.zeros(t.shape)
+    for lo, hi in zip(np.moveaxis(edges[..., :-1], -1, 0), np.moveaxis(edges[..., 1:], -1, 0), strict=True):
+        half = (hi - lo) / 2.0
+        z = lo[..., None] + half[..., None] * (_GL_NODES + 1.0)
+        density = np.exp(-0.5 * ((z - mu[..., None]) / sigma[..., None]) ** 2) / (sigma[..., None] * math.sqrt(2 * math.pi))
+        waits = wait_exceedance(np.maximum(t[..., None] - np.exp(z), 0.0))
+        integral = integral + half * ((waits * density) @ _GL_WEIGHTS)
+    value = np.asarray(service_exceedance(t, s, scv, "lognormal")) + p * integral
+    return np.where(t > 0, np.minimum(value, 1.0), 1.0)
+
+
 class MGcResponse:
     """Response time ``T = W + S`` of an M/G/c (G/G/c) queue at given loads, broadcast over inputs.
 
     Approximation (exact for M/M/c): ``P(W > 0)`` is Erlang C; given a wait, ``W`` is exponential
     with mean ``k/(c*mu - lambda)``, ``k = (Ca^2 + Cs^2)/2`` (Allen–Cunneen scaling, so
-    ``E[W] = k*Wq(M/M/c)``); ``S`` follows this module's service model, independent of ``W``. Then
-    ``P(T > t) = sum_j q_j * P(W + Exp(nu_j) > t - D)``, each term in closed form. Erlang C is
-    computed once, at construction; unstable loads (``lambda >= c/S``) have ``T = inf``.
+    ``E[W] = k*Wq(M/M/c)``); ``S`` follows this module's service model of ``family``, independent
+    of ``W``. For the phase family ``P(T > t) = sum_j q_j * P(W + Exp(nu_j) > t - D)``, each term in
+    closed form; for the lognormal, :func:`lognormal_plus_wait_exceedance`. Erlang C is computed
+    once, at construction; unstable loads (``lambda >= c/S``) have ``T = inf``.
     """
 
-    def __init__(self, arrival_rps, service_time_s, servers, service_scv=1.0, arrival_scv=1.0) -> None:
+    def __init__(self, arrival_rps, service_time_s, servers, service_scv=1.0, arrival_scv=1.0,
+                 family: str = "phase") -> None:
+        _check_family(family)
         _, s, _, wait_prob, theta = _rates(arrival_rps, service_time_s, servers)
+        self.family = family
+        self.service_time_s, self.service_scv = s, np.asarray(service_scv, dtype=float)
         self.stable = theta > 0
         self.wait_probability = wait_prob
         self.wait_rate = np.where(self.stable, theta, 1.0) / np.asarray(allen_cunneen_factor(arrival_scv, service_scv))
@@ -364,44 +444,54 @@ class MGcResponse:
 
     def exceedance(self, t_s) -> np.ndarray:
         """``P(T > t)``."""
-        u = np.asarray(t_s, dtype=float) - self.shift
-        value = self.q1 * _wait_plus_exponential_exceedance(u, self.wait_probability, self.wait_rate, self.nu1)
-        value = value + self.q2 * _wait_plus_exponential_exceedance(u, self.wait_probability, self.wait_rate,
-                                                                    self.nu2)
-        return np.where(self.stable & (u > 0), value, 1.0)
+        fields = (self.stable, self.wait_probability, self.wait_rate, self.shift, self.q1, self.q2,
+                  self.nu1, self.nu2, self.service_time_s, self.service_scv)
+        return _response_exceedance(np.asarray(t_s, dtype=float), self.family, *fields)
 
     def quantile(self, p) -> np.ndarray:
         """p-quantile (s), vectorised with scipy's elementwise ``find_root`` inside the bracket
-        ``[D, D + 2*max(ln(2C/(1-p))/rate, ln(2/(1-p))/nu_min)]`` (union bound)."""
+        ``[0, D + ln(2C/(1-p))/rate + B_(1-(1-p)/2)]`` (union bound: ``P(W + B > a + b) <=
+        P(W > a) + P(B > b)``)."""
         fields = (self.stable, self.wait_probability, self.wait_rate, self.shift, self.q1, self.q2,
-                  self.nu1, self.nu2)
+                  self.nu1, self.nu2, self.service_time_s, self.service_scv)
         p, *terms = np.broadcast_arrays(np.asarray(p, dtype=float), *fields)
         shape = p.shape
-        p, stable, wait_prob, rate, shift, q1, q2, nu1, nu2 = (a.ravel() for a in (p, *terms))
+        p, *terms = (a.ravel() for a in (p, *terms))
+        stable, wait_prob, rate, _, _, _, _, _, s, scv = terms
         tail = 1.0 - p
-        span = np.maximum(np.log(np.maximum(2.0 * wait_prob / tail, 1.0)) / rate,
-                          np.log(2.0 / tail) / np.minimum(nu1, nu2))
+        hi = (np.log(np.maximum(2.0 * wait_prob / tail, 1.0)) / rate
+              + np.asarray(service_quantile_s(1.0 - tail / 2.0, s, scv, self.family)) + 1e-12)
 
-        def excess(t, tail_, wait_prob_, rate_, shift_, q1_, q2_, nu1_, nu2_):
-            u = t - shift_
-            value = q1_ * _wait_plus_exponential_exceedance(u, wait_prob_, rate_, nu1_)
-            value = value + q2_ * _wait_plus_exponential_exceedance(u, wait_prob_, rate_, nu2_)
-            return np.where(u > 0, value, 1.0) - tail_
+        def excess(t, tail_, *fields_):
+            return _response_exceedance(t, self.family, *fields_) - tail_
 
-        res = elementwise.find_root(excess, (shift, shift + 2.0 * span + 1e-12),
-                                    args=(tail, wait_prob, rate, shift, q1, q2, nu1, nu2),
+        res = elementwise.find_root(excess, (np.zeros_like(p), hi), args=(tail, *terms),
                                     tolerances={"xatol": 1e-12, "xrtol": 1e-10})
         return np.where(stable, res.x, np.inf).reshape(shape)
 
 
-def mgc_response_exceedance(t_s, arrival_rps, service_time_s, servers, service_scv=1.0, arrival_scv=1.0):
+def _response_exceedance(t, family, stable, wait_prob, rate, shift, q1, q2, nu1, nu2, s, scv) -> np.ndarray:
+    """``P(W + B > t)`` of :class:`MGcResponse` from its broadcast fields (1 where unstable)."""
+    if family == "lognormal":
+        rate_ = np.broadcast_to(rate, np.broadcast_shapes(np.shape(t), np.shape(rate)))[..., None]
+        value = lognormal_plus_wait_exceedance(t, s, scv, wait_prob, lambda x: np.exp(-rate_ * x))
+        return np.where(stable, value, 1.0)
+    u = t - shift
+    value = q1 * _wait_plus_exponential_exceedance(u, wait_prob, rate, nu1)
+    value = value + q2 * _wait_plus_exponential_exceedance(u, wait_prob, rate, nu2)
+    return np.where(stable & (u > 0), value, 1.0)
+
+
+def mgc_response_exceedance(t_s, arrival_rps, service_time_s, servers, service_scv=1.0, arrival_scv=1.0,
+                            family: str = "phase"):
     """Approximate ``P(T > t)`` of the M/G/c response time (see :class:`MGcResponse`; 1 when unstable)."""
-    return _out(MGcResponse(arrival_rps, service_time_s, servers, service_scv, arrival_scv).exceedance(t_s))
+    return _out(MGcResponse(arrival_rps, service_time_s, servers, service_scv, arrival_scv, family).exceedance(t_s))
 
 
-def mgc_response_quantile_s(p, arrival_rps, service_time_s, servers, service_scv=1.0, arrival_scv=1.0):
+def mgc_response_quantile_s(p, arrival_rps, service_time_s, servers, service_scv=1.0, arrival_scv=1.0,
+                            family: str = "phase"):
     """p-quantile (s) of the M/G/c response time (see :class:`MGcResponse`); ``inf`` when unstable."""
-    return _out(MGcResponse(arrival_rps, service_time_s, servers, service_scv, arrival_scv).quantile(p))
+    return _out(MGcResponse(arrival_rps, service_time_s, servers, service_scv, arrival_scv, family).quantile(p))
 
 
 # --------------------------------------------------------------------------- caches (Che)

@@ -180,6 +180,11 @@ TABLES: dict[str, Table] = {
     )
 }
 
+CONFIG_FIELDS = ("instance_type", "instance_count", "framework", "model", "endpoint", "memory_mb")
+"""The one configuration identity: the run metadata every step carries. Fits key configurations by
+these less ``instance_count`` (they are per instance: ``planner.capacity.KEY_FIELDS``); GPU memory
+series by those less ``memory_mb`` (a serverless setting)."""
+
 # Run metadata fields (one row per run in the ``runs`` table), with their meaning.
 RUN_FIELDS: dict[str, str] = {
     "run_id": "16 hex chars derived from the input bytes (and a sub-key when one file holds several runs)",

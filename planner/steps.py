@@ -31,13 +31,12 @@ import pandas as pd
 
 from planner.ingest.cloudwatch import instance_counts
 from planner.ingest.locust.percentiles import PERCENTILE_WINDOW_S
-from planner.schema import column_percentile, percentile_columns
+from planner.schema import CONFIG_FIELDS, column_percentile, percentile_columns
 from planner.store import RunRecord, RunStore
 
 STEP_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 FLAGS = ("warmup_trimmed", "too_short", "errors", "cumulative_percentiles", "generator_saturated",
          "no_clean_percentiles")
-CONFIG_FIELDS = ("instance_type", "instance_count", "framework", "memory_mb", "model", "endpoint")
 SETTLE_RESPONSE_TIMES = 5.0
 """A closed loop settles on a new user count within a few response times: a level's transition trim is
 ``max(StepRules.trim_s, SETTLE_RESPONSE_TIMES × the level's mean latency)``."""

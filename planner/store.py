@@ -495,18 +495,13 @@ class RunStore:
 
         self._restore_tombstones()
         generations, broken = 0, []
-        for info in self._b.listdir(self._b.path("runs")):
-            children = self._b.listdir(info.path)
-            current = None
-            if any(c.base_name == "manifest.json" for c in children):
-                try:
-                    record = self._load(info.base_name)
-                except StoreError as exc:
-                    broken.append(BrokenRun(info.base_name, _reason(exc)))
-                    continue
-                if record is None:  # removed since the listing
-                    continue
-                current = record.generation
+        for children, record, problem in self._run_dirs():
+            if problem is not None:
+                broken.append(problem)
+                continue
+            if record is None and any(c.base_name == "manifest.json" for c in children):  # removed since the listing
+                continue
+            current = record.generation if record is not None else None
             for child in children:
                 stale = (child.type == pafs.FileType.Directory and child.base_name != current) or \
                     child.base_name.startswith(".tmp-")  # a manifest write killed half-way
@@ -532,22 +527,30 @@ class RunStore:
         (an ingest in flight), and the runs whose manifest cannot be read."""
         referenced: set[str] = set()
         broken = []
-        for info in self._b.listdir(self._b.path("runs")):
-            children = self._b.listdir(info.path)
+        for children, record, problem in self._run_dirs():
+            if problem is not None:
+                broken.append(problem)
             current = None
-            if any(c.base_name == "manifest.json" for c in children):
-                try:
-                    record = self._load(info.base_name)
-                except StoreError as exc:
-                    broken.append(BrokenRun(info.base_name, _reason(exc)))
-                    record = None
-                if record is not None:
-                    current = record.generation
-                    referenced.update(i["sha256"] for i in record.run.get("inputs") or [])
+            if record is not None:
+                current = record.generation
+                referenced.update(i["sha256"] for i in record.run.get("inputs") or [])
             for child in children:
                 if child.type == pafs.FileType.Directory and child.base_name != current:
                     referenced.update(self._intent(child.path))
         return referenced, broken
+
+    def _run_dirs(self) -> Iterator[tuple[list[pafs.FileInfo], RunRecord | None, BrokenRun | None]]:
+        """Every run directory's children, its committed record (None without a manifest, or
+        when it was removed since the listing) and the problem reading it, if any."""
+        for info in self._b.listdir(self._b.path("runs")):
+            children = self._b.listdir(info.path)
+            record, problem = None, None
+            if any(c.base_name == "manifest.json" for c in children):
+                try:
+                    record = self._load(info.base_name)
+                except StoreError as exc:
+                    problem = BrokenRun(info.base_name, _reason(exc))
+            yield children, record, problem
 
     def _intent(self, gen_dir: str) -> list[str]:
         try:

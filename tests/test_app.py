@@ -25,8 +25,9 @@ from planner.catalog import load_catalog
 from planner.cli import app as cli_app
 from planner.cli.explore import streamlit_command
 from planner.costs import serverless_usd_per_month
+from planner.ingest.traffic import parse_popularity
 from planner.queueing import erlang_b
-from planner.recommend.mme import memory_series, parse_popularity, recommend_mme
+from planner.recommend.mme import memory_series, recommend_mme
 from planner.recommend.realtime import predicted_latency_interval_ms, recommend_realtime
 from planner.recommend.serverless import (
     RealtimeBaseline,

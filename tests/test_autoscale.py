@@ -20,21 +20,20 @@ from typer.testing import CliRunner
 from planner.capacity import fit_configuration, fit_store
 from planner.catalog import load_catalog
 from planner.cli import app
-from planner.cli.common import SAMPLE_STORE
 from planner.errors import InfeasibleError, InputError
+from planner.ingest.traffic import traffic_from_csv, traffic_from_metrics
 from planner.queueing import mmc_mean_response_s, mmc_response_quantile_s
 from planner.recommend.autoscale import (
     SCALABLE_DIMENSION,
     TargetTrackingPolicy,
-    diurnal_traffic,
     latency_by_minute,
     plan_autoscaling,
     simulate_target_tracking,
-    traffic_from_csv,
-    traffic_from_metrics,
 )
 from planner.recommend.realtime import recommend_realtime
+from planner.scenarios.source import SAMPLE_STORE
 from planner.store import RunStore
+from planner.traffic import diurnal_traffic
 from tests.samples import profile_run
 
 C5_RUN = profile_run("c5.2xlarge-small-model")  # ml.c5.2xlarge, emulated, in the bundled sample collection

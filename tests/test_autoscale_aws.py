@@ -17,15 +17,15 @@ from typer.testing import CliRunner
 
 from planner.catalog import load_catalog
 from planner.cli import app
-from planner.cli.common import SAMPLE_STORE
+from planner.ingest.traffic import traffic_from_csv
 from planner.recommend.autoscale import (
     SCALABLE_DIMENSION,
-    TrafficProfile,
     apply_commands,
     plan_autoscaling,
     simulate_target_tracking,
-    traffic_from_csv,
 )
+from planner.scenarios.source import SAMPLE_STORE
+from planner.traffic import TrafficProfile
 from tests.test_autoscale import C5_RUN, _events, _policy, _tps, mmc_fit
 
 runner = CliRunner()

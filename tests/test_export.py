@@ -233,13 +233,14 @@ def test_multi_model_lines_carry_the_mme_sizing():
     from pathlib import Path
 
     from planner.export import mme_lines
-    from planner.recommend.mme import parse_popularity, recommend_mme_for_store
-    from planner.store import RunStore
+    from planner.ingest.traffic import parse_popularity
+    from planner.scenarios.multi_model import MultiModelScenario, size_multi_model
+    from planner.scenarios.source import runs_at
 
     catalog = load_catalog()
-    store = RunStore(Path(__file__).resolve().parents[1] / "data" / "sample-store")
-    rec = recommend_mme_for_store(store, catalog, parse_popularity("zipf:1.1", 200), 500, tps_per_instance=80,
-                                  latency_target_ms=800)
+    runs = runs_at(str(Path(__file__).resolve().parents[1] / "data" / "sample-store"))
+    rec = size_multi_model(runs, catalog, MultiModelScenario(500, parse_popularity("zipf:1.1", 200),
+                                                             tps_per_instance=80, latency_target_ms=800))
     traffic = Traffic(500, 1e9, 2048, 512)
     lines = mme_lines(rec, traffic, catalog)
     assert [(line.instance_type, line.instance_count) for line in lines] == [(v.instance_type, v.instances)
@@ -253,7 +254,7 @@ def test_multi_model_lines_carry_the_mme_sizing():
 
 def test_an_infeasible_multi_model_sizing_is_an_assumption_row_not_a_failure():
     from planner.errors import InfeasibleError
-    from planner.export import compare_options
+    from planner.scenarios.costs import compare_options
 
     recs, catalog = _recs()
 

@@ -17,21 +17,19 @@ from planner.catalog import HOURS_PER_MONTH, load_catalog
 from planner.cli import app, main
 from planner.collection import ingest
 from planner.errors import FitError, InfeasibleError, InputError
+from planner.gpu_memory_fit import GpuMemoryFit, usable_points
 from planner.ingest import parse_paths
+from planner.ingest.traffic import parse_popularity, read_traffic_file
 from planner.queueing import zipf_popularity
 from planner.recommend.mme import (
-    GpuMemoryFit,
     MemorySeries,
-    Popularity,
     cache_hit_ratio,
     instances_for_miss_ratio,
     memory_series,
-    parse_popularity,
-    read_traffic_file,
     size_variant,
-    usable_points,
 )
 from planner.store import RunStore
+from planner.traffic import Popularity
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_STORE = REPO / "data" / "sample-store"

@@ -295,7 +295,7 @@ def test_old_runs_without_hashes_stay_readable(two_runs):
 
 
 def test_bundled_sample_store_reads_and_verifies():
-    from planner.cli.common import SAMPLE_STORE
+    from planner.scenarios.source import SAMPLE_STORE
 
     store = RunStore(SAMPLE_STORE)
     assert store.records() and not store.scan().broken

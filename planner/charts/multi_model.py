@@ -14,13 +14,13 @@ import pandas as pd
 from planner.catalog import PriceCatalog
 from planner.charts.spec import _filled
 from planner.costs import usd_per_month
+from planner.gpu_memory_fit import usable_points
 from planner.recommend.mme import (
     MemorySeries,
     MmeRecommendation,
     MmeVariant,
     cache_hit_ratio,
     fit_gpu_memory,
-    usable_points,
 )
 
 

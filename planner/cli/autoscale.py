@@ -17,15 +17,16 @@ from planner.cli.common import (
     StepRulesArg,
     StoreOpt,
     app,
-    collection_fits,
     count_arg,
     duration_ms_arg,
     emit_json,
     err,
+    open_source,
     out,
-    read_store,
+    progress,
     step_rule_options,
 )
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 
 _DIURNAL_KEYS = ("peak", "trough", "period", "duration", "noise", "seed")
 _TRAFFIC_HELP = ("FILE (CSV with header minute,tps or timestamp,invocations), run:RUN_ID (the ingested CloudWatch "
@@ -43,7 +44,7 @@ def _minutes_arg(text: str, key: str) -> float:
 
 
 def _diurnal(spec: str):
-    from planner.recommend.autoscale import diurnal_traffic
+    from planner.traffic import diurnal_traffic
 
     fields: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in spec.split(","))):
@@ -74,16 +75,15 @@ def _diurnal(spec: str):
     return diurnal_traffic(peak, trough, period, duration, noise=noise, seed=seed)
 
 
-def _traffic(spec: str, store: str | None):
-    """The traffic profile named by ``--traffic``."""
-    from planner.recommend.autoscale import traffic_from_csv, traffic_from_metrics
+def _traffic(spec: str, source):
+    """The traffic profile named by ``--traffic`` (``run:`` runs from ``source``, a RunSource)."""
+    from planner.ingest.traffic import traffic_from_csv
+    from planner.scenarios.autoscaling import run_traffic
 
     if spec.startswith("diurnal:"):
         return _diurnal(spec.removeprefix("diurnal:"))
     if spec.startswith("run:"):
-        found = read_store(store)
-        run_id = found.resolve(spec.removeprefix("run:").strip())
-        return traffic_from_metrics(found.table("metrics", [run_id]), f"{found.root} run {run_id}")
+        return run_traffic(source, spec.removeprefix("run:").strip())
     path = Path(spec)
     if not path.is_file():
         raise typer.BadParameter(f"expected a CSV file, run:RUN_ID or diurnal:..., found {spec!r}",
@@ -126,7 +126,8 @@ def autoscale(
     metric_delay_minutes: Annotated[int, typer.Option(
         min=0, help="Minutes before a CloudWatch datapoint reaches the alarms (observed: about 1–2).")] = 2,
     max_utilization: Annotated[float, typer.Option(
-        min=0.05, max=1.0, help="Utilisation cap of the capacity at the SLA (as in `planner recommend`).")] = 0.7,
+        min=0.05, max=1.0, help="Utilisation cap of the capacity at the SLA (as in `planner recommend`).")]
+    = DEFAULT_MAX_UTILIZATION,
     store: StoreOpt = None,
     run: Annotated[list[str] | None, typer.Option("--run", help="Fit only these runs (repeatable).")] = None,
     region: RegionOpt = "us-east-1",
@@ -146,23 +147,24 @@ def autoscale(
     """Simulate target tracking on InvocationsPerInstance over a traffic profile: SLA-breach minutes, cost
     against static provisioning at the peak, and the recommended policy."""
     from planner.catalog import load_catalog
-    from planner.recommend.autoscale import apply_commands, plan_autoscaling
+    from planner.recommend.autoscale import apply_commands
+    from planner.scenarios.autoscaling import AutoscaleScenario, plan_autoscale
 
     if min_capacity is not None and max_capacity is not None and min_capacity > max_capacity:
         raise typer.BadParameter(f"--min-capacity {min_capacity} is above --max-capacity {max_capacity}",
                                  param_hint="--min-capacity")
-    target_ms = duration_ms_arg(p99, "--p99")
-    given_tps = _target_tps(target_tps_per_instance)
-    profile = _traffic(traffic, store)
-    catalog = load_catalog(region, price_file=price_file, discount=discount)
-    fits = collection_fits(store, run, 99.0, target_ms, max_utilization, for_sizing=True, rules=rules)
-    plan = plan_autoscaling(
-        fits, catalog, profile, latency_target_ms=target_ms, instance_type=instance_type,
-        target_tps_per_instance=given_tps, safety_factor=safety_factor, min_capacity=min_capacity,
-        max_capacity=max_capacity, max_utilization=max_utilization, startup_s=startup_s,
+    scenario = AutoscaleScenario(
+        latency_target_ms=duration_ms_arg(p99, "--p99"), target_tps_per_instance=_target_tps(target_tps_per_instance),
+        instance_type=instance_type, min_capacity=min_capacity, max_capacity=max_capacity,
+        safety_factor=safety_factor, max_utilization=max_utilization, startup_s=startup_s,
         scale_in_cooldown_s=scale_in_cooldown_s, scale_out_cooldown_s=scale_out_cooldown_s,
         scale_out_minutes=scale_out_minutes, scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio,
-        disable_scale_in=disable_scale_in, metric_delay_minutes=metric_delay_minutes)
+        disable_scale_in=disable_scale_in, metric_delay_minutes=metric_delay_minutes, run_ids=tuple(run or ()))
+    source = open_source(store) if traffic.startswith("run:") else None  # else after a traffic file's errors
+    profile = _traffic(traffic, source)
+    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    with progress("fitting", total=None):
+        plan = plan_autoscale(source or open_source(store), catalog, profile, scenario, rules)
     commands = apply_commands(plan.policy, endpoint_name, variant_name, policy_name, export_policy)
     if export_policy:
         export_policy.write_text(json.dumps(plan.policy.scaling_policy_configuration(), indent=2) + "\n")

@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import json
-import math
-import os
 import sys
 import warnings
 from pathlib import Path
@@ -28,9 +25,6 @@ app = typer.Typer(help="Capacity planning and cost modelling for ML inference en
 out = Console(soft_wrap=True, markup=False, highlight=False, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False)
 
-REPO_DATA = Path(__file__).resolve().parents[2] / "data"
-SAMPLE_STORE = Path(os.environ.get("PLANNER_SAMPLE_STORE", REPO_DATA / "sample-store"))
-
 StoreOpt = Annotated[str | None, typer.Option("--store", envvar="PLANNER_STORE", show_envvar=True,
                                               help="Run collection: a directory or s3://bucket/prefix "
                                                    "[default: ./planner-store]")]
@@ -38,18 +32,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON (stable keys, 
 
 
 def emit_json(data: Any) -> None:
-    """Strict JSON on stdout: infinities and NaN (unbounded, undefined) become null."""
-    sys.stdout.write(json.dumps(_finite(data), indent=2, sort_keys=False, default=str, allow_nan=False) + "\n")
+    """Strict JSON on stdout: infinities and NaN (unbounded, undefined) become null (:mod:`planner.jsonable`)."""
+    from planner.jsonable import dumps
 
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+    sys.stdout.write(dumps(data) + "\n")
 
 
 def write_store(store: str | None):
@@ -58,24 +44,20 @@ def write_store(store: str | None):
     return RunStore(store or DEFAULT_STORE)
 
 
-def read_store(store: str | None):
-    """The store to read; with no --store and no ./planner-store, the bundled sample collection."""
-    from planner.store import DEFAULT_STORE, RunStore
+def open_source(store: str | None):
+    """The runs to read (:func:`planner.scenarios.open_runs`), saying on stderr when the bundled sample
+    stands in for a missing ./planner-store."""
+    from planner.scenarios.source import SAMPLE_STORE, open_runs
 
-    if store:
-        found = RunStore(store)
-        if not found.exists():
-            raise PlannerError(f"{store}: no run collection here (create one with `planner ingest --store {store}`)")
-        return found
-    default = RunStore(DEFAULT_STORE)
-    if default.exists():
-        return default
-    sample = RunStore(SAMPLE_STORE)
-    if not sample.exists():
-        raise PlannerError(f"no run collection at {DEFAULT_STORE} and no bundled sample at {SAMPLE_STORE}; "
-                           "ingest some runs first (`planner ingest PATH`)")
-    err.print(f"no ./planner-store: using the bundled sample collection ({SAMPLE_STORE})", style="dim")
-    return sample
+    source = open_runs(store)
+    if source.fell_back:
+        err.print(f"no ./planner-store: using the bundled sample collection ({SAMPLE_STORE})", style="dim")
+    return source
+
+
+def read_store(store: str | None):
+    """The run collection to read (see :func:`open_source`)."""
+    return open_source(store).store
 
 
 def parse_labels(labels: list[str]) -> dict[str, str]:
@@ -175,23 +157,6 @@ def step_rule_options(command):
         parameters=[*(p for p in signature.parameters.values() if p.name != "rules"), *options])
     with_rules.__annotations__ = {p.name: p.annotation for p in with_rules.__signature__.parameters.values()}
     return with_rules
-
-
-def collection_fits(store: str | None, run_ids: list[str] | None, percentile: float, sla_ms: float | None,
-                    max_utilization: float, for_sizing: bool = False, configs: list[str] | None = None,
-                    rules=None):
-    """Fits of the store's configurations (see :func:`planner.capacity.fit_store`) from steps under
-    ``rules`` (a :class:`planner.steps.StepRules`; default: its defaults), cached on disk (see
-    :mod:`planner.fit_cache`), with a spinner."""
-    from planner.capacity import fit_store
-    from planner.fit_cache import FitCache
-
-    found = read_store(store)
-    ids = [found.resolve(r) for r in run_ids] if run_ids else None
-    with progress("fitting", total=None):
-        return fit_store(found, ids, percentile=percentile, latency_target_ms=sla_ms,
-                         max_utilization=max_utilization, for_sizing=for_sizing, cache=FitCache.default(),
-                         configs=configs, rules=rules)
 
 
 class progress:

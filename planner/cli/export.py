@@ -17,14 +17,15 @@ from planner.cli.common import (
     StoreOpt,
     app,
     bytes_arg,
-    collection_fits,
     count_arg,
     duration_ms_arg,
     emit_json,
+    open_source,
     out,
-    read_store,
+    progress,
     step_rule_options,
 )
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 
 export_app = typer.Typer(help="Export cost comparisons for finance (XLSX, CSV, parquet).", no_args_is_help=True)
 app.add_typer(export_app, name="export")
@@ -54,7 +55,8 @@ def export_costs(
     region: RegionOpt = "us-east-1",
     price_file: PriceFileOpt = None,
     discount: DiscountOpt = 0.0,
-    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")] = 0.7,
+    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")]
+    = DEFAULT_MAX_UTILIZATION,
     as_json: JsonOpt = False,
     rules: StepRulesArg = None,
 ) -> None:
@@ -65,12 +67,9 @@ def export_costs(
     multi-model GPU endpoints with --models, when it has GPU memory series.
     """
     from planner.catalog import load_catalog
-    from planner.export import Traffic, compare_options, write_comparison
-    from planner.fit_cache import FitCache
-    from planner.recommend.mme import parse_popularity, recommend_mme_for_store
-    from planner.recommend.realtime import recommend_realtime
-    from planner.recommend.serverless import memory_latencies
-    from planner.steps import for_collection
+    from planner.export import Traffic, write_comparison
+    from planner.ingest.traffic import parse_popularity
+    from planner.scenarios.costs import CostScenario, compare_costs
 
     tps = count_arg(target_tps, "--target-tps")
     target_ms = duration_ms_arg(p99, "--p99")
@@ -78,19 +77,11 @@ def export_costs(
     traffic = (Traffic(tps, count_arg(monthly_invocations, "--monthly-invocations"), *payload)
                if monthly_invocations else Traffic.at_peak_all_month(tps, *payload))
     catalog = load_catalog(region, price_file=price_file, discount=discount)
-    found = read_store(store)  # once: it says when it falls back to the bundled sample
-    fits = collection_fits(found.root, None, 99.0, target_ms, max_utilization, for_sizing=True, rules=rules)
-    recs = [recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms,
-                               max_utilization=max_utilization, ha=ha) for ha in (False, True)]
-    latencies, _ = memory_latencies(for_collection(found, rules=rules, cache=FitCache.default()))
-    shares = parse_popularity(popularity, models) if models else None
-
-    def multi_model():
-        return recommend_mme_for_store(found, catalog, shares, tps, latency_target_ms=target_ms,
-                                       max_utilization=max_utilization, cache=FitCache.default(), rules=rules)
-
-    comparison = compare_options(recs, traffic, catalog, latency_target_ms=target_ms, serverless_latencies=latencies,
-                                 multi_model=multi_model if models else None, scenario=scenario)
+    source = open_source(store)
+    question = CostScenario(traffic=traffic, latency_target_ms=target_ms, max_utilization=max_utilization,
+                            popularity=parse_popularity(popularity, models) if models else None, name=scenario)
+    with progress("fitting", total=None):
+        comparison = compare_costs(source, catalog, question, rules)
     path = write_comparison(comparison, out_file, fmt)
     if plot:
         from planner.charts import comparison_chart, save_chart

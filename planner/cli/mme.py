@@ -18,11 +18,12 @@ from planner.cli.common import (
     count_arg,
     duration_ms_arg,
     emit_json,
+    open_source,
     out,
     progress,
-    read_store,
     step_rule_options,
 )
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 
 
 @app.command()
@@ -42,7 +43,8 @@ def mme(
     max_miss_ratio: Annotated[float, typer.Option(min=0.0, max=1.0, help="Largest share of requests that may wait "
                                                   "for a cold load (0.01 keeps cold loads out of the p99; 0: every "
                                                   "model resident).")] = 0.01,
-    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")] = 0.7,
+    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")]
+    = DEFAULT_MAX_UTILIZATION,
     cold_load: Annotated[str | None, typer.Option("--cold-load-ms", help="Time a request waits for its model to "
                                                   "load, e.g. 2500 or 2.5s (default: the measured "
                                                   "ModelLoadingWaitTime, when a run carries it).")] = None,
@@ -58,26 +60,23 @@ def mme(
     """Models per GPU instance, cache hit ratio, cold-load p99, instances and cost for M models (without
     --target-tps: models per instance only)."""
     from planner.catalog import load_catalog
-    from planner.fit_cache import FitCache
-    from planner.recommend.mme import parse_popularity, recommend_mme_for_store
+    from planner.ingest.traffic import parse_popularity
+    from planner.scenarios.multi_model import MultiModelScenario, size_multi_model
 
     if target_tps is None:
         _density_only(store, run, memory_threshold, load_catalog(region, price_file=price_file, discount=discount),
                       as_json)
         return
-    tps = count_arg(target_tps, "--target-tps")
-    per_instance = count_arg(tps_per_instance, "--tps-per-instance") if tps_per_instance else None
-    sla_ms = duration_ms_arg(p99, "--p99") if p99 else None
-    cold_ms = duration_ms_arg(cold_load, "--cold-load-ms") if cold_load else None
-    shares = parse_popularity(popularity, models)
-    found = read_store(store)
+    scenario = MultiModelScenario(
+        target_tps=count_arg(target_tps, "--target-tps"), popularity=parse_popularity(popularity, models),
+        tps_per_instance=count_arg(tps_per_instance, "--tps-per-instance") if tps_per_instance else None,
+        latency_target_ms=duration_ms_arg(p99, "--p99") if p99 else None, max_utilization=max_utilization,
+        memory_threshold=memory_threshold, max_miss_ratio=max_miss_ratio,
+        cold_load_ms=duration_ms_arg(cold_load, "--cold-load-ms") if cold_load else None, run_ids=tuple(run or ()))
+    source = open_source(store)
     catalog = load_catalog(region, price_file=price_file, discount=discount)
     with progress("fitting", total=None):
-        rec = recommend_mme_for_store(found, catalog, shares, tps, run_ids=[found.resolve(r) for r in run or []],
-                                      tps_per_instance=per_instance, latency_target_ms=sla_ms,
-                                      max_utilization=max_utilization, memory_threshold=memory_threshold,
-                                      max_miss_ratio=max_miss_ratio, cold_load_ms=cold_ms, cache=FitCache.default(),
-                                      rules=rules)
+        rec = size_multi_model(source, catalog, scenario, rules)
     if as_json:
         emit_json(rec.to_dict())
     else:
@@ -85,14 +84,9 @@ def mme(
 
 
 def _density_only(store: str | None, run: list[str] | None, memory_threshold: float, catalog, as_json: bool) -> None:
-    from planner.errors import InfeasibleError
-    from planner.recommend.mme import densities, store_memory_series
+    from planner.scenarios.multi_model import multi_model_density
 
-    found = read_store(store)
-    series = store_memory_series(found, [found.resolve(r) for r in run or []])
-    rows, rejected = densities(series, catalog, memory_threshold)
-    if not rows:
-        raise InfeasibleError("no series gives a density: " + "; ".join(f"{label}: {why}" for label, why in rejected))
+    rows, rejected = multi_model_density(open_source(store), catalog, memory_threshold, tuple(run or ()))
     if as_json:
         emit_json({"memory_threshold": memory_threshold, "densities": [d.to_dict() for d in rows],
                    "rejected": [{"label": label, "reason": why} for label, why in rejected]})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -18,15 +17,16 @@ from planner.cli.common import (
     StoreOpt,
     app,
     bytes_arg,
-    collection_fits,
     count_arg,
     duration_ms_arg,
     emit_json,
     err,
+    open_source,
     out,
-    read_store,
+    progress,
     step_rule_options,
 )
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 from planner.variability import MEAN_ONLY_SERVICE_SCV
 
 
@@ -55,7 +55,8 @@ def serverless(
                                                               "sizing one from the collection.")] = None,
     compare_count: Annotated[int, typer.Option(min=1, help="Instances of --compare-instance.")] = 1,
     max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap of the real-time "
-                                                                           "option sized from the collection.")] = 0.7,
+                                                                           "option sized from the collection.")]
+    = DEFAULT_MAX_UTILIZATION,
     region: RegionOpt = "us-east-1",
     price_file: PriceFileOpt = None,
     discount: DiscountOpt = 0.0,
@@ -66,38 +67,23 @@ def serverless(
 ) -> None:
     """Serverless memory size, MaxConcurrency and provisioned concurrency for a traffic profile, with costs."""
     from planner.catalog import load_catalog
-    from planner.fit_cache import FitCache
-    from planner.recommend.serverless import STRATEGIES, memory_latencies, rationale, recommend_serverless
-    from planner.steps import for_collection
+    from planner.recommend.serverless import STRATEGIES, rationale
+    from planner.scenarios.serverless import ServerlessScenario, size_serverless
 
     if strategy not in STRATEGIES:
         raise typer.BadParameter(f"expected one of {', '.join(STRATEGIES)}, found {strategy!r}",
                                  param_hint="--strategy")
-    invocations = count_arg(monthly_invocations, "--monthly-invocations")
-    tps = count_arg(peak_tps, "--peak-tps")
-    target_ms = duration_ms_arg(p99, "--p99")
-    payload = (bytes_arg(request_bytes, "--request-bytes"), bytes_arg(response_bytes, "--response-bytes"))
+    scenario = ServerlessScenario(
+        monthly_invocations=count_arg(monthly_invocations, "--monthly-invocations"),
+        peak_tps=count_arg(peak_tps, "--peak-tps"), latency_target_ms=duration_ms_arg(p99, "--p99"),
+        strategy=strategy, balanced_weight=balanced_weight, request_bytes=bytes_arg(request_bytes, "--request-bytes"),
+        response_bytes=bytes_arg(response_bytes, "--response-bytes"), throttle_target=throttle_target,
+        spillover_target=spillover_target, latency_scv=latency_scv, max_utilization=max_utilization,
+        compare_instance=compare_instance, compare_count=compare_count, run_ids=tuple(run or ()))
     catalog = load_catalog(region, price_file=price_file, discount=discount)
-    found = read_store(store)
-    steps = for_collection(found, [found.resolve(r) for r in run] if run else None, rules=rules,
-                           cache=FitCache.default())
-    latencies, skipped = memory_latencies(steps)
-    if compare_instance:
-        from planner.costs import realtime_cost
-        from planner.recommend.serverless import RealtimeBaseline
-
-        cost = realtime_cost(catalog, compare_instance, compare_count, tps)
-        baseline, extra = RealtimeBaseline(compare_instance, compare_count, cost.usd_per_month), []
-    else:
-        from planner.recommend.serverless import comparable_realtime
-
-        fits = collection_fits(found.root, None, 99.0, target_ms, max_utilization, for_sizing=True, rules=rules)
-        baseline, extra = comparable_realtime(fits, steps, latencies, catalog, tps, target_ms, max_utilization)
-    rec = recommend_serverless(latencies, catalog, monthly_invocations=invocations, peak_tps=tps,
-                               latency_target_ms=target_ms, strategy=strategy, balanced_weight=balanced_weight,
-                               request_bytes=payload[0], response_bytes=payload[1], throttle_target=throttle_target,
-                               spillover_target=spillover_target, realtime=baseline, latency_scv=latency_scv)
-    rec = replace(rec, notes=(*skipped, *extra, *rec.notes))
+    source = open_source(store)
+    with progress("fitting", total=None):
+        rec = size_serverless(source, catalog, scenario, rules)
     if plot:
         from planner.charts import save_chart, serverless_cost_chart
 

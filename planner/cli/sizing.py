@@ -16,15 +16,17 @@ from planner.cli.common import (
     StepRulesArg,
     StoreOpt,
     app,
-    collection_fits,
     count_arg,
     duration_ms_arg,
     emit_json,
     err,
+    open_source,
     out,
     percentile_arg,
+    progress,
     step_rule_options,
 )
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 
 
 @app.command()
@@ -37,7 +39,8 @@ def fit(
         "TEXT (repeatable), e.g. ml.c5.2xlarge, resnet50 or variant=trt.")] = None,
     percentile: Annotated[str, typer.Option(help="Latency percentile for capacity, e.g. p99, p95.")] = "p99",
     sla: Annotated[str | None, typer.Option(help="Latency target for capacity, e.g. 200ms.")] = None,
-    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap.")] = 0.7,
+    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap.")]
+    = DEFAULT_MAX_UTILIZATION,
     plot: Annotated[Path | None, typer.Option(help="Write the curves (latency vs throughput, and throughput vs "
                                                    "concurrency per USL fit) to FILE.html or FILE.png.")] = None,
     all_configs: Annotated[bool, typer.Option("--all", help="Also put configurations that could not be fitted in "
@@ -51,10 +54,15 @@ def fit(
     Runs whose user labels (--label key=value at ingest or collect) differ are different configurations.
     Every configuration that could not be fitted is listed with the reason and its steps by flag."""
     from planner.capacity import unfitted_configurations
+    from planner.scenarios.realtime import FitScenario, fit_configurations
 
     pct = percentile_arg(percentile)
     sla_ms = duration_ms_arg(sla, "--sla") if sla else None
-    fits = collection_fits(store, run, pct, sla_ms, max_utilization, configs=config, rules=rules)
+    scenario = FitScenario(run_ids=tuple(run or ()), configs=tuple(config or ()), percentile=pct,
+                           latency_target_ms=sla_ms, max_utilization=max_utilization)
+    source = open_source(store)
+    with progress("fitting", total=None):
+        fits = fit_configurations(source, scenario, rules)
     shown = [f for f in fits if all_configs or f.fitted]
     unfitted = unfitted_configurations(fits)
     if plot:
@@ -160,7 +168,8 @@ def recommend(
     region: RegionOpt = "us-east-1",
     price_file: PriceFileOpt = None,
     discount: DiscountOpt = 0.0,
-    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")] = 0.7,
+    max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")]
+    = DEFAULT_MAX_UTILIZATION,
     ha: Annotated[bool, typer.Option("--ha", help="At least 2 instances, SLA kept with one lost.")] = False,
     routing: Annotated[str, typer.Option(help="least-outstanding (pooled) or random (independent queues).")]
     = "least-outstanding",
@@ -172,7 +181,8 @@ def recommend(
     """Instance type and count for a target TPS and latency percentile, ranked by monthly cost (within each
     model when the measured configurations serve different models)."""
     from planner.catalog import load_catalog
-    from planner.recommend.realtime import ROUTINGS, rationale, recommend_realtime
+    from planner.recommend.realtime import ROUTINGS, rationale
+    from planner.scenarios.realtime import RealtimeScenario, size_realtime
 
     if routing not in ROUTINGS:
         raise typer.BadParameter(f"expected one of {', '.join(ROUTINGS)}, found {routing!r}", param_hint="--routing")
@@ -182,10 +192,11 @@ def recommend(
     target_ms = duration_ms_arg(p99 or latency, "--p99" if p99 else "--latency")
     tps = count_arg(target_tps, "--target-tps")
     catalog = load_catalog(region, price_file=price_file, discount=discount)
-    fits = collection_fits(store, None, pct if pct != "mean" else 50.0, target_ms, max_utilization, for_sizing=True,
-                           rules=rules)
-    rec = recommend_realtime(fits, catalog, target_tps=tps, latency_target_ms=target_ms, percentile=pct,
-                             max_utilization=max_utilization, ha=ha, routing=routing, top=top)
+    scenario = RealtimeScenario(target_tps=tps, latency_target_ms=target_ms, percentile=pct,
+                                max_utilization=max_utilization, ha=ha, routing=routing, top=top)
+    source = open_source(store)
+    with progress("fitting", total=None):
+        rec = size_realtime(source, catalog, scenario, rules)
     if as_json:
         emit_json(rec.to_dict())
     else:

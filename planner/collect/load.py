@@ -234,15 +234,20 @@ def _rate_shape(body: str, text: str) -> StairsShape:
     return _with_warmup(shape, parts["warmup"], expected) if parts["warmup"] else shape
 
 
-def _ramp_shape(body: str, text: str) -> StairsShape:
-    expected = "ramp:users=N,spawn-rate=R,hold=DURATION"
-    parts = _key_values(body, ("users", "spawn-rate", "hold"), "")
+def _users_hold_spawn(parts: dict[str, str], expected: str) -> tuple[tuple[int, ...] | None, float | None, float]:
+    """``users`` (None if absent), ``hold`` in s (None if absent) and ``spawn-rate`` (default 1 user/s)."""
     try:
         users = _users(parts["users"]) if parts["users"] else None
         hold_s = _seconds(parts["hold"]) if parts["hold"] else None
-        spawn_rate = float(parts["spawn-rate"] or 1)
+        return users, hold_s, float(parts["spawn-rate"] or 1)
     except ValueError as exc:
         raise InputError(_SHAPE, "value", expected, str(exc)) from None
+
+
+def _ramp_shape(body: str, text: str) -> StairsShape:
+    expected = "ramp:users=N,spawn-rate=R,hold=DURATION"
+    parts = _key_values(body, ("users", "spawn-rate", "hold"), "")
+    users, hold_s, spawn_rate = _users_hold_spawn(parts, expected)
     if users is None or len(users) != 1 or hold_s is None or hold_s <= 0 or not spawn_rate > 0:
         raise InputError(_SHAPE, "value", expected + " with one user count, hold > 0 and spawn-rate > 0", repr(text))
     return StairsShape(users, hold_s, spawn_rate, ramp=True)
@@ -293,12 +298,7 @@ def parse_shape(text: str) -> StairsShape:
                          "ramp:users=N,spawn-rate=R,hold=DURATION | "
                          + " | ".join(PRESETS), repr(text))
     parts = _key_values(body, ("users", "warmup", "hold", "spawn-rate"), "users")
-    try:
-        users = _users(parts["users"]) if parts["users"] else None
-        hold_s = _seconds(parts["hold"]) if parts["hold"] else None
-        spawn_rate = float(parts["spawn-rate"] or 1)
-    except ValueError as exc:
-        raise InputError(_SHAPE, "value", expected, str(exc)) from None
+    users, hold_s, spawn_rate = _users_hold_spawn(parts, expected)
     if users is None or hold_s is None or hold_s <= 0 or not spawn_rate > 0:
         raise InputError(_SHAPE, "value", expected + " with hold > 0 and spawn-rate > 0", repr(text))
     shape = StairsShape(users, hold_s, spawn_rate)

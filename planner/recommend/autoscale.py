@@ -38,7 +38,6 @@ Pure and deterministic: same inputs, same timeline.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import shlex
@@ -52,176 +51,15 @@ import pandas as pd
 
 from planner.capacity import ConfigurationFit
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog
-from planner.errors import InfeasibleError, InputError
-from planner.ingest.base import csv_errors
+from planner.errors import InfeasibleError
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 from planner.recommend.realtime import RealtimeOption, recommend_realtime
+from planner.traffic import TrafficProfile
 
 PREDEFINED_METRIC = "SageMakerVariantInvocationsPerInstance"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 MAX_CAPACITY_CANDIDATES = 6  # max capacities tried between the static count and the policy's count at peak
 _IR_MODEL = "inference-recommender-point"
-
-
-# --------------------------------------------------------------------------- traffic
-
-
-@dataclass(frozen=True)
-class TrafficProfile:
-    """Offered load per minute (mean requests per second in each minute), and where it came from."""
-
-    tps: np.ndarray = field(repr=False, compare=False)
-    source: str
-    start: str | None = None
-    notes: tuple[str, ...] = ()
-
-    @property
-    def minutes(self) -> int:
-        return int(self.tps.size)
-
-    @property
-    def invocations_per_minute(self) -> np.ndarray:
-        return self.tps * 60.0
-
-    def to_dict(self) -> dict[str, Any]:
-        """Summary (not the series): minutes, peak/trough/mean TPS, total invocations."""
-        return {"source": self.source, "start": self.start, "minutes": self.minutes,
-                "peak_tps": float(self.tps.max()), "trough_tps": float(self.tps.min()),
-                "mean_tps": float(self.tps.mean()), "total_invocations": float(self.tps.sum() * 60.0),
-                "notes": list(self.notes)}
-
-
-def _profile(tps, source: str, start: str | None = None, notes: Sequence[str] = ()) -> TrafficProfile:
-    values = np.asarray(tps, dtype=float)
-    if values.size == 0 or not np.all(np.isfinite(values)) or values.min() < 0 or values.max() <= 0:
-        raise InputError(source, "traffic", "at least one minute of finite, non-negative load with a peak > 0",
-                         f"{values.size} minutes, peak {values.max() if values.size else None!r}")
-    return TrafficProfile(values, source, start, tuple(notes))
-
-
-def diurnal_traffic(peak_tps: float, trough_tps: float, period_minutes: float, duration_minutes: int | None = None,
-                    noise: float = 0.0, seed: int = 0) -> TrafficProfile:
-    """A sinusoid between ``trough_tps`` (at minute 0) and ``peak_tps`` (half a period later), for
-    ``duration_minutes`` (default: one period). ``noise`` > 0 multiplies each minute by
-    ``max(0, 1 + noise·N(0, 1))`` drawn with ``seed``."""
-    if not (0 <= trough_tps <= peak_tps and peak_tps > 0 and period_minutes >= 1 and noise >= 0):
-        raise ValueError("need 0 <= trough_tps <= peak_tps, peak_tps > 0, period_minutes >= 1 and noise >= 0")
-    minutes = int(round(period_minutes)) if duration_minutes is None else int(duration_minutes)
-    if minutes < 1:
-        raise ValueError(f"duration_minutes must be >= 1, got {duration_minutes!r}")
-    phase = 2.0 * np.pi * np.arange(minutes) / period_minutes
-    tps = trough_tps + (peak_tps - trough_tps) * (1.0 - np.cos(phase)) / 2.0
-    if noise > 0:
-        tps = tps * np.maximum(0.0, 1.0 + noise * np.random.default_rng(seed).standard_normal(minutes))
-    source = (f"diurnal: peak {peak_tps:g} TPS, trough {trough_tps:g} TPS, period {period_minutes:g} min, "
-              f"{minutes} min" + (f", noise {noise:g} (seed {seed})" if noise > 0 else ""))
-    return _profile(tps, source)
-
-
-def _spread_per_minute(timestamps: pd.Series, counts: np.ndarray, period_s: int, where: str) -> TrafficProfile:
-    """Counts per period at ``timestamps`` -> TPS per minute; missing periods count 0 (CloudWatch
-    publishes no Invocations datapoint for a period without requests)."""
-    if period_s < 60 or period_s % 60:
-        raise InputError(where, "period", "a whole number of minutes (60 s, 300 s, ...)", f"{period_s} s")
-    ordered = pd.DataFrame({"stamp": timestamps.to_numpy(), "count": counts}).sort_values("stamp", kind="stable")
-    stamps, counts = ordered["stamp"].reset_index(drop=True), ordered["count"].to_numpy(dtype=float)
-    offsets_s = (stamps - stamps.iloc[0]).dt.total_seconds().to_numpy()
-    slots = offsets_s / period_s
-    bad = np.flatnonzero(slots != np.round(slots))
-    if bad.size:
-        raise InputError(where, f"timestamp {stamps.iloc[bad[0]]}", f"a multiple of the {period_s} s period after "
-                         f"{stamps.iloc[0]}", f"{offsets_s[bad[0]]:g} s after it")
-    slots = slots.astype(int)
-    if np.unique(slots).size != slots.size:
-        raise InputError(where, "timestamps", "one value per period", "a repeated timestamp")
-    per_period = np.zeros(slots.max() + 1)
-    per_period[slots] = counts
-    per_minute = np.repeat(per_period / (period_s / 60), period_s // 60)
-    notes = []
-    if (missing := per_period.size - slots.size) > 0:
-        notes.append(f"{missing} missing period(s) of {period_s} s counted as 0 invocations")
-    if period_s > 60:
-        notes.append(f"{period_s} s periods spread evenly over their minutes")
-    return _profile(per_minute / 60.0, where, stamps.iloc[0].isoformat(), notes)
-
-
-def _number(value: str, path: Path, line: int, name: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = math.nan
-    if not (math.isfinite(number) and number >= 0):
-        raise InputError(path, f"line {line} field {name!r}", "a finite number >= 0", repr(value))
-    return number
-
-
-def _minute_tps(path: Path, data: list[tuple[int, list[str]]]) -> TrafficProfile:
-    minutes = [_number(r[0], path, line, "minute") for line, r in data]
-    tps = [_number(r[1], path, line, "tps") for line, r in data]
-    for k in range(1, len(minutes)):
-        if minutes[k] != minutes[k - 1] + 1:
-            raise InputError(path, f"line {data[k][0]} field 'minute'", f"{minutes[k - 1] + 1:g} (consecutive "
-                             "whole minutes)", repr(data[k][1][0]))
-    return _profile(tps, str(path))
-
-
-def _timestamp_invocations(path: Path, data: list[tuple[int, list[str]]]) -> TrafficProfile:
-    if not data:
-        raise InputError(path, "rows", "at least one data row", "none")
-    counts = np.array([_number(r[1], path, line, "invocations") for line, r in data])
-    raw = pd.Series([r[0].strip() for _, r in data])
-    numeric = pd.to_numeric(raw, errors="coerce")
-    stamps = (pd.to_datetime(numeric, unit="s", utc=True) if numeric.notna().all()
-              else pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601"))
-    if stamps.isna().any():
-        k = int(np.flatnonzero(stamps.isna())[0])
-        raise InputError(path, f"line {data[k][0]} field 'timestamp'", "an ISO-8601 time or epoch seconds",
-                         repr(raw.iloc[k]))
-    gaps = np.diff(np.sort((stamps - stamps.min()).dt.total_seconds().to_numpy()))
-    period_s = int(gaps[gaps > 0].min()) if (gaps > 0).any() else 60
-    return _spread_per_minute(stamps, counts, period_s, str(path))
-
-
-def traffic_from_csv(path: Path) -> TrafficProfile:
-    """Traffic from a CSV with header ``minute,tps`` (consecutive whole minutes, mean requests/s)
-    or ``timestamp,invocations`` (ISO-8601 or epoch seconds; invocations per period, the period
-    being the smallest spacing, a whole number of minutes)."""
-    path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh, csv_errors(path, reader := csv.reader(fh)):
-            rows = list(reader)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, "file", "a readable UTF-8 CSV", f"{type(exc).__name__}: {exc}") from None
-    header = [h.strip().lower() for h in rows[0]] if rows else []
-    data = [(i, r) for i, r in enumerate(rows[1:], start=2) if any(c.strip() for c in r)]
-    for line, row in data:
-        if len(row) < 2:
-            raise InputError(path, f"line {line}", "2 fields", f"{len(row)}: {row!r}")
-    if header[:2] == ["minute", "tps"]:
-        return _minute_tps(path, data)
-    if header[:2] == ["timestamp", "invocations"]:
-        return _timestamp_invocations(path, data)
-    raise InputError(path, "header", "columns 'minute,tps' or 'timestamp,invocations'",
-                     repr(",".join(rows[0])) if rows else "an empty file")
-
-
-def traffic_from_metrics(metrics: pd.DataFrame, where: str) -> TrafficProfile:
-    """Traffic from a ``metrics`` table (one run): the ``AWS/SageMaker`` ``Invocations`` ``Sum``
-    series, summed per timestamp over variants as :func:`planner.steps.from_metrics` does."""
-    needed = {"namespace", "metric_name", "statistic", "timestamp", "value", "period_s"}
-    if not needed <= set(metrics.columns):
-        raise InputError(where, "metrics", "a CloudWatch metrics table (ingest a CloudWatch export)",
-                         "no metrics" if metrics.empty else f"columns {sorted(metrics.columns)}")
-    chosen = ((metrics["namespace"] == "AWS/SageMaker") & (metrics["metric_name"] == "Invocations")
-              & (metrics["statistic"] == "Sum"))
-    rows = metrics[chosen.fillna(False).astype(bool)]
-    if rows.empty:
-        found = sorted(set(metrics["metric_name"].dropna().astype(str) + " " + metrics["statistic"].dropna().astype(str)))
-        raise InputError(where, "metrics", "an AWS/SageMaker Invocations Sum series", ", ".join(found) or "none")
-    periods = rows["period_s"].dropna().unique()
-    if len(periods) != 1:
-        raise InputError(where, "Invocations period_s", "one period", f"{sorted(int(p) for p in periods)}")
-    per_stamp = rows.groupby("timestamp")["value"].sum()
-    return _spread_per_minute(pd.Series(per_stamp.index), per_stamp.to_numpy(dtype=float), int(periods[0]), where)
 
 
 # --------------------------------------------------------------------------- policy and simulation
@@ -579,7 +417,7 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
                      latency_target_ms: float, percentile: float | str = 99.0, instance_type: str | None = None,
                      target_tps_per_instance: float | None = None, safety_factor: float = 0.5,
                      min_capacity: int | None = None, max_capacity: int | None = None,
-                     max_utilization: float = 0.7, startup_s: float = 300.0, scale_in_cooldown_s: int = 300,
+                     max_utilization: float = DEFAULT_MAX_UTILIZATION, startup_s: float = 300.0, scale_in_cooldown_s: int = 300,
                      scale_out_cooldown_s: int = 300, scale_out_minutes: int = 3, scale_in_minutes: int = 15,
                      scale_in_ratio: float = 0.9, disable_scale_in: bool = False,
                      metric_delay_minutes: int = 2) -> AutoscalePlan:

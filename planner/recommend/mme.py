@@ -1,14 +1,8 @@
 """Multi-model endpoints on GPU: models per instance, cache hit ratio, cold loads, instances and cost.
 
-**Memory.** GPU memory utilisation (percent of the instance's GPU memory) grows linearly with the
-models loaded, ``u(n) = baseline + slope·n`` (statsmodels OLS with t intervals). The intercept is not
-the idle GPU: it is what the serving runtime holds once any model of that framework is loaded (CUDA
-context, framework kernels: PyTorch on a T4 ≈ 6.2 % against 1.1 % idle), so the first model costs
-``baseline + slope`` and each further one ``slope``. Left out of the fit: points with no model loaded
-(the idle server, below the line), and points at the cap: utilisation ≥ ``saturated_pct`` (95 %) or a
-trailing run rising by less than half the typical step (memory full, the server evicting): they say
-nothing about a model's size and would flatten the slope. Max models per instance is the largest n with
-``u(n) ≤ 100·threshold``, the benchmark's own rule (it stops before a model would cross 90 %).
+**Memory.** GPU memory utilisation grows linearly with the models loaded (the OLS line of
+:mod:`planner.gpu_memory_fit`); max models per instance is the largest n with ``u(n) ≤ 100·threshold``,
+the benchmark's own rule (it stops before a model would cross 90 %).
 
 **Cache.** MME routes a model's requests to an instance that has it loaded, so the endpoint acts as
 one LRU cache of ``instances × max_models`` slots: hit ratio by Che's approximation over the model
@@ -26,158 +20,41 @@ ceil(target / per-instance capacity). ``instances`` is the larger; cost = price 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from statsmodels.regression.linear_model import OLS
-from statsmodels.tools.tools import add_constant
 
-from planner.capacity import ConfigurationFit
+from planner.capacity import KEY_FIELDS, ConfigurationFit
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.costs import usd_per_month
-from planner.errors import FitError, InfeasibleError, InputError, PriceError
-from planner.ingest.base import csv_errors
-from planner.queueing import che_hit_ratio, zipf_popularity
+from planner.errors import FitError, InfeasibleError, PriceError
+from planner.gpu_memory_fit import (
+    DEFAULT_MEMORY_THRESHOLD,
+    DEFAULT_SATURATED_PCT,
+    GpuMemoryFit,
+    GpuMemorySummary,
+)
+from planner.jsonable import finite
+from planner.queueing import che_hit_ratio
+from planner.recommend import DEFAULT_MAX_UTILIZATION
+from planner.traffic import Popularity
 
-if TYPE_CHECKING:
-    from planner.fit_cache import FitCache
-    from planner.steps import StepRules
-    from planner.store import RunStore
-
-DEFAULT_MEMORY_THRESHOLD = 0.9
-DEFAULT_SATURATED_PCT = 95.0
 DEFAULT_MAX_MISS_RATIO = 0.01
 P99_TAIL = 0.01  # share of requests beyond the p99: a miss ratio above it puts a cold load in the p99
-MODEL_COLUMNS = ("model", "model_name", "target_model", "name")
-REQUEST_COLUMNS = ("requests", "request_count", "invocations", "count", "rps", "weight")
 _MEMORY_METRICS = ("GPUMemoryUtilization", "LoadedModelCount")
-_KEY = ("instance_type", "framework", "model", "endpoint")
+_KEY = tuple(f for f in KEY_FIELDS if f != "memory_mb")  # a GPU memory series: no serverless memory size
 NOTES = ("hit ratio: one LRU cache of instances × models per instance (MME routes a model's requests to an "
          "instance that has it loaded; hot models replicated for throughput are ignored, so it is optimistic)",
          "p99 includes a cold load (ModelLoadingWaitTime) when the miss ratio exceeds 1 %",
          "GPU memory per model is in MiB as nvidia-smi reports it (the fitted percent × the GPU's total memory)")
 
 
-# --------------------------------------------------------------------------- memory fit
-
-
-def usable_points(models_loaded, utilization_pct, saturated_pct: float = DEFAULT_SATURATED_PCT
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(models, median utilisation %) per models-loaded count > 0, below ``saturated_pct``, without the
-    trailing plateau: end points rising by less than half the typical step (median over the lower half)."""
-    frame = pd.DataFrame({"n": np.asarray(models_loaded, dtype=float),
-                          "u": np.asarray(utilization_pct, dtype=float)}).dropna()
-    by_n = frame[frame["n"] > 0].groupby("n")["u"].median()
-    by_n = by_n[by_n < saturated_pct]
-    x, y = by_n.index.to_numpy(dtype=float), by_n.to_numpy(dtype=float)
-    if y.size > 3:
-        steps = np.diff(y) / np.diff(x)
-        typical = float(np.median(steps[: max(1, steps.size // 2)]))
-        while y.size > 3 and (y[-1] - y[-2]) / (x[-1] - x[-2]) < 0.5 * typical:
-            x, y = x[:-1], y[:-1]
-    return x, y
-
-
-@dataclass(frozen=True)
-class GpuMemorySummary:
-    """A fitted GPU memory line: % of GPU memory per model and at zero models, MiB per model."""
-
-    slope_pct_per_model: float
-    slope_pct_per_model_ci_lower: float
-    slope_pct_per_model_ci_upper: float
-    baseline_pct: float
-    baseline_pct_ci_lower: float
-    baseline_pct_ci_upper: float
-    gpu_memory_per_model_mb: float | None
-    gpu_memory_per_model_mb_ci_lower: float | None
-    gpu_memory_per_model_mb_ci_upper: float | None
-    gpu_total_memory_mb: float | None
-    n_points: int
-    n_points_excluded: int
-    r_squared: float
-    residual_std_pct: float
-    confidence: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-class GpuMemoryFit:
-    """GPU memory utilisation (%) vs models loaded, fitted by OLS; see the module docstring."""
-
-    def __init__(self, saturated_pct: float = DEFAULT_SATURATED_PCT, confidence: float = 0.95) -> None:
-        self.saturated_pct = saturated_pct
-        self.confidence = confidence
-
-    def fit(self, models_loaded, gpu_memory_utilization_pct,
-            gpu_total_memory_mb: float | None = None) -> GpuMemoryFit:
-        """Fit on the usable points; ``gpu_total_memory_mb`` (MiB) turns percent into MiB per model."""
-        x, y = usable_points(models_loaded, gpu_memory_utilization_pct, self.saturated_pct)
-        if x.size < 3:
-            raise FitError(f"a GPU memory fit needs >= 3 models-loaded counts (> 0, below {self.saturated_pct:g} % "
-                           f"and still rising), found {x.size}")
-        self.ols_ = OLS(y, add_constant(x)).fit()
-        (b_lo, b_hi), (s_lo, s_hi) = self.ols_.conf_int(1 - self.confidence)
-        self.baseline_pct_, self.slope_pct_per_model_ = (float(v) for v in self.ols_.params)
-        if not self.slope_pct_per_model_ > 0:
-            raise FitError(f"GPU memory does not grow with models loaded (slope {self.slope_pct_per_model_:.3g} "
-                           "%/model)")
-        self.baseline_pct_ci_lower_, self.baseline_pct_ci_upper_ = float(b_lo), float(b_hi)
-        self.slope_pct_per_model_ci_lower_, self.slope_pct_per_model_ci_upper_ = float(s_lo), float(s_hi)
-        self.gpu_total_memory_mb_ = gpu_total_memory_mb
-        to_mb = (lambda pct: pct / 100.0 * gpu_total_memory_mb) if gpu_total_memory_mb else (lambda pct: None)
-        self.gpu_memory_per_model_mb_ = to_mb(self.slope_pct_per_model_)
-        self.gpu_memory_per_model_mb_ci_lower_ = to_mb(self.slope_pct_per_model_ci_lower_)
-        self.gpu_memory_per_model_mb_ci_upper_ = to_mb(self.slope_pct_per_model_ci_upper_)
-        counts = pd.Series(np.asarray(models_loaded, dtype=float)).dropna().nunique()
-        self.n_points_, self.n_points_excluded_ = int(x.size), int(counts - x.size)
-        self.r_squared_ = float(self.ols_.rsquared)
-        self.residual_std_pct_ = float(math.sqrt(self.ols_.scale))
-        return self
-
-    def predict(self, models):
-        """Predicted GPU memory utilisation (%) with ``models`` loaded."""
-        return self.baseline_pct_ + self.slope_pct_per_model_ * np.asarray(models, dtype=float)
-
-    def predict_interval(self, models) -> tuple[np.ndarray, np.ndarray]:
-        """Confidence band (%) of the mean utilisation at ``models``."""
-        n = np.atleast_1d(np.asarray(models, dtype=float))
-        band = self.ols_.get_prediction(np.column_stack([np.ones_like(n), n])).conf_int(alpha=1 - self.confidence)
-        return band[:, 0], band[:, 1]
-
-    def max_models(self, memory_threshold: float = DEFAULT_MEMORY_THRESHOLD) -> int:
-        """Largest n whose predicted utilisation is ≤ 100 × ``memory_threshold`` (0 if not even one)."""
-        limit = 100.0 * _threshold(memory_threshold)
-        return max(0, math.floor((limit - self.baseline_pct_) / self.slope_pct_per_model_ + 1e-9))
-
-    def max_models_interval(self, memory_threshold: float = DEFAULT_MEMORY_THRESHOLD) -> tuple[int, int]:
-        """(lower, upper): the largest n whose upper / lower confidence band stays under the threshold
-        (searched up to 4 × the point estimate)."""
-        limit = 100.0 * _threshold(memory_threshold)
-        n = np.arange(1, 4 * self.max_models(memory_threshold) + 20)
-        low, high = self.predict_interval(n)
-        return int(n[high <= limit].max(initial=0)), int(n[low <= limit].max(initial=0))
-
-    def summary(self) -> GpuMemorySummary:
-        fitted = {f.name: getattr(self, f.name + "_") for f in fields(GpuMemorySummary) if f.name != "confidence"}
-        return GpuMemorySummary(**fitted, confidence=self.confidence)
-
-
-def _threshold(value: float) -> float:
-    if not 0 < value <= 1:
-        raise ValueError(f"memory_threshold must be a fraction in (0, 1], got {value!r}")
-    return float(value)
-
-
-# --------------------------------------------------------------------------- series from the store
+# --------------------------------------------------------------------------- series of a collection
 
 
 @dataclass(frozen=True)
@@ -270,77 +147,7 @@ def _cold_load_ms(metrics: pd.DataFrame, run_ids: set[str]) -> float | None:
     return float(values.median()) if len(values) else None
 
 
-# --------------------------------------------------------------------------- popularity and cache
-
-
-@dataclass(frozen=True)
-class Popularity:
-    """Request shares of the models (sum 1), and where they came from."""
-
-    description: str
-    shares: tuple[float, ...]
-
-    @property
-    def models(self) -> int:
-        return len(self.shares)
-
-
-def parse_popularity(spec: str, models: int | None) -> Popularity:
-    """``zipf:S`` or ``uniform`` over ``models`` models, or a CSV file of per-model traffic."""
-    text = spec.strip()
-    if text.lower().startswith("zipf:") or text.lower() == "uniform":
-        if not models or models < 1:
-            raise InputError("--models", "value", f"a model count >= 1 with --popularity {text}", repr(models))
-        try:
-            exponent = 0.0 if text.lower() == "uniform" else float(text[5:])
-        except ValueError:
-            exponent = math.nan
-        if not (math.isfinite(exponent) and exponent >= 0):
-            raise InputError("--popularity", "zipf exponent", "a number >= 0 as in zipf:1.1", repr(spec))
-        return Popularity(text.lower(), tuple(zipf_popularity(models, exponent)))
-    if not Path(text).is_file():
-        raise InputError("--popularity", "value", "zipf:S, uniform or a CSV file of model,requests", repr(spec))
-    popularity = read_traffic_file(Path(text))
-    if models is not None and models != popularity.models:
-        raise InputError(text, "rows", f"{models} models (--models)", f"{popularity.models}")
-    return popularity
-
-
-def read_traffic_file(path: Path) -> Popularity:
-    """Measured per-model traffic from a CSV file (see :func:`parse_traffic_csv`)."""
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return parse_traffic_csv(fh.read(), Path(path))
-
-
-def parse_traffic_csv(text: str, path: Path) -> Popularity:
-    """Measured per-model traffic: CSV ``text`` (from ``path``, named in errors) with a model column
-    (model, model_name, target_model, name) and a traffic column (requests, request_count,
-    invocations, count, rps, weight)."""
-    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    with csv_errors(path, reader):
-        rows = list(reader)
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    name_col = next((reader.fieldnames[header.index(c)] for c in MODEL_COLUMNS if c in header), None)
-    count_col = next((reader.fieldnames[header.index(c)] for c in REQUEST_COLUMNS if c in header), None)
-    if name_col is None or count_col is None:
-        raise InputError(path, "header", "a model column and a requests column (e.g. model,requests)",
-                         repr(",".join(reader.fieldnames or [])))
-    traffic: dict[str, float] = {}
-    for line, row in enumerate(rows, start=2):
-        name, cell = (row.get(name_col) or "").strip(), (row.get(count_col) or "").strip()
-        try:
-            value = float(cell)
-        except ValueError:
-            value = math.nan
-        if not name or name in traffic or not (math.isfinite(value) and value >= 0):
-            what = "a new model name" if not name or name in traffic else f"a number >= 0 in {count_col!r}"
-            raise InputError(path, f"line {line}", what, repr(name if what.startswith("a new") else cell))
-        traffic[name] = value
-    total = sum(traffic.values())
-    if total <= 0:
-        raise InputError(path, count_col, "at least one model with requests > 0", f"{len(traffic)} rows, total 0")
-    return Popularity(f"measured traffic of {len(traffic)} models ({path.name})",
-                      tuple(v / total for v in traffic.values()))
+# --------------------------------------------------------------------------- cache
 
 
 def cache_hit_ratio(shares: Sequence[float], instances: int, models_per_instance: int) -> float:
@@ -403,7 +210,7 @@ class MmeVariant:
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "memory"}
         out.update(self.memory.to_dict(), run_ids=list(self.run_ids), notes=list(self.notes))
-        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
+        return finite(out)
 
 
 @dataclass(frozen=True)
@@ -499,7 +306,7 @@ class MmeDensity:
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "memory"}
         out.update(self.memory.to_dict(), notes=list(self.notes))
-        return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in out.items()}
+        return finite(out)
 
 
 def density(series: MemorySeries, catalog: PriceCatalog,
@@ -517,7 +324,7 @@ def density(series: MemorySeries, catalog: PriceCatalog,
 def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popularity, target_tps: float, *,
                  fits: Sequence[ConfigurationFit] = (), tps_per_instance: float | None = None,
                  memory_threshold: float = DEFAULT_MEMORY_THRESHOLD, max_miss_ratio: float = DEFAULT_MAX_MISS_RATIO,
-                 max_utilization: float = 0.7, latency_target_ms: float | None = None,
+                 max_utilization: float = DEFAULT_MAX_UTILIZATION, latency_target_ms: float | None = None,
                  cold_load_ms: float | None = None, saturated_pct: float = DEFAULT_SATURATED_PCT) -> MmeVariant:
     """Size one series; :class:`InfeasibleError` when it cannot be (no capacity, no model fits, no price)."""
     memory, notes = fit_gpu_memory(series, catalog, saturated_pct)
@@ -592,7 +399,7 @@ def recommend_mme(series: Sequence[MemorySeries], catalog: PriceCatalog, popular
              "overrides": list(catalog.overrides), "provenance": catalog.provenance()}
     return MmeRecommendation(popularity.models, popularity.description, float(target_tps),
                              options.get("memory_threshold", DEFAULT_MEMORY_THRESHOLD),
-                             options.get("max_miss_ratio", DEFAULT_MAX_MISS_RATIO), options.get("max_utilization", 0.7),
+                             options.get("max_miss_ratio", DEFAULT_MAX_MISS_RATIO), options.get("max_utilization", DEFAULT_MAX_UTILIZATION),
                              options.get("latency_target_ms"), price, tuple(variants), tuple(rejected),
                              notes=NOTES)
 
@@ -618,37 +425,6 @@ def _p99_text(v: MmeVariant) -> str:
         return f"; misses {v.miss_ratio:.1%} ≤ 1 %, so cold loads stay beyond the p99"
     cold = f"{v.cold_load_ms:.0f} ms" if v.cold_load_ms is not None else "an unknown time"
     return f"; misses {v.miss_ratio:.1%} > 1 %, so the p99 includes a cold load ({cold})"
-
-
-def recommend_mme_for_store(store: RunStore, catalog: PriceCatalog, popularity: Popularity, target_tps: float, *,
-                            run_ids: Sequence[str] | None = None, tps_per_instance: float | None = None,
-                            latency_target_ms: float | None = None, max_utilization: float = 0.7,
-                            cache: FitCache | None = None, rules: StepRules | None = None,
-                            **options: Any) -> MmeRecommendation:
-    """:func:`recommend_mme` over the GPU memory series of ``store`` (only ``run_ids`` when given), with
-    per-instance capacity from the fits of the same configurations (steps under ``rules``; read from
-    ``cache`` when there) unless ``tps_per_instance`` is set."""
-    from planner.capacity import fit_store
-
-    runs = store.runs()
-    series = store_memory_series(store, run_ids, runs)
-    ids = throughput_run_ids(runs, series) if tps_per_instance is None else []
-    fits = fit_store(store, ids, percentile=99.0, latency_target_ms=latency_target_ms,
-                     max_utilization=max_utilization, for_sizing=True, cache=cache, rules=rules) if ids else []
-    return recommend_mme(series, catalog, popularity, target_tps, fits=fits, tps_per_instance=tps_per_instance,
-                         max_utilization=max_utilization, latency_target_ms=latency_target_ms, **options)
-
-
-def store_memory_series(store: RunStore, run_ids: Sequence[str] | None = None,
-                        runs: pd.DataFrame | None = None) -> list[MemorySeries]:
-    """The GPU memory series of ``store`` (only ``run_ids`` when given); InfeasibleError when none."""
-    series = memory_series(store.runs() if runs is None else runs, store.table("gpu_memory"), store.table("metrics"))
-    if run_ids:
-        series = [s for s in series if s.run_id in set(run_ids)]
-    if not series:
-        raise InfeasibleError(f"{store.root}: no GPU memory series (ingest an MME benchmark log or CloudWatch "
-                              "GPUMemoryUtilization with LoadedModelCount)")
-    return series
 
 
 def densities(series: Sequence[MemorySeries], catalog: PriceCatalog,

@@ -27,7 +27,9 @@ from planner.catalog import PriceCatalog
 from planner.costs import realtime_cost
 from planner.errors import PriceError
 from planner.fit import CapacityEstimate
+from planner.jsonable import finite
 from planner.queueing import allen_cunneen_factor, erlang_c, mgc_mean_response_s
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 
 ROUTINGS = ("least-outstanding", "random")
 MAX_INSTANCES = 10_000
@@ -69,7 +71,7 @@ class RealtimeOption:
         out = asdict(self)
         out["run_ids"] = list(self.run_ids)
         out["notes"] = list(self.notes)
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in out.items()}
+        return finite(out)
 
 
 @dataclass(frozen=True)
@@ -345,7 +347,7 @@ def _recommender_option(fit: ConfigurationFit, catalog: PriceCatalog, target_tps
 
 
 def recommend_realtime(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, *, target_tps: float,
-                       latency_target_ms: float, percentile: float | str = 99.0, max_utilization: float = 0.7,
+                       latency_target_ms: float, percentile: float | str = 99.0, max_utilization: float = DEFAULT_MAX_UTILIZATION,
                        ha: bool = False, routing: str = "least-outstanding",
                        top: int | None = None) -> RealtimeRecommendation:
     """Rank every fitted configuration's cheapest count meeting the target (USD/month, 730 h); ``top``

@@ -33,7 +33,6 @@ for the same peak and SLA instead of one hard-coded instance; prices carry their
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -52,7 +51,9 @@ from planner.costs import (
     serverless_usd_per_month,
 )
 from planner.errors import InfeasibleError
+from planner.jsonable import finite
 from planner.queueing import erlang_b, servers_for_blocking, service_quantile_s
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 from planner.recommend.realtime import RealtimeRecommendation, recommend_realtime
 from planner.resampling import percentile_interval
 from planner.variability import MEAN_ONLY_SERVICE_SCV, SCV_BRACKET_FACTOR
@@ -182,16 +183,7 @@ class ServerlessRecommendation:
                 "realtime_option": self.realtime_option.to_dict() if self.realtime_option else None,
                 "price_catalog": self.price_catalog, "latency_provenance": self.latency_provenance,
                 "notes": list(self.notes)}
-        return _finite(out)
-
-
-def _finite(value: Any) -> Any:
-    """JSON-safe copy: non-finite floats become ``None``."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return None if isinstance(value, float) and not math.isfinite(value) else value
+        return finite(out)
 
 
 # ---------------------------------------------------------------- latencies from steps
@@ -463,7 +455,7 @@ def rationale(rec: ServerlessRecommendation) -> str:
 
 def comparable_realtime(fits: Sequence[ConfigurationFit], steps: pd.DataFrame, latencies: Sequence[MemoryLatency],
                         catalog: PriceCatalog, peak_tps: float, latency_target_ms: float,
-                        max_utilization: float = 0.7) -> tuple[RealtimeBaseline | None, list[str]]:
+                        max_utilization: float = DEFAULT_MAX_UTILIZATION) -> tuple[RealtimeBaseline | None, list[str]]:
     """The cheapest real-time option for the same peak and p99 target, from fits of the serverless
     runs' model when there are any (else any model, with a note saying so)."""
     fits = [f for f in fits if f.config.instance_type]

@@ -1,0 +1,64 @@
+"""Size real-time endpoints: ``planner fit`` (the fitted curves) and ``planner recommend`` (instance
+type and count for a target TPS and latency)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from planner.capacity import ConfigurationFit
+from planner.catalog import PriceCatalog
+from planner.recommend import DEFAULT_MAX_UTILIZATION
+from planner.recommend.realtime import RealtimeRecommendation, recommend_realtime
+from planner.scenarios.source import RunSource
+from planner.steps import StepRules
+
+
+@dataclass(frozen=True)
+class FitScenario:
+    """Which fits ``planner fit`` shows and the SLA their capacity column is at (None: no capacity)."""
+
+    run_ids: tuple[str, ...] = ()
+    configs: tuple[str, ...] = ()
+    percentile: float = 99.0
+    latency_target_ms: float | None = None
+    max_utilization: float = DEFAULT_MAX_UTILIZATION
+
+
+def fit_configurations(runs: RunSource, scenario: FitScenario = FitScenario(),
+                       rules: StepRules | None = None) -> list[ConfigurationFit]:
+    """Full fits (USL and latency model, with intervals) of the scenario's runs and configurations."""
+    return runs.fits(runs.resolve(scenario.run_ids), percentile=scenario.percentile,
+                     latency_target_ms=scenario.latency_target_ms, max_utilization=scenario.max_utilization,
+                     configs=scenario.configs, rules=rules)
+
+
+@dataclass(frozen=True)
+class RealtimeScenario:
+    """A real-time sizing question: peak TPS at a latency percentile (ms), and how to meet it."""
+
+    target_tps: float
+    latency_target_ms: float
+    percentile: float | str = 99.0
+    max_utilization: float = DEFAULT_MAX_UTILIZATION
+    ha: bool = False
+    routing: str = "least-outstanding"
+    top: int | None = None
+
+
+def sizing_fits(runs: RunSource | Sequence[ConfigurationFit], run_ids: Sequence[str] = (),
+                rules: StepRules | None = None) -> Sequence[ConfigurationFit]:
+    """``runs``' fits for sizing (latency models of configurations with an instance type, no USL), or
+    ``runs`` itself when it is already a list of fits."""
+    if isinstance(runs, RunSource):
+        return runs.fits(runs.resolve(run_ids), for_sizing=True, rules=rules)
+    return runs
+
+
+def size_realtime(runs: RunSource | Sequence[ConfigurationFit], catalog: PriceCatalog, scenario: RealtimeScenario,
+                  rules: StepRules | None = None) -> RealtimeRecommendation:
+    """``planner recommend``: every configuration's cheapest instance count meeting the scenario, ranked."""
+    return recommend_realtime(sizing_fits(runs, rules=rules), catalog, target_tps=scenario.target_tps,
+                              latency_target_ms=scenario.latency_target_ms, percentile=scenario.percentile,
+                              max_utilization=scenario.max_utilization, ha=scenario.ha, routing=scenario.routing,
+                              top=scenario.top)
