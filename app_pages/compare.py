@@ -11,6 +11,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from app_pages.draw import draw
 from app_pages.shared import (
     PRICE_FIELDS,
     comparison,
@@ -29,7 +30,7 @@ from app_pages.shared import (
     widget_values,
 )
 from planner.catalog import HOURS_PER_MONTH
-from planner.charts import comparison_chart
+from planner.charts import comparison_chart, saving_against_next, short_usd
 from planner.errors import PlannerError
 from planner.export import CostComparison, comparison_bytes
 
@@ -44,13 +45,13 @@ FIELDS: dict[str, tuple[object, object]] = {
     "util": (0.7, fraction(0.05, 1)), "scenario": ("", str), **PRICE_FIELDS}
 LINE_COLUMNS = {
     "option": st.column_config.TextColumn("option"),
+    "usd_per_month": st.column_config.NumberColumn("total (USD/month)", format="%,.0f"),
+    "usd_per_year": st.column_config.NumberColumn("total (USD/year)", format="%,.0f"),
+    "usd_per_million_requests": st.column_config.NumberColumn("USD per 1M requests", format="%.3f"),
     "deployment": st.column_config.TextColumn("deployment"),
     "compute_usd_per_month": st.column_config.NumberColumn("compute (USD/month)", format="%,.0f"),
     "provisioned_concurrency_usd_per_month": st.column_config.NumberColumn("provisioned (USD/month)", format="%,.0f"),
     "data_processing_usd_per_month": st.column_config.NumberColumn("data (USD/month)", format="%,.2f"),
-    "usd_per_month": st.column_config.NumberColumn("total (USD/month)", format="%,.0f"),
-    "usd_per_year": st.column_config.NumberColumn("total (USD/year)", format="%,.0f"),
-    "usd_per_million_requests": st.column_config.NumberColumn("USD per 1M requests", format="%.3f"),
     "predicted_latency_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
     "sla_met": st.column_config.CheckboxColumn("SLA met"),
     "origin": st.column_config.TextColumn("data"),
@@ -102,6 +103,28 @@ def _downloads(result: CostComparison) -> None:
                     "text from users escaped against spreadsheet formulas.")
 
 
+def _headline(options: list[dict], p99_ms: float) -> None:
+    """The cheapest option meeting the SLA and what it saves against the next one meeting it."""
+    found = saving_against_next(options)
+    if found is None:
+        st.error(f"No option meets p99 ≤ {p99_ms:g} ms: relax the SLA or measure a faster instance (the Capacity "
+                 "planner page shows the lowest p99 each configuration reaches).")
+        return
+    best, runner_up, saving = found
+    cols = st.columns(3)
+    cols[0].metric("Cheapest meeting the SLA", short_usd(best["usd_per_month"]) + "/mo",
+                   help=f"{best['option']} ({best['deployment']}): ${best['usd_per_month']:,.2f}/month")
+    cols[1].metric("Saves against the next", "—" if saving is None else short_usd(saving) + "/mo",
+                   help="only one option meets the SLA" if runner_up is None else
+                        f"next: {runner_up['option']} ({runner_up['deployment']}), "
+                        f"${runner_up['usd_per_month']:,.2f}/month")
+    cols[2].metric("Predicted p99", "—" if best["predicted_latency_ms"] is None else
+                   f"{best['predicted_latency_ms']:.0f} ms", help=f"SLA: p99 ≤ {p99_ms:g} ms")
+    st.markdown(f"**{best['option']}** ({best['deployment']}) is the cheapest option meeting p99 ≤ {p99_ms:g} ms" +
+                ("." if runner_up is None else f"; it saves {short_usd(saving)}/month against "
+                                               f"**{runner_up['option']}**."))
+
+
 def page() -> None:
     opened = open_page("Compare & export", lambda: url_scenario(PREFIX, FIELDS, _sidebar))
     if opened is None:
@@ -109,13 +132,15 @@ def page() -> None:
     choice, version, values = opened
     try:
         args = library_args(values)
-        result = comparison(choice.root, version, **args)
+        with st.spinner("Computing (the first visit fits every run of the collection; later changes are instant)…"):
+            result = comparison(choice.root, version, **args)
     except (PlannerError, ValueError) as exc:
         st.error(str(exc))
         return
     data = result.to_dict()
+    _headline(data["options"], float(values["p99_ms"]))
     if data["options"]:
-        st.vega_lite_chart(comparison_chart(data["options"]))
+        draw(comparison_chart(data["options"]))
         st.dataframe(pd.DataFrame(data["options"])[list(LINE_COLUMNS)], column_config=LINE_COLUMNS, hide_index=True)
     else:
         st.info("No option meets this target: see the Capacity planner page for why.")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_pages.draw import draw
 from app_pages.shared import (
     PRICE_FIELDS,
     fraction,
@@ -26,7 +27,7 @@ from app_pages.shared import (
     whole,
     widget_values,
 )
-from planner.charts import mme_instances_chart, mme_memory_chart
+from planner.charts import mme_instances_chart, mme_memory_chart, short_instance_type, short_usd
 from planner.errors import PlannerError
 from planner.recommend.mme import MmeRecommendation, rationale
 
@@ -113,13 +114,15 @@ def library_args(values: dict[str, object], traffic: dict[str, str] | None = Non
 
 def _headline(rec: MmeRecommendation) -> None:
     best = rec.variants[0]
-    cols = st.columns(5)
-    cols[0].metric("Recommended", f"{best.instances} × {best.instance_type}", help=best.label)
+    cols = st.columns([1.5, 1, 1, 1, 1])
+    cols[0].metric("Recommended", f"{best.instances} × {short_instance_type(best.instance_type)}",
+                   help=f"{best.instances} × {best.instance_type} ({best.label})")
     cols[1].metric("Models per instance", f"{best.max_models_per_instance}",
                    help=f"at {rec.memory_threshold:.0%} GPU memory")
     cols[2].metric("Hit ratio", f"{best.hit_ratio:.1%}", help=f"{rec.models} models, {rec.popularity}")
-    cols[3].metric("Predicted p99", "n/a" if best.latency_p99_ms is None else f"{best.latency_p99_ms:.0f} ms")
-    cols[4].metric("Cost", f"${best.usd_per_month:,.0f}/month")
+    cols[3].metric("Predicted p99", "—" if best.latency_p99_ms is None else f"{best.latency_p99_ms:.0f} ms",
+                   help="no latency measured for this instance type" if best.latency_p99_ms is None else None)
+    cols[4].metric("Cost per month", short_usd(best.usd_per_month), help=f"${best.usd_per_month:,.2f}/month")
 
 
 def page() -> None:
@@ -129,7 +132,8 @@ def page() -> None:
     choice, version, values = opened
     try:
         args = library_args(values, _traffic_file())
-        rec = mme_recommendation(choice.root, version, **args)
+        with st.spinner("Computing (the first visit fits every run of the collection; later changes are instant)…"):
+            rec = mme_recommendation(choice.root, version, **args)
         shares = mme_popularity(args["popularity"], args["models"], args.get("traffic_csv"),
                                 args.get("traffic_name", "traffic.csv")).shares
     except (PlannerError, ValueError) as exc:
@@ -138,11 +142,11 @@ def page() -> None:
     _headline(rec)
     st.markdown(rationale(rec))
     catalog = price_catalog(str(values["region"]), float(values["discount"]), args["overrides"])
-    left, right = st.columns([2, 3])
+    left, right = st.columns(2)
     with left:
-        st.vega_lite_chart(mme_memory_chart(rec, gpu_memory_series(choice.root, version), catalog))
+        draw(mme_memory_chart(rec, gpu_memory_series(choice.root, version), catalog))
     with right:
-        st.vega_lite_chart(mme_instances_chart(rec, shares))
+        draw(mme_instances_chart(rec, shares))
     table = pd.DataFrame([v.to_dict() for v in rec.variants])[list(VARIANT_COLUMNS)]
     st.dataframe(table, column_config=VARIANT_COLUMNS, hide_index=True)
     with st.expander(f"Not an option ({len(rec.rejected)})"):

@@ -9,6 +9,7 @@ import json
 import pandas as pd
 import streamlit as st
 
+from app_pages.draw import draw
 from app_pages.shared import (
     open_page,
     parse_price_overrides,
@@ -18,7 +19,7 @@ from app_pages.shared import (
     sizing_fits,
 )
 from planner.catalog import available_regions
-from planner.charts import cost_chart, option_latency_chart
+from planner.charts import cost_chart, option_latency_chart, short_instance_type, short_usd
 from planner.errors import PlannerError
 from planner.recommend.realtime import ROUTINGS, RealtimeRecommendation, rationale
 from planner.units import parse_count, parse_duration_ms, parse_percentile
@@ -30,6 +31,9 @@ DEFAULTS: dict[str, object] = {"tps": 1000.0, "sla_ms": 200.0, "pct": "p99", "ut
                                "prices": "", "top": 5, "option": ""}
 TABLE_COLUMNS = {
     "label": st.column_config.TextColumn("configuration"),
+    "usd_per_month": st.column_config.NumberColumn("USD/month", format="%,.0f"),
+    "usd_per_hour": st.column_config.NumberColumn("USD/hour", format="%.2f"),
+    "usd_per_million_requests": st.column_config.NumberColumn("USD per 1M requests", format="%.3f"),
     "instance_count": st.column_config.NumberColumn("count"),
     "predicted_latency_ms": st.column_config.NumberColumn("predicted latency (ms)", format="%.1f"),
     "predicted_latency_ci_lower_ms": st.column_config.NumberColumn("95% CI low (ms)", format="%.1f"),
@@ -37,9 +41,6 @@ TABLE_COLUMNS = {
     "load_tps_per_instance": st.column_config.NumberColumn("load/instance (TPS)", format="%.0f"),
     "capacity_tps_per_instance": st.column_config.NumberColumn("capacity/instance at SLA (TPS)", format="%.0f"),
     "utilization": st.column_config.NumberColumn("utilisation", format="percent"),
-    "usd_per_hour": st.column_config.NumberColumn("USD/hour", format="%.2f"),
-    "usd_per_month": st.column_config.NumberColumn("USD/month", format="%,.0f"),
-    "usd_per_million_requests": st.column_config.NumberColumn("USD per 1M requests", format="%.3f"),
     "heldout_error": st.column_config.NumberColumn("held-out error", format="percent"),
     "origin": st.column_config.TextColumn("data"),
     "extrapolated": st.column_config.CheckboxColumn("extrapolated"),
@@ -129,28 +130,32 @@ def _headline(rec: RealtimeRecommendation) -> None:
             if best.predicted_latency_ci_lower_ms is not None and best.predicted_latency_ci_upper_ms is not None
             else "no interval (one measured point)")
     cols = st.columns(4)
-    cols[0].metric("Recommended", f"{best.instance_count} × {best.instance_type}")
+    cols[0].metric("Recommended", f"{best.instance_count} × {short_instance_type(best.instance_type)}",
+                   help=f"{best.instance_count} × {best.instance_type} ({best.label})")
     cols[1].metric(f"Predicted {rec.percentile} at target", f"{best.predicted_latency_ms:.0f} ms", help=band)
-    cols[2].metric("Cost", f"${best.usd_per_month:,.0f}/month", help=f"${best.usd_per_hour:,.2f}/hour")
+    cols[2].metric("Cost per month", short_usd(best.usd_per_month),
+                   help=f"${best.usd_per_month:,.2f}/month, ${best.usd_per_hour:,.2f}/hour")
     cols[3].metric("Utilisation per instance", f"{best.utilization:.0%}")
 
 
 def _charts(rec: RealtimeRecommendation, fits, chosen_label: str) -> str:
-    """The chosen option's latency curve beside the cost of every count; returns the chosen label."""
+    """The chosen option's latency curve, then the cost of every count; returns the chosen label.
+
+    The choice follows the ranking: when the ranked options change, the top option is shown."""
     labels = [o.label for o in rec.options]
-    index = labels.index(chosen_label) if chosen_label in labels else 0
-    chosen = st.selectbox("Option to inspect", labels, index=index)
+    previous = st.session_state.get("plan_ranking")
+    if previous != labels:  # the first visit keeps the link's option
+        st.session_state["plan_ranking"] = labels
+        st.session_state["plan_inspect"] = chosen_label if previous is None and chosen_label in labels else labels[0]
+    chosen = st.selectbox("Option to inspect", labels, key="plan_inspect")
     option = rec.options[labels.index(chosen)]
     fit = next(f for f in fits if f.config.label == option.label)
-    left, right = st.columns(2)
-    with left:
-        if fit.latency is None:
-            st.info(f"{option.label}: Inference Recommender gives one measured point, not a curve: "
-                    f"{option.predicted_latency_ms:.0f} ms ModelLatency at its plateau.")
-        else:
-            st.vega_lite_chart(option_latency_chart(fit, option, rec))
-    with right:
-        st.vega_lite_chart(cost_chart(fits, rec))
+    if fit.latency is None:
+        st.info(f"{option.label}: Inference Recommender gives one measured point, not a curve: "
+                f"{option.predicted_latency_ms:.0f} ms ModelLatency at its plateau.")
+    else:
+        draw(option_latency_chart(fit, option, rec))
+    draw(cost_chart(fits, rec))
     return chosen
 
 
@@ -168,15 +173,19 @@ def page() -> None:
     choice, version, values = opened
     try:
         overrides = parse_price_overrides(str(values["prices"]))
-        rec = recommendation(choice.root, version, values["tps"], values["sla_ms"], _percentile_arg(values["pct"]),
-                             values["util"], values["ha"], values["routing"], values["region"], values["discount"],
-                             overrides, values["top"])
+        with st.spinner("Computing (the first visit fits every run of the collection; later changes are instant)…"):
+            rec = recommendation(choice.root, version, values["tps"], values["sla_ms"],
+                                 _percentile_arg(values["pct"]), values["util"], values["ha"], values["routing"],
+                                 values["region"], values["discount"], overrides, values["top"])
     except (PlannerError, ValueError) as exc:
         st.error(str(exc))
         return
     if rec.options:
         _headline(rec)
-    st.markdown(rationale(rec))
+        st.markdown(rationale(rec))
+    else:
+        st.error(f"{rationale(rec)} Relax the {rec.percentile} target to at least that, or measure a faster "
+                 "instance (Upload page); why each configuration misses is under *Not an option*.")
     if rec.options:
         _options_table(rec)
         values["option"] = _charts(rec, sizing_fits(choice.root, version), str(values["option"]))

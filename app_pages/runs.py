@@ -23,6 +23,21 @@ RUN_COLUMNS = ["run_id", "source", "format", "origin", "instance_type", "instanc
 STEP_COLUMNS = ["step", "concurrency", "duration_s", "throughput_rps", "error_rate", "latency_mean_ms",
                 "latency_p50_ms", "latency_p90_ms", "latency_p95_ms", "latency_p99_ms", "too_short", "errors",
                 "cumulative_percentiles", "generator_saturated"]
+STEP_FORMAT = {
+    "step": st.column_config.NumberColumn("step"),
+    "concurrency": st.column_config.NumberColumn("users", format="%.0f"),
+    "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
+    "throughput_rps": st.column_config.NumberColumn("throughput (requests/s)", format="%.1f"),
+    "error_rate": st.column_config.NumberColumn("errors", format="percent"),
+    **{f"latency_{stat}_ms": st.column_config.NumberColumn(f"{stat} (ms)", format="%.1f")
+       for stat in ("mean", "p50", "p90", "p95", "p99")},
+    "too_short": st.column_config.CheckboxColumn("too short"),
+    "errors": st.column_config.CheckboxColumn("error flag"),
+    "cumulative_percentiles": st.column_config.CheckboxColumn("cumulative percentiles"),
+    "generator_saturated": st.column_config.CheckboxColumn("generator saturated"),
+}
+RUN_FORMAT = {c: st.column_config.TextColumn(c.replace("_", " ")) for c in RUN_COLUMNS} | {
+    "instance_count": st.column_config.NumberColumn("instances", format="%.0f")}
 LATENCY_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
 
 
@@ -93,18 +108,19 @@ def page() -> None:
     choice, version, _ = opened
     runs = runs_table(choice.root, version)
     shown = _filtered(runs, labels_of_runs(choice.root, version))
-    st.dataframe(shown[[c for c in RUN_COLUMNS if c in shown]], hide_index=True)
+    st.dataframe(shown[[c for c in RUN_COLUMNS if c in shown]], hide_index=True, column_config=RUN_FORMAT)
     if shown.empty:
         st.info("No run matches these filters.")
         return
     run_id = _choose_run(shown)
-    steps = run_steps(choice.root, version, run_id)
+    with st.spinner("Deriving this run's steady-state steps…"):
+        steps = run_steps(choice.root, version, run_id)
     if steps.empty:
         st.info("No steady-state steps could be derived from this run (no history, points, metrics or "
                 "recommender rows with load levels).")
         return
     st.subheader("Steady-state steps")
-    st.dataframe(steps[[c for c in STEP_COLUMNS if c in steps]], hide_index=True)
+    st.dataframe(steps[[c for c in STEP_COLUMNS if c in steps]], hide_index=True, column_config=STEP_FORMAT)
     pct = LATENCY_PERCENTILES[st.selectbox("Latency percentile", list(LATENCY_PERCENTILES), index=3)]
     for fit in run_fits(choice.root, version, run_id):
         _fit_section(fit, choice.root, version, run_id, pct)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from app_pages.draw import draw
 from app_pages.shared import (
     PRICE_FIELDS,
     fraction,
@@ -29,7 +30,13 @@ from app_pages.shared import (
     whole,
     widget_values,
 )
-from planner.charts import serverless_concurrency_chart, serverless_concurrency_frame, serverless_memory_chart
+from planner.charts import (
+    serverless_concurrency_chart,
+    serverless_concurrency_frame,
+    serverless_memory_chart,
+    short_number,
+    short_usd,
+)
 from planner.errors import PlannerError
 from planner.recommend.serverless import MAX_CONCURRENCY, STRATEGIES, ServerlessRecommendation, rationale
 from planner.variability import MEAN_ONLY_SERVICE_SCV
@@ -106,12 +113,16 @@ def _headline(rec: ServerlessRecommendation) -> None:
     band = ("" if best.latency_p99_interval is None else f"; {best.latency_p99_ci_lower_ms:.0f}–"
             f"{best.latency_p99_ci_upper_ms:.0f} ms, {best.latency_p99_interval}")
     cols[1].metric("Predicted p99", f"{best.latency_p99_ms:.0f} ms", help=best.latency_percentiles_source + band)
-    cols[2].metric("On demand", f"${rec.on_demand_cost.usd_per_month:,.2f}/month")
-    cols[3].metric(f"With {rec.provisioned_concurrency} provisioned",
-                   f"${rec.provisioned_cost.usd_per_month:,.2f}/month")
+    cols[2].metric("On demand /month", short_usd(rec.on_demand_cost.usd_per_month),
+                   help=f"${rec.on_demand_cost.usd_per_month:,.2f}/month")
+    cols[3].metric(f"{rec.provisioned_concurrency} provisioned /month", short_usd(rec.provisioned_cost.usd_per_month),
+                   help=f"${rec.provisioned_cost.usd_per_month:,.2f}/month with {rec.provisioned_concurrency} "
+                        "provisioned-concurrency slots")
     even = rec.break_even_monthly_invocations
-    cols[4].metric("Break-even vs real-time", "n/a" if even is None else f"{even:,.0f}/month",
-                   help="invocations per month above which the real-time option is cheaper")
+    cols[4].metric("Break-even /month", "—" if even is None else short_number(even),
+                   help="invocations per month above which the real-time option is cheaper" +
+                        ("" if even is None else f": {even:,.0f}") +
+                        (" (none: serverless stays cheaper at every volume)" if even is None else ""))
 
 
 def _concurrency_sliders(rec: ServerlessRecommendation) -> tuple[int, int]:
@@ -148,9 +159,10 @@ def _concurrency(rec: ServerlessRecommendation, values: dict[str, object]) -> No
                    help=f"target {rec.throttle_target:g}")
     cols[1].metric(f"Spill-over with {provisioned} provisioned",
                    f"{row.loc[provisioned, 'blocking_probability']:.3g}", help=f"target {rec.spillover_target:g}")
-    cols[2].metric(f"Cost with {provisioned} provisioned",
-                   f"${row.loc[provisioned, 'provisioned_usd_per_month']:,.2f}/month")
-    st.vega_lite_chart(serverless_concurrency_chart(rec, frame, max_conc, provisioned))
+    cols[2].metric(f"Cost with {provisioned} provisioned /month",
+                   short_usd(row.loc[provisioned, "provisioned_usd_per_month"]),
+                   help=f"${row.loc[provisioned, 'provisioned_usd_per_month']:,.2f}/month")
+    draw(serverless_concurrency_chart(rec, frame, max_conc, provisioned))
     values["max_conc"], values["prov"] = max_conc, provisioned
 
 
@@ -166,18 +178,19 @@ def page() -> None:
     choice, version, values = opened
     try:
         args = _library_args(values)
-        rec = serverless_recommendation(choice.root, version, **args)
+        with st.spinner("Computing (the first visit fits every run of the collection; later changes are instant)…"):
+            rec = serverless_recommendation(choice.root, version, **args)
     except (PlannerError, ValueError) as exc:
         st.error(str(exc))
         return
     _headline(rec)
     (st.markdown if rec.feasible else st.error)(rationale(rec))
-    st.vega_lite_chart(serverless_memory_chart(rec))
+    draw(serverless_memory_chart(rec))
     frame = pd.DataFrame([o.to_dict() for o in rec.memory_options])[list(OPTION_COLUMNS)]
     st.dataframe(frame, column_config=OPTION_COLUMNS, hide_index=True)
     _concurrency(rec, values)
     st.subheader("Break-even against real-time")
-    st.vega_lite_chart(serverless_cost_spec(choice.root, version, **args))
+    draw(serverless_cost_spec(choice.root, version, **args))
     with st.expander(f"Notes ({len(rec.notes)})"):
         for note in rec.notes:
             st.markdown(f"- {note}")

@@ -67,7 +67,7 @@ def _app(**params) -> AppTest:
 
 
 def _recommended(at: AppTest) -> tuple[int, str]:
-    count, _, instance = at.metric[0].value.partition(" × ")
+    count, _, instance = at.metric[0].help.partition(" (")[0].partition(" × ")  # the full value is the tooltip
     return int(count), instance
 
 
@@ -98,8 +98,10 @@ def test_planner_numbers_equal_planner_recommend_json(sample_env):
     expected = json.loads(cli.stdout)
     assert _as_json(at) == expected
     best = expected["options"][0]
-    assert at.metric[0].value == f"{best['instance_count']} × {best['instance_type']}"
-    assert at.metric[2].value == f"${best['usd_per_month']:,.0f}/month"
+    assert at.metric[0].value == f"{best['instance_count']} × {charts.short_instance_type(best['instance_type'])}"
+    assert at.metric[0].help.startswith(f"{best['instance_count']} × {best['instance_type']} (")
+    assert at.metric[2].value == charts.short_usd(best["usd_per_month"])
+    assert at.metric[2].help.startswith(f"${best['usd_per_month']:,.2f}/month")
     table = at.dataframe[0].value
     assert table["instance_count"].tolist() == [o["instance_count"] for o in expected["options"]]
     assert len(at.get("vega_lite_chart")) == 2  # the chosen option's latency curve, cost vs count
@@ -368,7 +370,7 @@ def test_planner_app_runs_streamlit_on_the_store():
     assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4] == APP
     options = dict(zip(cmd[5::2], cmd[6::2], strict=True))
     assert options == {"--browser.gatherUsageStats": "false", "--server.showEmailPrompt": "false",
-                       "--server.maxUploadSize": "200",
+                       "--client.toolbarMode": "minimal", "--server.maxUploadSize": "200",
                        "--server.headless": "true", "--server.port": "8765", "--server.address": "127.0.0.1"}
     assert env["PLANNER_STORE"] == "s3://bucket/runs"
     result = CliRunner().invoke(cli_app, ["app", "--help"])
@@ -411,8 +413,9 @@ def test_serverless_page_equals_the_library_and_its_sliders_follow_erlang_b(samp
     expected = {**rec.to_dict(), "notes": [*skipped, *extra, *rec.notes]}
     assert _as_json(at) == json.loads(json.dumps(expected))
     assert _metric(at, "Memory") == f"{rec.recommended_memory_mb} MB"
-    assert _metric(at, "On demand") == f"${rec.on_demand_cost.usd_per_month:,.2f}/month"
-    assert len(at.get("vega_lite_chart")) == 3  # Power Tuning view, concurrency, break-even
+    assert _metric(at, "On demand") == charts.short_usd(rec.on_demand_cost.usd_per_month)
+    # Power Tuning view and Pareto front, throttle/spill-over and cost vs slots, break-even: one chart per view
+    assert len(at.get("vega_lite_chart")) == 5
     assert (at.query_params["max_conc"], at.query_params["prov"]) == (str(rec.max_concurrency),
                                                                       str(rec.provisioned_concurrency))
     at.slider(key="sls_max_conc").set_value(rec.max_concurrency - 3)
@@ -427,7 +430,7 @@ def test_serverless_page_equals_the_library_and_its_sliders_follow_erlang_b(samp
     best = rec.recommended
     cost = serverless_usd_per_month(best.memory_mb, best.latency_mean_ms, 40_000, 0, catalog, 3e6,
                                     provisioned_concurrency=spill_slots, provisioned_served_fraction=1 - spill)
-    assert _metric(at, f"Cost with {spill_slots} provisioned") == f"${cost.usd_per_month:,.2f}/month"
+    assert _metric(at, f"Cost with {spill_slots} provisioned") == charts.short_usd(cost.usd_per_month)
     assert at.query_params["max_conc"] == str(fewer)
     _widget(at, "sls_peak_tps").set_value(120.0)  # a new recommendation resets the sliders to it
     at.run()
@@ -460,8 +463,8 @@ def test_multi_model_page_equals_planner_mme_json(sample_env):
     assert cli.exit_code == 0, cli.output
     expected = json.loads(cli.stdout)
     assert _as_json(at) == expected
-    assert _metric(at, "Recommended") == f"{expected['instances']} × {expected['instance_type']}"
-    assert len(at.get("vega_lite_chart")) == 2  # density; hit ratio and cost vs instances
+    assert _metric(at, "Recommended") == f"{expected['instances']} × {charts.short_instance_type(expected['instance_type'])}"
+    assert len(at.get("vega_lite_chart")) == 3  # density; hit ratio; cost vs instances
     _widget(at, "mme_models").set_value(2000)  # more models than fit: misses, more instances for memory
     at.run()
     many = _as_json(at)
@@ -635,3 +638,66 @@ def test_multi_model_page_takes_a_measured_traffic_file_as_the_cli_does(sample_e
     at.sidebar.file_uploader[0].set_value([("bad.csv", bad.read_bytes(), "text/csv")]).run()
     assert not at.exception and len(at.error) == 1
     assert at.error[0].value == "bad.csv: line 3: expected a number >= 0 in 'requests', found 'lots'"
+
+
+def test_concatenated_charts_are_split_into_views_that_fit_their_column(sizing):
+    """Issue #14: Vega-Lite fits only single (or layered) views to a container, so an hconcat is drawn as
+    one chart per view, each keeping the shared named datasets; a facet keeps its panel width."""
+    rec = recommend_realtime(sizing, load_catalog(), target_tps=1000, latency_target_ms=200, top=5)
+    store = RunStore(SAMPLE)
+    series = memory_series(store.runs(), store.table("gpu_memory"), store.table("metrics"))
+    popularity = parse_popularity("zipf:1.1", 300)
+    mme = recommend_mme(series, load_catalog(), popularity, 500, tps_per_instance=80.0)
+    concat = charts.mme_instances_chart(mme, popularity.shares)
+    views = charts.container_views(concat)
+    assert [v["title"] for v in views] == ["Hit ratio vs instances", "Cost vs instances (diamond: recommended)"]
+    assert all(v["width"] == "container" and v["datasets"] == concat["datasets"] for v in views)
+    assert all("hconcat" not in v for v in views)
+    facet = charts.cost_chart(sizing, rec)
+    assert charts.container_views(facet) == [facet]
+
+
+def test_headline_short_forms_fit_a_metric_tile():
+    assert [charts.short_usd(v) for v in (1191.4, 8.219, 156.16, 4117.0, 0.0042, float("nan"))] == [
+        "$1.19k", "$8.22", "$156", "$4.12k", "$0.0042", "—"]
+    assert charts.short_number(61_277_372) == "61.3M"
+    assert [charts.short_instance_type(t) for t in ("ml.c5.2xlarge", "ml.g4dn.xlarge", "m5.large")] == [
+        "c5.2xl", "g4dn.xl", "m5.l"]
+
+
+def test_compare_headline_is_the_cheapest_option_meeting_the_sla():
+    options = [{"option": "a", "usd_per_month": 900.0, "sla_met": False},
+               {"option": "b", "usd_per_month": 1500.0, "sla_met": True},
+               {"option": "c", "usd_per_month": 1191.0, "sla_met": True}]
+    best, runner_up, saving = charts.saving_against_next(options)
+    assert (best["option"], runner_up["option"], saving) == ("c", "b", 309.0)
+    assert charts.saving_against_next(options[:1]) is None
+    assert charts.saving_against_next(options[1:2]) == (options[1], None, None)
+
+
+def test_an_unreachable_sla_says_how_close_the_collection_gets(sample_env):
+    at = _app(tps="1000", sla_ms="5")
+    assert not at.exception
+    assert not at.metric
+    (error,) = at.error
+    assert error.value.startswith("No measured configuration meets p99 ≤ 5 ms at 1000 TPS.")
+    assert "41 ms at light load" in error.value and "Relax the p99 target" in error.value
+
+
+def test_every_chart_colours_a_deployment_type_the_same(sample_env):
+    """Issue #14: serverless is the same colour on Compare & export and on the Serverless break-even chart."""
+    from planner.charts.palette import DEPLOYMENT_COLORS, deployment_kind
+
+    assert [deployment_kind(n) for n in ("real-time (also HA)", "real-time, HA", "serverless",
+                                         "serverless, provisioned concurrency", "serverless + 12 provisioned",
+                                         "multi-model (100 models)")] == [
+        "real-time", "real-time", "serverless", "serverless, provisioned", "serverless, provisioned", "multi-model"]
+    at = _app()
+    at.switch_page("app_pages/compare.py").run()
+    compare = at.get("vega_lite_chart")[0].proto.spec
+    at.switch_page("app_pages/serverless.py").run()
+    assert not at.exception
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    for spec in (json.loads(compare), specs[-1]):
+        colors = [layer["encoding"]["color"]["scale"] for layer in spec["layer"] if "color" in layer["encoding"]]
+        assert colors[0] == {"domain": list(DEPLOYMENT_COLORS), "range": list(DEPLOYMENT_COLORS.values())}

@@ -155,3 +155,87 @@ def _charts_drawn(driver, wait) -> None:
 
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"] canvas, '
                                                                '[data-testid="stVegaLiteChart"] svg')) >= 2)
+
+
+# Every page at the two widths a capacity planner's laptop and desktop show it (issue #14): path, and the text
+# the page's headline metric must contain ("" = the page's first metric, whatever it says; None = no metric).
+PAGES = (("?tps=1000&sla_ms=200", "×"), ("serverless?peak_tps=40", " MB"),
+         ("multi-model?models=100", " × "), ("compare?p99_ms=800", ""), ("runs", None), ("upload", None))
+WIDTHS_PX = (1280, 1600)
+BAD_TEXT = re.compile(r"\bNone\b|\bnan\b|\bNaN\b|Traceback")
+# The drawn width of every chart, the main column's inner width, and every metric value's scroll and
+# client widths, measured in the page (CSS pixels).
+MEASURE_JS = """
+const main = document.querySelector('[data-testid="stMainBlockContainer"]');
+const style = getComputedStyle(main);
+const column = main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"] canvas, '
+                                             + '[data-testid="stVegaLiteChart"] svg.marks')]
+    .map(e => ({width: e.getBoundingClientRect().width,
+                title: (e.closest('[data-testid="stVegaLiteChart"]').getAttribute('aria-label') || '')}));
+const metrics = [...document.querySelectorAll('[data-testid="stMetricValue"]')]
+    .map(e => { const inner = e.querySelector('div') || e;
+                return {text: e.innerText, scroll: inner.scrollWidth, client: inner.clientWidth}; });
+return {column: column, charts: charts, metrics: metrics, text: main.innerText};
+"""
+
+
+# True once the script run is over (no status widget, no stale element) and every chart has drawn.
+ALL_DRAWN_JS = """
+if (document.querySelector('[data-testid="stStatusWidget"], [data-stale="true"]')) return false;
+return [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+    .every(c => c.querySelector('canvas, svg.marks'));
+"""
+
+
+def _settled(driver, wait, metric_text: str | None) -> bool:
+    """Wait for the page to finish its script run (its title on screen, nothing running, vega-embed drawn);
+    -> whether the headline metric (containing ``metric_text``) appeared within 20 s."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    headline = True
+    if metric_text is not None:
+        try:
+            WebDriverWait(driver, 20, poll_frequency=0.1).until(lambda d: _recommended(d) and metric_text in
+                                                                 _recommended(d))
+        except TimeoutException:
+            headline = False
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, '[data-testid="stMainBlockContainer"] h1, '
+                                                          '[data-testid="stMainBlockContainer"] h2'))
+    wait.until(lambda d: d.execute_script(ALL_DRAWN_JS))
+    time.sleep(1.0)  # vega-embed draws after the script run ends
+    return headline
+
+
+@pytest.mark.parametrize("width_px", WIDTHS_PX)
+def test_every_page_holds_its_layout(app_url, browser, width_px):
+    """Issue #14's proof, measured in the DOM of every page: charts within the main column, metric values not
+    cut, no None/nan/Traceback text, the headline metric present; a screenshot per page and width."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.set_window_size(width_px, 2300)
+    wait = WebDriverWait(browser, 60, poll_frequency=0.1)
+    ARTIFACTS.mkdir(exist_ok=True)
+    found = {}
+    for path, metric_text in PAGES:
+        browser.get(f"{app_url}/{path}")
+        headline = _settled(browser, wait, metric_text)
+        shot = ARTIFACTS / f"app_{path.split('?')[0] or 'planner'}_{width_px}px.png"
+        browser.save_screenshot(str(shot))
+        m = browser.execute_script(MEASURE_JS)
+        problems = [f"chart {c['title']!r} drawn {c['width']:.0f} px wide in a {m['column']:.0f} px column"
+                    for c in m["charts"] if c["width"] > m["column"] + 1]
+        problems += [f"metric {v['text']!r} cut ({v['scroll']} px of text in {v['client']} px)"
+                     for v in m["metrics"] if v["scroll"] > v["client"]]
+        problems += [f"text {hit.group(0)!r} in {m['text'][max(0, hit.start() - 60):hit.end() + 60]!r}"
+                     for hit in BAD_TEXT.finditer(m["text"])]
+        if not headline:
+            problems.append(f"no headline metric containing {metric_text!r}")
+        if browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'):
+            problems.append("an exception is shown")
+        if problems:
+            found[path] = problems
+    assert not found, "\n".join(f"{width_px} px /{p}: {x}" for p, xs in found.items() for x in xs)

@@ -19,6 +19,7 @@ from planner.charts.fits import (
     usl_chart,
     usl_frame,
 )
+from planner.charts.headline import saving_against_next, short_instance_type, short_number, short_usd
 from planner.charts.multi_model import (
     mme_instances_chart,
     mme_instances_frame,
@@ -43,7 +44,7 @@ from planner.charts.sizing import (
     option_latency_chart,
     option_latency_frame,
 )
-from planner.charts.spec import save_chart
+from planner.charts.spec import container_views, save_chart
 
 __all__ = [
     "FITTED",
@@ -55,6 +56,7 @@ __all__ = [
     "PAST_KNEE",
     "autoscale_chart",
     "comparison_chart",
+    "container_views",
     "cost_chart",
     "cost_frame",
     "curve_frame",
@@ -68,12 +70,16 @@ __all__ = [
     "option_latency_chart",
     "option_latency_frame",
     "save_chart",
+    "saving_against_next",
     "serverless_concurrency_chart",
     "serverless_concurrency_frame",
     "serverless_cost_chart",
     "serverless_cost_frame",
     "serverless_memory_chart",
     "serverless_memory_frame",
+    "short_instance_type",
+    "short_number",
+    "short_usd",
     "usl_chart",
     "usl_frame",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from planner.catalog import PriceCatalog
+from planner.charts.palette import deployment_kind, deployment_scale
 from planner.charts.spec import _filled
 from planner.costs import serverless_usd_per_month
 from planner.queueing import erlang_b
@@ -36,8 +37,11 @@ def serverless_cost_frame(rec: ServerlessRecommendation, points: int = 60) -> pd
 def serverless_cost_chart(rec: ServerlessRecommendation) -> alt.LayerChart:
     """Monthly cost vs monthly invocations for serverless and the real-time option, break-even marked."""
     x = alt.X("monthly_invocations:Q", title="invocations per month")
-    lines = alt.Chart(serverless_cost_frame(rec)).mark_line().encode(
-        x=x, y=alt.Y("usd_per_month:Q", title="cost (USD per month)"), color=alt.Color("option:N", title="option"))
+    frame = serverless_cost_frame(rec)
+    frame["kind"] = frame["option"].map(deployment_kind)
+    lines = alt.Chart(frame).mark_line().encode(
+        x=x, y=alt.Y("usd_per_month:Q", title="cost (USD per month)"), detail="option:N",
+        color=alt.Color("kind:N", title="deployment", scale=deployment_scale()), tooltip=["option:N"])
     marks = [("your traffic", rec.monthly_invocations)]
     if rec.break_even_monthly_invocations is not None and np.isfinite(rec.break_even_monthly_invocations):
         marks.append(("break-even", rec.break_even_monthly_invocations))

@@ -83,7 +83,8 @@ def _cost_template(percentile_label: str) -> str:
     line = base.mark_line(color="gray").encode(x=x, y=y)
     dots = base.mark_point(filled=True, size=70).encode(
         x=x, y=y, color=alt.Color("status:N", scale=_STATUS_COLORS,
-                                  title="at the target load (green band: SLA-feasible)"),
+                                  title="at the target load (green band: SLA-feasible)",
+                                  legend=alt.Legend(orient="bottom")),
         tooltip=[alt.Tooltip("instance_count:Q", title="instances"),
                  alt.Tooltip("usd_per_month:Q", title="USD/month", format=",.0f"),
                  alt.Tooltip("predicted_latency_ms:Q", title=f"predicted {percentile_label} (ms)", format=".1f"),

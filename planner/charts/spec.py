@@ -72,3 +72,18 @@ def _filled(template: str, datasets: dict[str, pd.DataFrame | list], title: str 
                         for name, data in datasets.items()}
     spec["title"] = title
     return spec
+
+
+def container_views(spec: dict) -> list[dict]:
+    """A Vega-Lite spec as views that each fit the width of the element they are drawn in.
+
+    A concatenation is split into its views (each keeps the spec's datasets, config and params); a single or
+    layered view gets ``width="container"``; a facet keeps its panel width (Vega-Lite cannot fit a facet).
+    """
+    shared = {k: v for k, v in spec.items() if k in ("$schema", "datasets", "config", "params", "data")}
+    kind = next((k for k in ("hconcat", "vconcat", "concat") if k in spec), None)
+    if kind is not None:
+        return [view for part in spec[kind] for view in container_views(shared | part)]
+    if "facet" in spec:
+        return [spec]
+    return [spec | {"width": "container", "autosize": {"type": "fit-x", "contains": "padding"}}]

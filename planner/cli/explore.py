@@ -34,7 +34,7 @@ def streamlit_command(store: str | None, port: int | None, address: str | None,
         raise PlannerError(f"{APP_SCRIPT}: the explorer's script is missing (run `planner app` from a source "
                            "checkout: pip install -e .)")
     cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), "--browser.gatherUsageStats", "false",
-           "--server.showEmailPrompt", "false",
+           "--server.showEmailPrompt", "false", "--client.toolbarMode", "minimal",
            "--server.maxUploadSize", str(MAX_UPLOAD_MB), "--server.headless", str(headless).lower()]
     if port is not None:
         cmd += ["--server.port", str(port)]
