@@ -118,7 +118,9 @@ def _run_fields(run: ParsedRun, options: Mapping[str, Any], shas: Mapping[Path, 
     _settle_measured(run, options["overrides"])
     fields.update(options["overrides"])
     fields.update(
-        source=run.source, format=run.format, origin=options["origin"],
+        source=run.source, format=run.format,
+        # A parser that recognises a known public file says so; an explicit --origin still wins.
+        origin=run.meta.get("origin") if options["origin"] == "measured" and run.meta.get("origin") else options["origin"],
         source_ref=options["source_ref"] or run.meta.get("source_ref"),
         labels={**dict(run.meta.get("labels") or {}), **options["labels"]},
         # The same dict the parser holds: a streaming parser may still fill it while the store

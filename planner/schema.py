@@ -173,6 +173,35 @@ TABLES: dict[str, Table] = {
             "The serverless toolkit's serverless-vs-instance monthly cost table (its prices, 720 h months).",
         ),
         Table(
+            "llm_steps",
+            {
+                "load_kind": "string",
+                "concurrency": "Float64",
+                "request_rate_rps": "Float64",
+                "request_count": "Int64",
+                "failure_count": "Int64",
+                "duration_s": "Float64",
+                "throughput_rps": "Float64",
+                "input_tokens_mean": "Float64",
+                "output_tokens_mean": "Float64",
+                "output_tokens_per_s": "Float64",
+            },
+            "LLM load levels (GuideLLM, AIPerf, GenAI-Perf, vLLM/SGLang bench_serving, LLMPerf, FMBench, "
+            "the SageMaker benchmark suite), one row per level. load_kind 'concurrency' (closed loop: "
+            "concurrency set) or 'request_rate' (open loop: request_rate_rps offered, inf = all at once). "
+            "request_count = the requests the latency and token statistics cover (the successful ones), "
+            "failure_count = failed requests (null where the tool does not say). "
+            "Optional: input_tokens_per_s, throughput_derived (bool: the tool computed rps as "
+            "concurrency / mean latency), and ttft_/itl_/tpot_/e2e_ latency columns as <metric>_mean_ms "
+            "and <metric>_p<pct>_ms (e.g. ttft_p99_ms, itl_p50_ms, e2e_p90_ms), <metric>_min_ms / "
+            "<metric>_max_ms, all in ms; error_rate (fraction, as the tool reports it), incomplete_count "
+            "(GuideLLM: cut off by the window's end), measured_concurrency (GuideLLM's measured mean), "
+            "max_concurrency (an open-loop client's cap), output_validation_rate and "
+            "request_output_tokens_per_s_mean/_p50 (suite: one request's tokens/s), "
+            "visible_output_tokens_mean / reasoning_tokens_mean (AIPerf: output_tokens_mean includes "
+            "reasoning tokens).",
+        ),
+        Table(
             "gpu_memory",
             {"models_loaded": "Int64", "gpu_memory_utilization_pct": "Float64"},
             "GPU memory used vs models loaded on a multi-model endpoint; optional gpu_total_memory_mb.",
@@ -188,7 +217,8 @@ series by those less ``memory_mb`` (a serverless setting)."""
 # Run metadata fields (one row per run in the ``runs`` table), with their meaning.
 RUN_FIELDS: dict[str, str] = {
     "run_id": "16 hex chars derived from the input bytes (and a sub-key when one file holds several runs)",
-    "source": "locust | cloudwatch | recommender | perf_analyzer | serverless_toolkit | points | mme_gpu",
+    "source": "locust | cloudwatch | recommender | perf_analyzer | serverless_toolkit | points | mme_gpu | "
+              "llm_suite | llm_fmbench | llm_serving | llm_llmperf | llm_guidellm | llm_nvidia",
     "format": "the exact input format detected, e.g. 'locust-csv', 'locust-json', 'cloudwatch-get-metric-data'",
     "endpoint": "endpoint name, if known",
     "variant": "production variant name, if known",

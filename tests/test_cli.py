@@ -45,6 +45,7 @@ def test_discount_lowers_every_price_shown():
 def test_formats_lists_every_source():
     data = json.loads(CliRunner().invoke(app, ["formats", "--json"]).output)
     assert {"locust", "cloudwatch", "recommender", "perf_analyzer", "serverless_toolkit", "mme_gpu",
+            "llm_suite", "llm_fmbench", "llm_serving", "llm_llmperf", "llm_guidellm", "llm_nvidia",
             "points"} == set(data.values())
 
 

@@ -5,7 +5,7 @@ code 1; usage errors exit 2. Every read command takes ``--json``. Each module re
 commands on the one :data:`app`.
 """
 
-from planner.cli import autoscale, collect, explore, export, mme, prices, runs, serverless, sizing  # noqa: F401
+from planner.cli import autoscale, collect, explore, export, llm, mme, prices, runs, serverless, sizing  # noqa: F401
 from planner.cli.common import app, main
 
 __all__ = ["app", "main"]

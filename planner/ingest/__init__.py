@@ -17,7 +17,8 @@ from planner.errors import InputError
 from planner.ingest.base import ParsedRun
 
 # Sniffing order: most specific first; the generic points CSV last.
-SOURCES = ("locust", "perf_analyzer", "serverless_toolkit", "mme_gpu", "recommender", "cloudwatch", "points")
+SOURCES = ("locust", "perf_analyzer", "serverless_toolkit", "mme_gpu", "recommender", "cloudwatch",
+           "llm_suite", "llm_fmbench", "llm_serving", "llm_llmperf", "llm_guidellm", "llm_nvidia", "points")
 HEAD_BYTES = 64 * 1024
 
 __all__ = ["ParsedRun", "SOURCES", "expand_paths", "formats", "parse_paths", "sniff"]
@@ -75,7 +76,8 @@ def sniff(path: Path) -> tuple[ModuleType, str]:
         if fmt:
             return mod, fmt
     raise InputError(path, "content", "a Locust CSV/JSON, CloudWatch export, Inference Recommender job, "
-                     "perf_analyzer CSV, serverless-toolkit CSV, MME benchmark log or points CSV", _describe(head))
+                     "perf_analyzer CSV, serverless-toolkit CSV, MME benchmark log, LLM benchmark result "
+                     "(SageMaker suite, FMBench, vLLM, SGLang, LLMPerf, GuideLLM, GenAI-Perf, AIPerf) or points CSV", _describe(head))
 
 
 def parse_paths(paths: list[Path], fmt: str = "auto",
