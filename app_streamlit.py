@@ -11,6 +11,7 @@ st.navigation([
     st.Page("app_pages/serverless.py", title="Serverless", url_path="serverless"),
     st.Page("app_pages/multi_model.py", title="Multi-model", url_path="multi-model"),
     st.Page("app_pages/compare.py", title="Compare & export", url_path="compare"),
+    st.Page("app_pages/llm.py", title="LLM endpoints", url_path="llm"),
     st.Page("app_pages/runs.py", title="Runs", url_path="runs"),
     st.Page("app_pages/upload.py", title="Upload", url_path="upload"),
 ]).run()

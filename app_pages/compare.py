@@ -33,6 +33,7 @@ from planner.catalog import HOURS_PER_MONTH
 from planner.charts import comparison_chart, saving_against_next, short_usd
 from planner.errors import PlannerError
 from planner.export import CostComparison, comparison_bytes
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 
 PREFIX = "cmp"
 POPULARITIES = ("uniform", "zipf")
@@ -42,7 +43,7 @@ FIELDS: dict[str, tuple[object, object]] = {
     "tps": (1000.0, positive_count), "p99_ms": (200.0, positive_ms), "invocations": (0.0, nonnegative_count),
     "request_bytes": (0.0, nonnegative_count), "response_bytes": (0.0, nonnegative_count),
     "models": (0, whole(0, 5000)), "popularity": ("uniform", one_of(POPULARITIES)), "zipf_s": (1.1, fraction(0, 3)),
-    "util": (0.7, fraction(0.05, 1)), "scenario": ("", str), **PRICE_FIELDS}
+    "util": (DEFAULT_MAX_UTILIZATION, fraction(0.05, 1)), "scenario": ("", str), **PRICE_FIELDS}
 LINE_COLUMNS = {
     "option": st.column_config.TextColumn("option"),
     "usd_per_month": st.column_config.NumberColumn("total (USD/month)", format="%,.0f"),
@@ -89,7 +90,7 @@ def library_args(values: dict[str, object]) -> dict[str, object]:
             "response_bytes": values["response_bytes"], "models": int(values["models"]) or None,
             "popularity": popularity, "scenario": str(values["scenario"]).strip(), "max_utilization": values["util"],
             "region": values["region"], "discount": values["discount"],
-            "overrides": parse_price_overrides(str(values["prices"]))}
+            "overrides": parse_price_overrides(str(values["prices"]), str(values["region"]))}
 
 
 def _downloads(result: CostComparison) -> None:

@@ -29,6 +29,7 @@ from app_pages.shared import (
 )
 from planner.charts import mme_instances_chart, mme_memory_chart, short_instance_type, short_usd
 from planner.errors import PlannerError
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 from planner.recommend.mme import MmeRecommendation, rationale
 
 PREFIX = "mme"
@@ -40,19 +41,20 @@ MAX_TRAFFIC_BYTES = 5 * 2**20  # an uploaded per-model traffic CSV
 FIELDS: dict[str, tuple[object, object]] = {
     "tps": (500.0, positive_count), "models": (200, whole(1, MAX_MODELS)), "popularity": ("zipf", one_of(POPULARITIES)),
     "zipf_s": (1.1, fraction(0, 3)), "tps_per_instance": (0.0, nonnegative_count), "p99_ms": (0.0, nonnegative_count),
-    "threshold": (0.9, fraction(0.05, 1)), "miss": (0.01, fraction(0, 1)), "util": (0.7, fraction(0.05, 1)),
+    "threshold": (0.9, fraction(0.05, 1)), "miss": (0.01, fraction(0, 1)), "util": (DEFAULT_MAX_UTILIZATION, fraction(0.05, 1)),
     "cold_load_ms": (0.0, nonnegative_count), **PRICE_FIELDS}
+# Money first (issue #14): the variant, its monthly cost and instance count, then how they were sized.
 VARIANT_COLUMNS = {
     "label": st.column_config.TextColumn("variant"),
+    "usd_per_month": st.column_config.NumberColumn("USD/month", format="%,.0f"),
+    "instances": st.column_config.NumberColumn("instances"),
     "max_models_per_instance": st.column_config.NumberColumn("models per instance"),
     "gpu_memory_per_model_mb": st.column_config.NumberColumn("MiB per model", format="%.0f"),
     "tps_per_instance": st.column_config.NumberColumn("TPS per instance", format="%.1f"),
     "instances_for_memory": st.column_config.NumberColumn("instances (memory)"),
     "instances_for_throughput": st.column_config.NumberColumn("instances (TPS)"),
-    "instances": st.column_config.NumberColumn("instances"),
     "hit_ratio": st.column_config.NumberColumn("hit ratio", format="percent"),
     "latency_p99_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
-    "usd_per_month": st.column_config.NumberColumn("USD/month", format="%,.0f"),
 }
 
 
@@ -109,7 +111,7 @@ def library_args(values: dict[str, object], traffic: dict[str, str] | None = Non
             "max_utilization": values["util"], "memory_threshold": values["threshold"],
             "max_miss_ratio": values["miss"], "cold_load_ms": values["cold_load_ms"] or None,
             "region": values["region"], "discount": values["discount"],
-            "overrides": parse_price_overrides(str(values["prices"]))}
+            "overrides": parse_price_overrides(str(values["prices"]), str(values["region"]))}
 
 
 def _headline(rec: MmeRecommendation) -> None:

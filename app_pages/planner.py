@@ -17,18 +17,20 @@ from app_pages.shared import (
     price_widgets,
     recommendation,
     sizing_fits,
+    step_rule_widgets,
 )
 from planner.catalog import available_regions
 from planner.charts import cost_chart, option_latency_chart, short_instance_type, short_usd
 from planner.errors import PlannerError
+from planner.recommend import DEFAULT_CONFIDENCE, DEFAULT_MAX_UTILIZATION
 from planner.recommend.realtime import ROUTINGS, RealtimeRecommendation, rationale
 from planner.units import parse_count, parse_duration_ms, parse_percentile
 
 PERCENTILES = ("p50", "p90", "p95", "p99", "p99.9", "mean")
 # URL key -> default; every key is also a widget key prefixed with "plan_".
-DEFAULTS: dict[str, object] = {"tps": 1000.0, "sla_ms": 200.0, "pct": "p99", "util": 0.7, "ha": False,
-                               "routing": "least-outstanding", "region": "us-east-1", "discount": 0.0,
-                               "prices": "", "top": 5, "option": ""}
+DEFAULTS: dict[str, object] = {"tps": 1000.0, "sla_ms": 200.0, "pct": "p99", "util": DEFAULT_MAX_UTILIZATION,
+                               "conf": DEFAULT_CONFIDENCE, "ha": False, "routing": "least-outstanding",
+                               "region": "us-east-1", "discount": 0.0, "prices": "", "top": 5, "option": ""}
 TABLE_COLUMNS = {
     "label": st.column_config.TextColumn("configuration"),
     "usd_per_month": st.column_config.NumberColumn("USD/month", format="%,.0f"),
@@ -54,10 +56,10 @@ def _parse_url_value(key: str, text: str) -> object:
         if not value > 0:
             raise ValueError("expected a positive number")
         return value
-    if key in ("util", "discount"):
-        value = float(text)
-        if not (0 <= value <= 1):
-            raise ValueError("expected a fraction between 0 and 1")
+    if key in ("util", "discount", "conf"):
+        value, low, top = float(text), 0.5 if key == "conf" else 0.0, {"util": 1.0, "discount": 0.9}.get(key, 0.95)
+        if not (low <= value <= top):
+            raise ValueError(f"expected a fraction between {low:g} and {top:g}")
         return value
     if key == "ha":
         return text.lower() in ("1", "true", "yes", "on")
@@ -106,6 +108,9 @@ def _scenario_widgets() -> dict[str, object]:
     side.selectbox("Latency percentile", PERCENTILES, key="plan_pct")
     side.slider("Utilisation cap per instance", 0.05, 1.0, step=0.05, key="plan_util",
                 help="Headroom: never plan an instance above this fraction of its saturation throughput.")
+    side.slider("Sizing confidence", 0.5, 0.95, step=0.05, key="plan_conf",
+                help="A count must meet the SLA at this one-sided bound of its predicted percentile (bootstrap "
+                     "over steps): 0.9 pays for the model's uncertainty in instances, 0.5 sizes on the estimate.")
     side.checkbox("High availability (≥ 2 instances, SLA kept with one lost)", key="plan_ha")
     side.radio("Routing", ROUTINGS, key="plan_routing", horizontal=True,
                help="least-outstanding behaves like one pooled queue; random like independent queues.")
@@ -113,7 +118,7 @@ def _scenario_widgets() -> dict[str, object]:
     price_widgets("plan")
     side.slider("Options shown", 1, 10, key="plan_top")
     values = {key: st.session_state[f"plan_{key}"] for key in DEFAULTS if key != "option"}
-    values["util"], values["discount"] = round(values["util"], 4), round(values["discount"], 4)
+    values["util"], values["discount"], values["conf"] = (round(values[k], 4) for k in ("util", "discount", "conf"))
     values["option"] = st.session_state.scenario.get("option", "")
     return values
 
@@ -161,6 +166,7 @@ def _charts(rec: RealtimeRecommendation, fits, chosen_label: str) -> str:
 
 def _scenario() -> dict:
     values = _scenario_widgets()
+    values["rules"] = step_rule_widgets()
     for problem in st.session_state.get("scenario_problems", []):
         st.warning(f"Link not fully understood, default used: {problem}")
     return values
@@ -171,12 +177,14 @@ def page() -> None:
     if opened is None:
         return
     choice, version, values = opened
+    rules = values.pop("rules")  # in the session, not the link
     try:
-        overrides = parse_price_overrides(str(values["prices"]))
+        overrides = parse_price_overrides(str(values["prices"]), str(values["region"]))
         with st.spinner("Computing (the first visit fits every run of the collection; later changes are instant)…"):
             rec = recommendation(choice.root, version, values["tps"], values["sla_ms"],
                                  _percentile_arg(values["pct"]), values["util"], values["ha"], values["routing"],
-                                 values["region"], values["discount"], overrides, values["top"])
+                                 values["region"], values["discount"], overrides, values["top"], values["conf"],
+                                 rules)
     except (PlannerError, ValueError) as exc:
         st.error(str(exc))
         return
@@ -188,7 +196,7 @@ def page() -> None:
                  "instance (Upload page); why each configuration misses is under *Not an option*.")
     if rec.options:
         _options_table(rec)
-        values["option"] = _charts(rec, sizing_fits(choice.root, version), str(values["option"]))
+        values["option"] = _charts(rec, sizing_fits(choice.root, version, rules), str(values["option"]))
     with st.expander(f"Not an option ({len(rec.rejected)})"):
         for r in rec.rejected:
             st.markdown(f"- **{r.label}**: {r.reason}")

@@ -1,21 +1,25 @@
-"""Runs page: browse the collection (filters by instance type, source, origin, label), one run's steps,
-and its fitted curves: throughput vs concurrency (USL) and latency vs throughput, with bands and the
-held-out steps the latency model was validated on."""
+"""Runs page: browse the collection (filters by instance type, source, origin, label), one run's load test
+over time (users, requests/s, failures/s, p50/p99 with each detected step shaded and flagged), its steps,
+and its fitted curves: throughput vs concurrency (USL) and latency vs throughput, with bands, the
+held-out steps the latency model was validated on, and the SLA line with the steps that miss it."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
+from app_pages.draw import draw
 from app_pages.shared import (
     labels_of_runs,
     open_page,
     run_fits,
     run_steps,
+    run_timeline_spec,
     run_usl_chart,
     runs_table,
+    step_rule_widgets,
 )
-from planner.charts import fit_chart
+from planner.charts import fit_chart, past_knee_steps
 
 UNKNOWN = "(not recorded)"
 RUN_COLUMNS = ["run_id", "source", "format", "origin", "instance_type", "instance_count", "endpoint", "model",
@@ -78,7 +82,8 @@ def _choose_run(shown: pd.DataFrame) -> str:
     return run_id
 
 
-def _fit_section(fit, root: str, version: tuple, run_id: str, percentile: float) -> None:
+def _fit_section(fit, root: str, version: tuple, run_id: str, percentile: float, sla_ms: float | None,
+                 rules: tuple) -> None:
     st.subheader(fit.config.label)
     if fit.latency_summary is not None:
         s = fit.latency_summary
@@ -89,12 +94,12 @@ def _fit_section(fit, root: str, version: tuple, run_id: str, percentile: float)
     left, right = st.columns(2)
     with left:
         if fit.usl is not None:
-            st.altair_chart(run_usl_chart(root, version, run_id, fit.config.label))
+            st.altair_chart(run_usl_chart(root, version, run_id, fit.config.label, rules))
         else:
             st.info("No throughput-vs-concurrency fit: " + "; ".join(n for n in fit.notes if "USL" in n))
     with right:
         if fit.latency is not None:
-            st.altair_chart(fit_chart([fit], percentile))
+            st.altair_chart(fit_chart([fit], percentile, sla_ms))
         else:
             st.info("No latency-vs-throughput fit: " + "; ".join(n for n in fit.notes if "latency" in n))
     for note in fit.notes:
@@ -102,10 +107,10 @@ def _fit_section(fit, root: str, version: tuple, run_id: str, percentile: float)
 
 
 def page() -> None:
-    opened = open_page("Runs", dict)
+    opened = open_page("Runs", step_rule_widgets)
     if opened is None:
         return
-    choice, version, _ = opened
+    choice, version, rules = opened
     runs = runs_table(choice.root, version)
     shown = _filtered(runs, labels_of_runs(choice.root, version))
     st.dataframe(shown[[c for c in RUN_COLUMNS if c in shown]], hide_index=True, column_config=RUN_FORMAT)
@@ -114,16 +119,26 @@ def page() -> None:
         return
     run_id = _choose_run(shown)
     with st.spinner("Deriving this run's steady-state steps…"):
-        steps = run_steps(choice.root, version, run_id)
+        steps = run_steps(choice.root, version, run_id, rules)
+    fits = run_fits(choice.root, version, run_id, rules) if not steps.empty else []
+    st.subheader("The load test over time")
+    timeline = run_timeline_spec(choice.root, version, run_id, tuple(sorted(past_knee_steps(fits))), rules)
+    if timeline is None:
+        st.caption("No time series: this run has steady-state points, not a Locust history with totals.")
+    else:
+        draw(timeline)
     if steps.empty:
         st.info("No steady-state steps could be derived from this run (no history, points, metrics or "
                 "recommender rows with load levels).")
         return
     st.subheader("Steady-state steps")
     st.dataframe(steps[[c for c in STEP_COLUMNS if c in steps]], hide_index=True, column_config=STEP_FORMAT)
-    pct = LATENCY_PERCENTILES[st.selectbox("Latency percentile", list(LATENCY_PERCENTILES), index=3)]
-    for fit in run_fits(choice.root, version, run_id):
-        _fit_section(fit, choice.root, version, run_id, pct)
+    left, right = st.columns(2)
+    pct = LATENCY_PERCENTILES[left.selectbox("Latency percentile", list(LATENCY_PERCENTILES), index=3)]
+    sla_ms = right.number_input("Latency target (ms, 0: none)", min_value=0.0, step=10.0, format="%g",
+                                key="runs_sla_ms", help="Draws the SLA line and rings the measured steps above it.")
+    for fit in fits:
+        _fit_section(fit, choice.root, version, run_id, pct, sla_ms or None, rules)
 
 
 page()

@@ -38,6 +38,7 @@ from planner.charts import (
     short_usd,
 )
 from planner.errors import PlannerError
+from planner.recommend import DEFAULT_MAX_UTILIZATION
 from planner.recommend.serverless import MAX_CONCURRENCY, STRATEGIES, ServerlessRecommendation, rationale
 from planner.variability import MEAN_ONLY_SERVICE_SCV
 
@@ -48,11 +49,15 @@ FIELDS: dict[str, tuple[object, object]] = {
     "strategy": ("cost", one_of(STRATEGIES)), "weight": (0.5, fraction(0, 1)),
     "request_bytes": (0.0, nonnegative_count), "response_bytes": (0.0, nonnegative_count),
     "throttle": (0.001, fraction(1e-9, 0.5)), "spillover": (0.01, fraction(1e-9, 0.5)),
-    "scv": (MEAN_ONLY_SERVICE_SCV, fraction(1e-4, 4.0)), "util": (0.7, fraction(0.05, 1.0)), **PRICE_FIELDS,
+    "scv": (MEAN_ONLY_SERVICE_SCV, fraction(1e-4, 4.0)), "util": (DEFAULT_MAX_UTILIZATION, fraction(0.05, 1.0)), **PRICE_FIELDS,
     "max_conc": (0, whole(0, MAX_CONCURRENCY)), "prov": (0, whole(0, MAX_CONCURRENCY))}
 SIDEBAR = [k for k in FIELDS if k not in ("max_conc", "prov")]
+# Money first (issue #14): the size, what it costs and whether it meets the SLA, then its latencies.
 OPTION_COLUMNS = {
     "memory_mb": st.column_config.NumberColumn("memory (MB)"),
+    "usd_per_month": st.column_config.NumberColumn("USD/month (on demand)", format="%,.2f"),
+    "usd_per_million_invocations": st.column_config.NumberColumn("USD per 1M invocations", format="%.2f"),
+    "meets_sla": st.column_config.CheckboxColumn("meets the SLA"),
     "latency_mean_ms": st.column_config.NumberColumn("mean (ms)", format="%.0f"),
     "latency_p50_ms": st.column_config.NumberColumn("p50 (ms)", format="%.0f"),
     "latency_p99_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
@@ -60,9 +65,6 @@ OPTION_COLUMNS = {
     "latency_p99_ci_upper_ms": st.column_config.NumberColumn("p99 high (ms)", format="%.0f"),
     "latency_percentiles_source": st.column_config.TextColumn("percentiles"),
     "latency_p99_interval": st.column_config.TextColumn("p99 low–high is"),
-    "usd_per_million_invocations": st.column_config.NumberColumn("USD per 1M invocations", format="%.2f"),
-    "usd_per_month": st.column_config.NumberColumn("USD/month (on demand)", format="%,.2f"),
-    "meets_sla": st.column_config.CheckboxColumn("meets the SLA"),
     "pareto": st.column_config.CheckboxColumn("Pareto front"),
 }
 
@@ -103,7 +105,7 @@ def _library_args(values: dict[str, object]) -> dict[str, object]:
             "throttle_target": values["throttle"], "spillover_target": values["spillover"],
             "latency_scv": values["scv"], "max_utilization": values["util"], "region": values["region"],
             "discount": values["discount"],
-            "overrides": parse_price_overrides(str(values["prices"]))}
+            "overrides": parse_price_overrides(str(values["prices"]), str(values["region"]))}
 
 
 def _headline(rec: ServerlessRecommendation) -> None:
@@ -146,10 +148,10 @@ def _concurrency_sliders(rec: ServerlessRecommendation) -> tuple[int, int]:
     return max_conc, provisioned
 
 
-def _concurrency(rec: ServerlessRecommendation, values: dict[str, object]) -> None:
+def _concurrency(rec: ServerlessRecommendation, values: dict[str, object],
+                 overrides: tuple[tuple[str, float], ...]) -> None:
     st.subheader("Concurrency at the peak (Erlang B)")
     max_conc, provisioned = _concurrency_sliders(rec)
-    overrides = parse_price_overrides(str(values["prices"]))  # valid: the page's library call took it
     catalog = price_catalog(str(values["region"]), float(values["discount"]), overrides)
     frame = serverless_concurrency_frame(rec, catalog, min(MAX_CONCURRENCY, max(20, 2 * rec.max_concurrency,
                                                                                 max_conc)))
@@ -188,7 +190,7 @@ def page() -> None:
     draw(serverless_memory_chart(rec))
     frame = pd.DataFrame([o.to_dict() for o in rec.memory_options])[list(OPTION_COLUMNS)]
     st.dataframe(frame, column_config=OPTION_COLUMNS, hide_index=True)
-    _concurrency(rec, values)
+    _concurrency(rec, values, args["overrides"])
     st.subheader("Break-even against real-time")
     draw(serverless_cost_spec(choice.root, version, **args))
     with st.expander(f"Notes ({len(rec.notes)})"):

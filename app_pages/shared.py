@@ -20,7 +20,7 @@ import streamlit as st
 
 from planner.capacity import ConfigurationFit
 from planner.catalog import PriceCatalog, available_regions, load_catalog
-from planner.charts import serverless_cost_chart, usl_chart
+from planner.charts import serverless_cost_chart, timeline_chart, usl_chart
 from planner.errors import PlannerError
 from planner.export import CostComparison, Traffic
 from planner.ingest.traffic import parse_popularity, parse_traffic_csv
@@ -32,7 +32,7 @@ from planner.scenarios.multi_model import MultiModelScenario, size_multi_model
 from planner.scenarios.realtime import RealtimeScenario, size_realtime
 from planner.scenarios.serverless import ServerlessScenario, size_serverless
 from planner.scenarios.source import SAMPLE_STORE, RunSource, is_sample, runs_at
-from planner.steps import for_run
+from planner.steps import StepRules, for_run
 from planner.store import DEFAULT_STORE, RunStore
 from planner.traffic import Popularity
 from planner.units import parse_count, parse_duration_ms
@@ -99,24 +99,67 @@ def labels_of_runs(root: str, version: tuple) -> dict[str, dict[str, str]]:
     return {r.run_id: dict(r.run.get("labels") or {}) for r in RunStore(root).records()}
 
 
+RulesKey = tuple  # (trim_s, min_duration_s, min_requests) of :class:`planner.steps.StepRules`; () the defaults
+
+
+def step_rules(key: RulesKey = ()) -> StepRules:
+    """The :class:`planner.steps.StepRules` a :func:`step_rule_widgets` key stands for."""
+    return StepRules(*key) if key else StepRules()
+
+
+def step_rule_widgets() -> RulesKey:
+    """The sidebar's step detection inputs, ``planner fit``'s ``--trim-s``, ``--min-step-s`` and
+    ``--min-step-requests`` (their defaults until changed); -> the key :func:`step_rules` reads."""
+    default = StepRules()
+    fields = (("rules_trim_s", default.trim_s), ("rules_min_step_s", default.min_duration_s),
+              ("rules_min_step_requests", default.min_requests))
+    for key, value in fields:
+        st.session_state.setdefault(key, value)
+    with st.sidebar.expander("Step detection"):
+        st.number_input("Trim at the start of each load level (s)", 0.0, 600.0, step=1.0, key="rules_trim_s",
+                        help="At least this much of each level's transition is dropped (5 mean response times "
+                             "when longer).")
+        st.number_input("Shortest step (s)", 0.0, 3600.0, step=1.0, key="rules_min_step_s",
+                        help="Levels shorter than this (ramps, short holds) are merged into bins.")
+        st.number_input("Fewest requests per step", 0, 1_000_000, step=50, key="rules_min_step_requests",
+                        help="Levels with fewer requests are merged into bins.")
+    return (float(st.session_state.rules_trim_s), float(st.session_state.rules_min_step_s),
+            int(st.session_state.rules_min_step_requests))
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def run_steps(root: str, version: tuple, run_id: str) -> pd.DataFrame:
-    """One run's steady-state steps (:func:`planner.steps.for_run`)."""
-    return for_run(RunStore(root), run_id)
+def run_steps(root: str, version: tuple, run_id: str, rules: RulesKey = ()) -> pd.DataFrame:
+    """One run's steady-state steps (:func:`planner.steps.for_run`) under ``rules``."""
+    return for_run(RunStore(root), run_id, rules=step_rules(rules))
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def run_timeline_spec(root: str, version: tuple, run_id: str, past_knee: tuple[int, ...],
+                      rules: RulesKey = ()) -> dict | None:
+    """:func:`planner.charts.timeline_chart` of one run's Locust history, its steps shaded and flagged
+    (``past_knee``: the steps its fits put past the throughput knee, :func:`planner.charts.past_knee_steps`);
+    None when the run has no history (points, metrics, recommender rows) or no Aggregated row in it."""
+    store = RunStore(root)
+    record = store.get(run_id)
+    if "history" not in record.tables:
+        return None
+    return timeline_chart(store.table("history", [run_id]), run_steps(root, version, run_id, rules),
+                          percentiles=(record.run.get("notes") or {}).get("history_percentiles", "unknown"),
+                          arrivals=(record.run.get("labels") or {}).get("arrivals", "closed"), past_knee=past_knee)
 
 
 @st.cache_resource(show_spinner="Fitting every configuration of the collection (once per collection)…",
                    max_entries=4)
-def sizing_fits(root: str, version: tuple) -> list[ConfigurationFit]:
+def sizing_fits(root: str, version: tuple, rules: RulesKey = ()) -> list[ConfigurationFit]:
     """Fits for sizing, as ``planner recommend`` makes them: no SLA (the decisions compute capacity),
     so one fit serves every scenario."""
-    return run_source(root, version).fits(for_sizing=True)
+    return run_source(root, version).fits(for_sizing=True, rules=step_rules(rules))
 
 
 @st.cache_resource(show_spinner="Fitting this run (USL and latency, with bootstrap)…", max_entries=32)
-def run_fits(root: str, version: tuple, run_id: str) -> list[ConfigurationFit]:
+def run_fits(root: str, version: tuple, run_id: str, rules: RulesKey = ()) -> list[ConfigurationFit]:
     """Full fits (USL and latency model) of one run's configurations, as ``planner fit --run`` makes them."""
-    return run_source(root, version).fits([run_id])
+    return run_source(root, version).fits([run_id], rules=step_rules(rules))
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
@@ -128,11 +171,13 @@ def price_catalog(region: str, discount: float, overrides: tuple[tuple[str, floa
 @st.cache_data(show_spinner=False, max_entries=256)
 def recommendation(root: str, version: tuple, target_tps: float, latency_target_ms: float, percentile: float | str,
                    max_utilization: float, ha: bool, routing: str, region: str, discount: float,
-                   overrides: tuple[tuple[str, float], ...], top: int) -> RealtimeRecommendation:
+                   overrides: tuple[tuple[str, float], ...], top: int, confidence: float,
+                   rules: RulesKey = ()) -> RealtimeRecommendation:
     """``planner recommend``: :func:`planner.scenarios.realtime.size_realtime` over :func:`sizing_fits`."""
     scenario = RealtimeScenario(target_tps=target_tps, latency_target_ms=latency_target_ms, percentile=percentile,
-                                max_utilization=max_utilization, ha=ha, routing=routing, top=top)
-    return size_realtime(sizing_fits(root, version), price_catalog(region, discount, overrides), scenario)
+                                max_utilization=max_utilization, ha=ha, routing=routing, top=top,
+                                confidence=confidence)
+    return size_realtime(sizing_fits(root, version, rules), price_catalog(region, discount, overrides), scenario)
 
 
 def store_banner(choice: StoreChoice) -> None:
@@ -177,9 +222,10 @@ def open_page(title: str, scenario: Callable[[], dict]) -> tuple[StoreChoice, tu
 
 
 @st.cache_resource(show_spinner="Bootstrapping the USL band…", max_entries=32)
-def run_usl_chart(root: str, version: tuple, run_id: str, config_label: str) -> alt.LayerChart:
+def run_usl_chart(root: str, version: tuple, run_id: str, config_label: str,
+                  rules: RulesKey = ()) -> alt.LayerChart:
     """:func:`planner.charts.usl_chart` of one configuration of :func:`run_fits`."""
-    fit = next(f for f in run_fits(root, version, run_id) if f.config.label == config_label)
+    fit = next(f for f in run_fits(root, version, run_id, rules) if f.config.label == config_label)
     return usl_chart(fit)
 
 
@@ -326,8 +372,9 @@ def region_name(text: str) -> str:
     return one_of(available_regions())(text)
 
 
-def parse_price_overrides(text: str) -> tuple[tuple[str, float], ...]:
-    """``ml.c5.2xlarge=0.30, ml.m5.xlarge=0.2`` -> sorted (instance type, USD/hour) pairs."""
+def parse_price_overrides(text: str, region: str) -> tuple[tuple[str, float], ...]:
+    """``ml.c5.2xlarge=0.30, ml.m5.xlarge=0.2`` -> sorted (instance type, USD/hour) pairs of the types the
+    ``region`` catalog knows; each unknown type is named in a warning (with close matches) and not applied."""
     pairs = {}
     for item in (part.strip() for part in text.replace(";", ",").split(",")):
         if not item:
@@ -341,6 +388,12 @@ def parse_price_overrides(text: str) -> tuple[tuple[str, float], ...]:
             raise ValueError(f"price overrides: expected instance_type=USD/hour such as ml.m5.xlarge=0.2, "
                              f"found {item!r}")
         pairs[name.strip()] = value
+    catalog = price_catalog(region, 0.0, ())
+    for name in [n for n in pairs if n not in catalog.instances]:
+        try:
+            catalog.spec(name)
+        except PlannerError as exc:
+            st.warning(f"Price override {name}={pairs.pop(name):g} not applied: {exc}.")
     return tuple(sorted(pairs.items()))
 
 
@@ -350,11 +403,16 @@ PRICE_FIELDS: dict[str, tuple[object, Callable[[str], object]]] = {
 
 
 def price_widgets(prefix: str) -> None:
-    """Region, discount and per-instance price overrides, keyed ``<prefix>_region|discount|prices``."""
+    """Region, discount and per-instance price overrides, keyed ``<prefix>_region|discount|prices``.
+
+    The discount is a percentage widget (``<prefix>_discount_pct``, 0–90 %); ``<prefix>_discount`` keeps it
+    as the fraction the library and the URL use (``discount=0.2``), so old links still restore it."""
     side = st.sidebar
     side.selectbox("Region", available_regions(), key=f"{prefix}_region")
-    side.slider("Discount on compute prices", 0.0, 0.9, step=0.05, key=f"{prefix}_discount",
-                help="Savings Plans or negotiated rates, as a fraction off (0.2 = 20 %).")
+    st.session_state.setdefault(f"{prefix}_discount_pct", round(100 * float(st.session_state[f"{prefix}_discount"])))
+    percent = side.slider("Discount on compute prices (%)", 0, 90, step=1, format="%d %%", key=f"{prefix}_discount_pct",
+                          help="Savings Plans or negotiated rates: the percentage off on-demand compute prices.")
+    st.session_state[f"{prefix}_discount"] = percent / 100
     side.text_input("Price overrides (USD/hour per instance)", key=f"{prefix}_prices",
                     placeholder="ml.c5.2xlarge=0.30, ml.m5.xlarge=0.2",
                     help="Your own hourly prices for some instance types; the rest come from the catalog.")

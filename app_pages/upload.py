@@ -6,6 +6,9 @@ Streamlit's server.maxUploadSize (200 MB under `planner app`).
 Uploads go where `planner ingest` writes: ``--store`` / ``PLANNER_STORE``, else ./planner-store. The
 bundled sample collection is never modified: when it is what the app shows, the first upload creates
 ./planner-store, which the app (like the CLI) shows from then on.
+
+A run that is added but cannot give a fit says why at once (no load, every step too short for the step
+rules, every request failed), from the library's step detection (:func:`planner.steps.for_run`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from planner.ingest import SOURCES, formats
 from planner.ingest.locust import FORMATS as LOCUST_FORMATS
 from planner.ingest.locust import run_prefix
 from planner.schema import ORIGINS
+from planner.steps import for_run, why_unfittable
 from planner.store import RunStore
 
 
@@ -118,6 +122,15 @@ def _ingest(files, options: dict, target: str) -> pd.DataFrame:
     return pd.DataFrame([{**o.to_dict(), "inputs": ", ".join(o.inputs)} for o in outcomes])
 
 
+def _warn_unfittable(outcomes: pd.DataFrame, target: str) -> None:
+    """One warning per added (or already present) run that cannot give a fit, naming its files and why."""
+    store = RunStore(target)
+    for _, outcome in outcomes[outcomes["status"].isin(["added", "present"])].iterrows():
+        reason = why_unfittable(for_run(store, outcome["run_id"]))
+        if reason is not None:
+            st.warning(f"{outcome['inputs']}: stored, but it cannot give a fit — {reason}.")
+
+
 def page() -> None:
     st.title("Upload runs")
     choice = default_store()
@@ -144,6 +157,7 @@ def page() -> None:
     added = int((outcomes["status"] == "added").sum())
     st.success(f"{added} run(s) added to `{choice.upload_root}`; {len(outcomes) - added} already present or "
                "skipped.")
+    _warn_unfittable(outcomes, choice.upload_root)
     st.dataframe(outcomes, hide_index=True)
 
 

@@ -181,6 +181,7 @@ class CellResult:
     predicted_ms: float | None = None
     true_ms: float | None = None  # at the recommended count
     divide_count: int | None = None
+    confident_count: int | None = None  # the count sized at --confidence (None: not asked or infeasible)
     measured_ms: dict[int, float] = dataclasses.field(default_factory=dict)
     error: str | None = None
 
@@ -189,6 +190,9 @@ class CellResult:
 
     def right(self, count: int | None) -> bool:
         return count is not None and self.meets(count) and (count == 1 or not self.meets(count - 1))
+
+    def verdict(self, count: int | None) -> str:
+        return "-" if count is None else "right" if self.right(count) else "met" if self.meets(count) else "missed"
 
     @property
     def prediction_error(self) -> float | None:
@@ -215,7 +219,8 @@ class Fleet:
         return self.result.measured_ms[count]
 
 
-def run_cell(cell: Cell, work: Path, quick: bool, fleet_hold_s: float, delay_ms: float) -> CellResult:
+def run_cell(cell: Cell, work: Path, quick: bool, fleet_hold_s: float, delay_ms: float,
+             confidence: float | None) -> CellResult:
     at_n, at_fewer = (true_p99_ms(cell, cell.target_tps / n) for n in (TARGET_INSTANCES, TARGET_INSTANCES - 1))
     sla_ms = math.sqrt(at_n * at_fewer) + delay_ms
     result = CellResult(cell, sla_ms)
@@ -223,8 +228,7 @@ def run_cell(cell: Cell, work: Path, quick: bool, fleet_hold_s: float, delay_ms:
     run_id, saturated = _collect(store, cell.settings, cell.shape_text(quick), work / "collect")
     if saturated:
         result.saturated.append(f"collect at {','.join(map(str, saturated))} users")
-    fits = [f for f in fit_store(store, [run_id], percentile=99, latency_target_ms=sla_ms, max_utilization=1.0,
-                                 for_sizing=True) if f.latency is not None]
+    fits = [f for f in fit_store(store, [run_id], for_sizing=True) if f.latency is not None]
     if not fits:
         result.error = "no fit"
         return result
@@ -243,6 +247,14 @@ def run_cell(cell: Cell, work: Path, quick: bool, fleet_hold_s: float, delay_ms:
                 fleet.p99_ms(count)
     else:
         result.error = "infeasible: " + "; ".join(r.reason for r in rec.rejected)
+    if confidence is not None:
+        sure = recommend_realtime(fits, load_catalog(), target_tps=cell.target_tps, latency_target_ms=sla_ms,
+                                  max_utilization=1.0, routing="random", confidence=confidence)
+        if sure.feasible:
+            result.confident_count = sure.options[0].instance_count
+            for count in (result.confident_count, result.confident_count - 1):
+                if count >= 1:
+                    fleet.p99_ms(count)
     if fleet.p99_ms(result.divide_count) <= sla_ms and result.divide_count > 1:
         fleet.p99_ms(result.divide_count - 1)
     return result
@@ -263,26 +275,36 @@ def _row(r: CellResult) -> str:
     n = r.count
     at_n = _ms(r.measured_ms.get(n)) if n else "-"
     fewer = _ms(r.measured_ms.get(n - 1)) if n and n > 1 else "-"
-    verdict = "-" if n is None else ("right" if r.right(n) else "met" if r.meets(n) else "missed")
+    verdict = r.verdict(n)
     err = "-" if r.prediction_error is None else f"{r.prediction_error:+.0%}"
     d = r.divide_count
-    divide = "-" if d is None else f"{d} {'right' if r.right(d) else 'met' if r.meets(d) else 'missed'}"
+    divide = "-" if d is None else f"{d} {r.verdict(d)}"
+    k = r.confident_count
+    sure = "-" if k is None else f"{k} {r.verdict(k)}"
     return (f"{c.name:<18} {c.target_tps:>6} {r.sla_ms:>6.0f} {fitted:>20} {sat:>8} {n or '-':>4} "
-            f"{_ms(r.predicted_ms):>6} {_ms(r.true_ms):>6} {at_n:>6} {fewer:>6} {verdict:>7} {err:>6} {divide:>9}  "
+            f"{_ms(r.predicted_ms):>6} {_ms(r.true_ms):>6} {at_n:>6} {fewer:>6} {verdict:>7} {err:>6} {divide:>9} "
+            f"{sure:>9}  "
             f"{'; '.join(filter(None, [r.error, *r.saturated]))}")
 
 
-def _summary(results: list[CellResult]) -> list[str]:
+def _summary(results: list[CellResult], confidence: float | None) -> list[str]:
     total = len(results)
     right = sum(r.right(r.count) for r in results)
+    by_truth = sum(r.count == TARGET_INSTANCES for r in results)
     divide = sum(r.right(r.divide_count) for r in results if r.divide_count is not None)
     errors = [abs(r.prediction_error) for r in results if r.prediction_error is not None]
     median = f"{statistics.median(errors):.0%}" if errors else "-"
     return [f"recommended count meets the SLA and one fewer misses: {right}/{total} = {right / total:.0%} "
             "(target >= 90%)",
+            f"recommended count right by the truth (exact/simulated p99: {TARGET_INSTANCES} instances): {by_truth}/{total} "
+            f"= {by_truth / total:.0%}",
             f"divide rule (ceil(target / highest measured throughput)) right: {divide}/{total} = {divide / total:.0%}",
             f"median |p99 prediction error| at the recommended count: {median} over {len(errors)} cells "
-            "(target <= 15%)"]
+            "(target <= 15%)"] + ([] if confidence is None else [
+            f"sized at confidence {confidence:g}: right by measurement {sum(r.right(r.confident_count) for r in results)}"
+            f"/{total}, by the truth {sum(r.confident_count == TARGET_INSTANCES for r in results)}/{total}, "
+            f"over-provisioned (more than {TARGET_INSTANCES}) "
+            f"{sum((r.confident_count or 0) > TARGET_INSTANCES for r in results)}/{total}"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -290,6 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help=f"CI-sized: {', '.join(QUICK_CELLS)}, short holds")
     parser.add_argument("--cells", help="comma-separated cell names, e.g. c4-cv1-ramp (default: all 36)")
     parser.add_argument("--fleet-hold-s", type=float, help="hold at the target rate per fleet (default 40, quick 25)")
+    parser.add_argument("--confidence", type=float,
+                        help="also size at this confidence (recommend --confidence, e.g. 0.9) and measure that count")
     args = parser.parse_args(argv)
     names = args.cells.split(",") if args.cells else QUICK_CELLS if args.quick else tuple(ALL_CELLS)
     unknown = [n for n in names if n not in ALL_CELLS]
@@ -306,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {cell.settings.service_ms:g} ms {cell.settings.service_dist}, "
               f"{cell.shape_text(args.quick)}, target {cell.target_tps} rps ...", file=sys.stderr)
         try:
-            results.append(run_cell(cell, work / name, args.quick, fleet_hold_s, delay_ms))
+            results.append(run_cell(cell, work / name, args.quick, fleet_hold_s, delay_ms, args.confidence))
         except PlannerError as exc:
             results.append(CellResult(cell, math.nan, error=str(exc)))
         print(_row(results[-1]), file=sys.stderr)
@@ -315,10 +339,10 @@ def main(argv: list[str] | None = None) -> int:
           f"target TPS = {TARGET_INSTANCES} x {LOAD_UTILIZATION:.0%} of saturation; random routing, "
           f"max_utilization 1.0; fleets held {fleet_hold_s:g} s")
     print(f"{'cell':<18} {'target':>6} {'SLA ms':>6} {'fitted c/S ms/Cs2/D ms':>20} {'sat fit/true':>8} {'n':>4} "
-          f"{'pred':>6} {'true':>6} {'p99@n':>6} {'@n-1':>6} {'verdict':>7} {'err':>6} {'divide':>9}  notes")
+          f"{'pred':>6} {'true':>6} {'p99@n':>6} {'@n-1':>6} {'verdict':>7} {'err':>6} {'divide':>9} {'at conf':>9}  notes")
     for r in results:
         print(_row(r))
-    for line in _summary(results):
+    for line in _summary(results, args.confidence):
         print(line)
     print(f"wall time {time.monotonic() - started:.0f} s")
     return 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -61,10 +61,9 @@ class Configuration:
 
     @property
     def label(self) -> str:
-        if self.run_id:
-            parts = [f"run {self.run_id[:8]} (unknown instance)"]
-        else:
-            parts = [self.instance_type or "unknown instance", self.framework, self.model or self.endpoint]
+        parts: list[str | None] = ([f"run {self.run_id[:8]} (unknown instance)"] if self.run_id else
+                                   [self.instance_type or "unknown instance", self.framework,
+                                    self.model or self.endpoint])
         if self.memory_mb:
             parts.append(f"{self.memory_mb:g} MB")
         if self.setup_labels:
@@ -73,6 +72,18 @@ class Configuration:
 
     def to_dict(self) -> dict[str, Any]:
         return {**{k: getattr(self, k) for k in (*KEY_FIELDS, "run_id")}, "setup_labels": dict(self.setup_labels)}
+
+
+@dataclass(frozen=True)
+class RecommenderPoint:
+    """SageMaker Inference Recommender's one point per instance type: where throughput first plateaus."""
+
+    throughput_rps_per_instance: float
+    model_latency_ms: float  # ModelLatency (a mean over the plateau's minutes, not a percentile)
+    instance_count_tested: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -92,8 +103,7 @@ class ConfigurationFit:
     n_steps_used: int
     usl: USLSummary | None
     latency_summary: LatencySummary | None
-    capacity: CapacityEstimate | None
-    recommender: dict[str, Any] | None
+    recommender: RecommenderPoint | None
     notes: tuple[str, ...]
     latency: LatencyModel | None = field(default=None, repr=False, compare=False)
     steps: pd.DataFrame | None = field(default=None, repr=False, compare=False)
@@ -118,9 +128,11 @@ class ConfigurationFit:
         model = float(self.latency.queue_.saturation_rps) if self.latency is not None else math.inf
         return min(model, self.plateau_rps) if self.plateau_rps else model
 
-    def capacity_at_sla(self, latency_target_ms: float, percentile: float | str = 99.0,
-                        max_utilization: float = 0.7) -> CapacityEstimate:
+    def capacity_at_sla(self, latency_target_ms: float, percentile: float | str,
+                        max_utilization: float) -> CapacityEstimate:
         """The latency model's capacity at the SLA, capped at ``max_utilization`` × the saturation."""
+        if self.latency is None:
+            raise ValueError(f"{self.config.label}: no fitted latency model")
         cap = self.latency.capacity_at_sla(latency_target_ms, percentile, max_utilization)
         limit = max_utilization * self.saturation_rps
         if not cap.feasible or cap.capacity_rps <= limit:
@@ -137,8 +149,9 @@ class ConfigurationFit:
         value = self.latency_summary.heldout_error
         return None if value is None or not math.isfinite(value) else float(value)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The ``planner fit --json`` shape (keys documented in the README)."""
+    def to_dict(self, capacity: CapacityEstimate | None = None) -> dict[str, Any]:
+        """The ``planner fit --json`` shape (keys documented in the README); ``capacity``: the capacity at
+        the SLA ``planner fit`` was asked for (the fit itself knows no SLA)."""
         usl = None
         if self.usl is not None:
             u = self.usl.to_dict()
@@ -163,9 +176,9 @@ class ConfigurationFit:
                for name in ("peak_concurrency", "peak_throughput_rps") for end in ("lower", "upper")},
             "latency_model": self.latency_summary.to_dict() if self.latency_summary else None,
             "heldout_error": self.heldout_error,
-            "capacity_at_sla_rps": self.capacity.capacity_rps if self.capacity else None,
-            "capacity": self.capacity.to_dict() if self.capacity else None,
-            "recommender": self.recommender,
+            "capacity_at_sla_rps": capacity.capacity_rps if capacity else None,
+            "capacity": capacity.to_dict() if capacity else None,
+            "recommender": self.recommender.to_dict() if self.recommender else None,
             "notes": list(self.notes),
         }
 
@@ -274,8 +287,7 @@ def _load_levels(steps: pd.DataFrame) -> int:
     return int(load.nunique())
 
 
-def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, latency_target_ms: float | None = None,
-                      max_utilization: float = 0.7, exclude: Sequence[str] = DEFAULT_EXCLUDE,
+def fit_configuration(steps: pd.DataFrame, *, exclude: Sequence[str] = DEFAULT_EXCLUDE,
                       bootstrap_resamples: int = 200, seed: int = 0, with_usl: bool = True,
                       latency_only_with_instance_type: bool = False) -> ConfigurationFit:
     """Fit one configuration's steps (all rows share a :class:`Configuration`).
@@ -288,7 +300,7 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
     notes: list[str] = []
     origin = _origin(steps["origin"].dropna().astype(str).tolist() if "origin" in steps else [])
     run_ids = tuple(sorted(steps["run_id"].astype(str).unique()))
-    if (steps.get("source") == "recommender").all():
+    if "source" in steps and (steps["source"] == "recommender").all():
         return replace(_recommender_fit(steps, config, run_ids, origin), instance_counts=_instance_counts(steps))
     data = _per_instance(steps)
     flagged = np.zeros(len(data), dtype=bool)
@@ -334,17 +346,9 @@ def fit_configuration(steps: pd.DataFrame, *, percentile: float | str = 99.0, la
     else:
         notes.append("latency model not fitted: fewer than 3 steady load levels with latency")
     plateau = float(used["throughput_rps"].max()) if used["saturated"].any() else None
-    result = ConfigurationFit(config, run_ids, origin, len(steps), len(used), usl, summary, None, None,
-                              tuple(notes), latency, used, plateau, usl_fit, _instance_counts(steps))
-    return with_capacity(result, latency_target_ms, percentile, max_utilization)
-
-
-def with_capacity(fit: ConfigurationFit, latency_target_ms: float | None, percentile: float | str = 99.0,
-                  max_utilization: float = 0.7) -> ConfigurationFit:
-    """``fit`` with ``capacity`` at the SLA (unchanged without a latency model or a target)."""
-    if fit.latency is None or latency_target_ms is None:
-        return fit
-    return replace(fit, capacity=fit.capacity_at_sla(latency_target_ms, percentile, max_utilization))
+    return ConfigurationFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps), n_steps_used=len(used),
+                            usl=usl, latency_summary=summary, recommender=None, notes=tuple(notes), latency=latency,
+                            steps=used, plateau_rps=plateau, usl_model=usl_fit, instance_counts=_instance_counts(steps))
 
 
 def _recommender_fit(steps: pd.DataFrame, config: Configuration, run_ids: tuple[str, ...],
@@ -354,16 +358,18 @@ def _recommender_fit(steps: pd.DataFrame, config: Configuration, run_ids: tuple[
     count = pd.to_numeric(steps["instance_count"], errors="coerce").fillna(1).clip(lower=1)
     per_instance = (pd.to_numeric(steps["throughput_rps"], errors="coerce") / count).astype(float)
     if not np.isfinite(per_instance.to_numpy()).any():
-        return ConfigurationFit(config, run_ids, origin, len(steps), 0, None, None, None, None,
-                                (_no_recommender_point(steps),), None, steps.iloc[:0])
+        return ConfigurationFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps), n_steps_used=0,
+                                usl=None, latency_summary=None, recommender=None,
+                                notes=(_no_recommender_point(steps),), steps=steps.iloc[:0])
     best = int(np.nanargmax(per_instance.to_numpy()))
-    point = {"throughput_rps_per_instance": float(per_instance.iloc[best]),
-             "model_latency_ms": float(steps["latency_mean_ms"].iloc[best]),
-             "instance_count_tested": int(count.iloc[best])}
+    point = RecommenderPoint(throughput_rps_per_instance=float(per_instance.iloc[best]),
+                             model_latency_ms=float(steps["latency_mean_ms"].iloc[best]),
+                             instance_count_tested=int(count.iloc[best]))
     notes = ("Inference Recommender reports one point per instance type (where throughput first plateaus) "
              "and its ModelLatency is not a percentile: no curve, no held-out error",)
-    return ConfigurationFit(config, run_ids, origin, len(steps), len(steps), None, None, None, point, notes,
-                            None, steps)
+    return ConfigurationFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps),
+                            n_steps_used=len(steps), usl=None, latency_summary=None, recommender=point, notes=notes,
+                            steps=steps)
 
 
 def _no_recommender_point(steps: pd.DataFrame) -> str:
@@ -412,24 +418,20 @@ def fit_collection_steps(steps: pd.DataFrame, *, cache: FitCache | None = None,
     """Fit every configuration in ``steps``; see :func:`fit_configuration` for the options.
 
     With a ``cache``, a configuration whose steps and fitting options were fitted before is read
-    back; the SLA options (``latency_target_ms``, ``percentile``, ``max_utilization``) only set
-    ``capacity``, which is recomputed, so one entry serves every SLA.
+    back. A fit knows no SLA: one entry serves every question.
     """
     groups = [group for _, group in configurations(steps)]
     exclude = kwargs.get("exclude", DEFAULT_EXCLUDE)
     if cache is None:
         return [replace(fit_configuration(group, **kwargs), excluded_by_flag=flag_counts(group, exclude))
                 for group in groups]
-    sla = {k: kwargs.pop(k) for k in ("latency_target_ms", "percentile", "max_utilization") if k in kwargs}
     fits = []
     for group, key in zip(groups, cache.keys(groups, kwargs), strict=True):
         found = cache.load(key)
         if found is None:
             found = fit_configuration(group, **kwargs)
             cache.save(key, found)
-        found = replace(found, excluded_by_flag=flag_counts(group, exclude))
-        fits.append(with_capacity(found, sla.get("latency_target_ms"), sla.get("percentile", 99.0),
-                                  sla.get("max_utilization", 0.7)))
+        fits.append(replace(found, excluded_by_flag=flag_counts(group, exclude)))
     return fits
 
 
@@ -461,9 +463,7 @@ def unfitted_configurations(fits: Sequence[ConfigurationFit]) -> list[UnfittedCo
                                   dict(f.excluded_by_flag)) for f in fits if not f.fitted]
 
 
-def fit_store(store: RunStore, run_ids: Sequence[str] | None = None, *, percentile: float = 99.0,
-              latency_target_ms: float | None = None, max_utilization: float = 0.7,
-              for_sizing: bool = False, cache: FitCache | None = None,
+def fit_store(store: RunStore, run_ids: Sequence[str] | None = None, *, for_sizing: bool = False, cache: FitCache | None = None,
               configs: Sequence[str] | None = None, rules: StepRules | None = None) -> list[ConfigurationFit]:
     """Fit every configuration of the runs in ``store`` (all runs by default; with ``configs``,
     only the configurations :func:`select_configurations` picks), with the labels its runs share;
@@ -479,8 +479,7 @@ def fit_store(store: RunStore, run_ids: Sequence[str] | None = None, *, percenti
     steps = with_setup_labels(steps, lambda run: store.get(run).run.get("labels") or {})
     if configs:  # before fitting: the others' bootstrap costs seconds
         steps = pd.concat([g for _, g in select_configurations(configurations(steps), configs, store.root)])
-    fits = fit_collection_steps(steps, cache=cache, percentile=percentile, latency_target_ms=latency_target_ms,
-                                max_utilization=max_utilization, with_usl=not for_sizing,
+    fits = fit_collection_steps(steps, cache=cache, with_usl=not for_sizing,
                                 latency_only_with_instance_type=for_sizing)
     return [replace(f, labels=shared_labels(store, f.run_ids)) for f in fits]
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from numbers import Real
 from pathlib import Path
+from types import UnionType
 from typing import Any
 
 from planner.errors import InputError, PriceError
@@ -284,7 +285,7 @@ def _file_price(path: Path, where: str, value: Any) -> float:
 
 
 def _catalog_from_dict(data: Mapping[str, Any], where: object) -> PriceCatalog:
-    def need(key: str, kind: type | tuple[type, ...]) -> Any:
+    def need(key: str, kind: type | UnionType) -> Any:
         if not isinstance(data.get(key), kind):
             raise InputError(where, key, _KIND_NAMES.get(kind, str(kind)), repr(data.get(key))[:60])
         return data[key]
@@ -308,7 +309,7 @@ def _catalog_from_dict(data: Mapping[str, Any], where: object) -> PriceCatalog:
     )
 
 
-_KIND_NAMES = {str: "a string", dict: "an object", int | float: "a number"}
+_KIND_NAMES: dict[type | UnionType, str] = {str: "a string", dict: "an object", int | float: "a number"}
 
 
 def _spec_from_dict(name: str, spec: Any, where: object) -> InstanceSpec:

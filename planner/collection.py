@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -148,7 +148,7 @@ def _settle_measured(run: ParsedRun, overrides: Mapping[str, Any]) -> None:
         assumed = notes.get("assumed_fields") or {}
         for name in [n for n in assumed if overrides.get(n) is not None]:
             del assumed[name]
-        if "assumed_fields" in notes and not assumed:
+        if "assumed_fields" in notes and not assumed and isinstance(notes, MutableMapping):  # parsers' are dicts
             del notes["assumed_fields"]
 
 
@@ -225,7 +225,8 @@ class RunSummary:
     """A run as a whole: requests and failures (``totals_from``: the table they come from; None when the
     source counts no requests, e.g. Inference Recommender), the fraction failed, its span in seconds
     (first to last timestamp in the data), and its load levels: how many, and the range of users
-    (Locust users, points' concurrency) or of the rate (CloudWatch periods, points' request rate)."""
+    (Locust users, points' concurrency, LLM closed-loop concurrency) or of the rate (CloudWatch periods,
+    points' request rate, LLM offered rates other than ``inf``)."""
 
     run_id: str
     request_count: int | None
@@ -245,13 +246,13 @@ class RunSummary:
 
 def run_summary(store: RunStore, record: RunRecord) -> RunSummary:
     """Totals, duration and load levels of one committed run, from its own tables (a Locust history,
-    ready-made points or CloudWatch metrics, in that order of preference). Requests and failures come
+    ready-made points, CloudWatch metrics or LLM load levels, in that order of preference). Requests and failures come
     from whichever of Locust's final totals and the history's counters (summed over counter resets)
     counts more: the history misses the last seconds, the totals a restarted master's earlier part."""
     tables = record.tables
-    read = {name: store.table(name, [record.run_id]) for name in ("history", "requests", "points", "metrics")
-            if name in tables}
-    totals: list[tuple[float, float, str]] = []  # (requests, failures, table); the first of equal counts wins
+    read = {name: store.table(name, [record.run_id]) for name in ("history", "requests", "points", "metrics",
+                                                                    "llm_steps") if name in tables}
+    totals: list[tuple[float, float | None, str]] = []  # (requests, failures, table); the first of equal counts wins
     users = rates = pd.Series(dtype="float64")
     levels = 0
     if "requests" in read:
@@ -291,13 +292,24 @@ def run_summary(store: RunStore, record: RunRecord) -> RunSummary:
             errors = sum(float(summed.get(m, pd.Series(dtype="float64")).sum())
                          for m in ("Invocation4XXErrors", "Invocation5XXErrors"))
             totals.append((float(invocations.sum()), errors, "metrics"))
+    if "llm_steps" in read and not levels:
+        llm = read["llm_steps"]
+        closed = llm["load_kind"] == "concurrency"
+        users = llm.loc[closed, "concurrency"].astype("float64").dropna()
+        rates = llm.loc[~closed, "request_rate_rps"].astype("float64")
+        rates = rates[rates.map(math.isfinite)]  # inf: every request sent at once, no rate
+        levels = len(llm)
+        failed = llm["failure_count"].astype("float64")  # null where the tool does not count failures
+        totals.append((float(llm["request_count"].astype("float64").fillna(0).sum()),
+                       float(failed.fillna(0).sum()) if failed.notna().any() else None, "llm_steps"))
     if "recommender" in tables and not levels:
         levels = tables["recommender"]["rows"]
     requests, failures, source = max(totals, key=lambda t: t[0]) if totals else (None, None, None)
     return RunSummary(
         run_id=record.run_id, request_count=None if requests is None else int(requests),
         failure_count=None if failures is None else int(failures),
-        failure_rate=failures / requests if requests else None, duration_s=_span_s(record.run),
+        failure_rate=failures / requests if requests and failures is not None else None,
+        duration_s=_span_s(record.run),
         load_levels=int(levels), load_users_min=_end(users, "min"), load_users_max=_end(users, "max"),
         load_rate_min_rps=_end(rates, "min"), load_rate_max_rps=_end(rates, "max"), totals_from=source)
 

@@ -1,10 +1,12 @@
 """Finance cost comparison: every deployment option side by side, with the assumptions behind it.
 
 A :class:`CostComparison` holds one :class:`CostLine` per option (real-time with and without HA,
-serverless on demand and with provisioned concurrency, multi-model consolidation) and the
-assumptions (traffic, SLA, prices with source and date). It is written as XLSX (an Options and an
-Assumptions sheet, number formats, frozen headers), CSV (options, then assumptions after a blank
-row) or parquet (options; assumptions in the file's metadata). Text that came from users (endpoint
+serverless on demand and with provisioned concurrency, multi-model consolidation), an LLM section
+(one :class:`LlmCostLine` per LLM endpoint option, priced per million tokens: another workload, so
+never ranked with the others) and the assumptions (traffic, SLA, prices with source and date). It is
+written as XLSX (an Options, an LLM when there are LLM options, and an Assumptions sheet, number
+formats, frozen headers), CSV (options, then the LLM options, then assumptions, each after a blank
+row) or parquet (options; LLM options and assumptions in the file's metadata). Text that came from users (endpoint
 names, labels) is escaped against spreadsheet formula injection.
 """
 
@@ -23,6 +25,7 @@ from planner.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.costs import GIB_BYTES, data_processing_usd
 from planner.errors import InputError
 from planner.jsonable import finite
+from planner.recommend.llm import LlmRecommendation
 from planner.recommend.mme import MmeRecommendation
 from planner.recommend.realtime import RealtimeOption, RealtimeRecommendation
 from planner.recommend.serverless import ServerlessRecommendation
@@ -59,6 +62,37 @@ class CostLine:
 
 
 @dataclass(frozen=True)
+class LlmCostLine:
+    """One LLM endpoint option's bill (USD, 730-hour months) with its cost per million tokens and predicted
+    latencies (ms, at the SLO percentile; e2e with its held-out band)."""
+
+    option: str
+    deployment: str
+    instance_type: str
+    instance_count: int
+    copies_per_instance: int
+    concurrency_per_instance: float
+    usd_per_hour: float
+    usd_per_month: float
+    usd_per_year: float
+    usd_per_million_output_tokens: float
+    usd_per_million_tokens: float
+    usd_per_million_requests: float
+    predicted_ttft_ms: float | None
+    predicted_itl_ms: float | None
+    predicted_e2e_ms: float | None
+    predicted_e2e_lower_ms: float | None
+    predicted_e2e_upper_ms: float | None
+    heldout_error: float | None
+    extrapolated: bool
+    origin: str
+    notes: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return finite(asdict(self))
+
+
+@dataclass(frozen=True)
 class Assumption:
     """One input behind the numbers: what, its value and unit, where it came from and as of when."""
 
@@ -78,9 +112,11 @@ class CostComparison:
 
     lines: tuple[CostLine, ...]
     assumptions: tuple[Assumption, ...]
+    llm_lines: tuple[LlmCostLine, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"options": [line.to_dict() for line in self.lines],
+                "llm_options": [line.to_dict() for line in self.llm_lines],
                 "assumptions": [a.to_dict() for a in self.assumptions]}
 
 
@@ -164,12 +200,41 @@ def mme_lines(rec: MmeRecommendation, traffic: Traffic, catalog: PriceCatalog) -
     return lines
 
 
+def llm_lines(rec: LlmRecommendation) -> list[LlmCostLine]:
+    """Each LLM option (cheapest first) as a cost line: its instances all month, per million tokens and
+    requests at the target load."""
+    seconds = rec.target_rps * SECONDS_PER_MONTH
+    return [LlmCostLine(
+        option=f"{o.label} × {o.instance_count}", deployment="LLM endpoint, HA" if rec.ha else "LLM endpoint",
+        instance_type=o.instance_type, instance_count=o.instance_count, copies_per_instance=o.copies_per_instance,
+        concurrency_per_instance=o.concurrency_per_instance, usd_per_hour=o.usd_per_hour,
+        usd_per_month=o.usd_per_month, usd_per_year=o.usd_per_month * MONTHS_PER_YEAR,
+        usd_per_million_output_tokens=o.usd_per_million_output_tokens, usd_per_million_tokens=o.usd_per_million_tokens,
+        usd_per_million_requests=o.usd_per_month / seconds * 1e6, predicted_ttft_ms=o.predicted_ttft_ms,
+        predicted_itl_ms=o.predicted_itl_ms, predicted_e2e_ms=o.predicted_e2e_ms,
+        predicted_e2e_lower_ms=o.predicted_e2e_lower_ms, predicted_e2e_upper_ms=o.predicted_e2e_upper_ms,
+        heldout_error=o.heldout_error, extrapolated=o.extrapolated, origin=o.origin, notes="; ".join(o.notes))
+        for o in rec.options]
+
+
+def llm_assumptions(rec: LlmRecommendation) -> list[Assumption]:
+    """The LLM scenario behind :func:`llm_lines`: load, token mix, SLOs, and what could not be an option."""
+    rows = [Assumption("LLM load", rec.target_rps, "requests/s", "given"),
+            Assumption("LLM output tokens per second", rec.target_output_tokens_per_s, "tokens/s", "load × output tokens"),
+            Assumption("LLM input tokens per request", rec.input_tokens, "tokens", "given"),
+            Assumption("LLM output tokens per request", rec.output_tokens, "tokens", "given")]
+    rows += [Assumption(f"LLM {s.metric} target ({s.statistic})", s.target_ms, "ms", "given") for s in rec.slos]
+    rows += [Assumption("LLM note", note, "", "planner llm recommend") for note in rec.notes]
+    rows += [Assumption(f"LLM not an option: {r.label}", r.reason, "", "planner llm recommend") for r in rec.rejected]
+    return rows
+
+
 def cost_comparison(realtime: Sequence[RealtimeRecommendation], traffic: Traffic, catalog: PriceCatalog, *,
-                    extra_lines: Sequence[CostLine] = (), extra_assumptions: Sequence[Assumption] = ()
-                    ) -> CostComparison:
+                    extra_lines: Sequence[CostLine] = (), extra_assumptions: Sequence[Assumption] = (),
+                    llm: Sequence[LlmCostLine] = ()) -> CostComparison:
     """Side-by-side cost lines: every option of each real-time answer (e.g. without and with HA; a
     fleet in both is listed once), plus ``extra_lines`` (serverless, multi-model); SLA-meeting lines
-    first, each group cheapest first."""
+    first, each group cheapest first; ``llm`` (:func:`llm_lines`) as their own section."""
     lines: list[CostLine] = []
     seen: dict[tuple, int] = {}
     for rec in realtime:
@@ -183,7 +248,7 @@ def cost_comparison(realtime: Sequence[RealtimeRecommendation], traffic: Traffic
     lines += extra_lines
     lines.sort(key=lambda line: (not line.sla_met, line.usd_per_month))
     first = realtime[0] if realtime else None
-    return CostComparison(tuple(lines), (*_assumptions(first, traffic, catalog), *extra_assumptions))
+    return CostComparison(tuple(lines), (*_assumptions(first, traffic, catalog), *extra_assumptions), tuple(llm))
 
 
 def _assumptions(rec: RealtimeRecommendation | None, traffic: Traffic, catalog: PriceCatalog) -> list[Assumption]:
@@ -274,7 +339,24 @@ _FORMATS = {"compute_usd_per_month": _USD_FORMAT, "provisioned_concurrency_usd_p
             "usd_per_million_requests": "#,##0.0000", "predicted_latency_ms": "#,##0.0"}
 
 
-def _row(line: CostLine) -> list[Any]:
+_LLM_COLUMNS = [f.name for f in fields(LlmCostLine)]
+_LLM_HEADERS = {"option": "option", "deployment": "deployment", "instance_type": "instance type",
+                "instance_count": "instances", "copies_per_instance": "copies per instance",
+                "concurrency_per_instance": "concurrency per instance", "usd_per_hour": "USD/hour",
+                "usd_per_month": "total (USD/month)", "usd_per_year": "total (USD/year)",
+                "usd_per_million_output_tokens": "USD per 1M output tokens", "usd_per_million_tokens": "USD per 1M tokens",
+                "usd_per_million_requests": "USD per 1M requests", "predicted_ttft_ms": "predicted TTFT (ms)",
+                "predicted_itl_ms": "predicted ITL (ms)", "predicted_e2e_ms": "predicted e2e (ms)",
+                "predicted_e2e_lower_ms": "e2e band low (ms)", "predicted_e2e_upper_ms": "e2e band high (ms)",
+                "heldout_error": "held-out error", "extrapolated": "extrapolated", "origin": "data", "notes": "notes"}
+_LLM_FORMATS = {"usd_per_hour": _USD_FORMAT, "usd_per_month": _USD_FORMAT, "usd_per_year": _USD_FORMAT,
+                "usd_per_million_output_tokens": "#,##0.0000", "usd_per_million_tokens": "#,##0.0000",
+                "usd_per_million_requests": "#,##0.0000", "predicted_ttft_ms": "#,##0.0",
+                "predicted_itl_ms": "#,##0.0", "predicted_e2e_ms": "#,##0.0", "predicted_e2e_lower_ms": "#,##0.0",
+                "predicted_e2e_upper_ms": "#,##0.0", "heldout_error": "0.0%"}
+
+
+def _row(line: CostLine | LlmCostLine) -> list[Any]:
     return [escape_cell(v) for v in line.to_dict().values()]
 
 
@@ -291,11 +373,21 @@ def _write_xlsx(comparison: CostComparison, path: Path) -> None:
     for col, name in enumerate(_COLUMNS, 1):
         for cell in options.iter_rows(min_row=2, min_col=col, max_col=col):
             cell[0].number_format = _FORMATS.get(name, "General")
+    sheets = [options]
+    if comparison.llm_lines:
+        llm = book.create_sheet("LLM")
+        llm.append([_LLM_HEADERS[c] for c in _LLM_COLUMNS])
+        for llm_line in comparison.llm_lines:
+            llm.append(_row(llm_line))
+        for col, name in enumerate(_LLM_COLUMNS, 1):
+            for cell in llm.iter_rows(min_row=2, min_col=col, max_col=col):
+                cell[0].number_format = _LLM_FORMATS.get(name, "General")
+        sheets.append(llm)
     assumptions = book.create_sheet("Assumptions")
     assumptions.append(["item", "value", "unit", "source", "date"])
     for a in comparison.assumptions:
         assumptions.append([escape_cell(a.item), escape_cell(a.value), a.unit, escape_cell(a.source), a.date])
-    for sheet in (options, assumptions):
+    for sheet in (*sheets, assumptions):
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         sheet.freeze_panes = "A2"
@@ -311,6 +403,11 @@ def _write_csv(comparison: CostComparison, path: Path) -> None:
         writer.writerow(_COLUMNS)
         for line in comparison.lines:
             writer.writerow(_row(line))
+        if comparison.llm_lines:
+            writer.writerow([])
+            writer.writerow(["llm_" + c if c == "option" else c for c in _LLM_COLUMNS])
+            for llm in comparison.llm_lines:
+                writer.writerow(_row(llm))
         writer.writerow([])
         writer.writerow(["assumption", "value", "unit", "source", "date"])
         for a in comparison.assumptions:
@@ -323,7 +420,8 @@ def _write_parquet(comparison: CostComparison, path: Path) -> None:
 
     table = pa.Table.from_pylist([line.to_dict() for line in comparison.lines],
                                  schema=_arrow_schema()).replace_schema_metadata(
-        {"planner.assumptions": json.dumps([a.to_dict() for a in comparison.assumptions])})
+        {"planner.assumptions": json.dumps([a.to_dict() for a in comparison.assumptions]),
+         "planner.llm_options": json.dumps([line.to_dict() for line in comparison.llm_lines])})
     pq.write_table(table, path)
 
 

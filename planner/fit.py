@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -375,7 +375,7 @@ def _variability(steps: pd.DataFrame) -> ServiceVariability:
     when a maximum was published (with ``request_count``), else the default (:mod:`planner.variability`)."""
     if not {"latency_max_ms", "latency_mean_ms", "request_count"} <= set(steps):
         return assumed()
-    lowest = steps.loc[pd.to_numeric(steps["throughput_rps"], errors="coerce").idxmin()]
+    lowest = steps.iloc[int(np.nanargmin(pd.to_numeric(steps["throughput_rps"], errors="coerce").to_numpy(float)))]
     ratio = float(lowest["latency_max_ms"]) / float(lowest["latency_mean_ms"])
     return from_maximum(ratio, float(lowest["request_count"]))
 
@@ -431,7 +431,8 @@ def _start(obs: _Observations, family: str = "phase") -> _Start:
     the p_high/p50 ratio of the lowest step."""
     levels = np.unique(obs.throughput_rps)
     low = (obs.throughput_rps <= 0.6 * levels[-1]) | (obs.throughput_rps == levels[0])
-    stat = "mean" if obs.of("mean")[low].any() else min(obs.statistics, key=lambda s: abs(s - 50.0))
+    stat: Statistic = "mean" if obs.of("mean")[low].any() else min(
+        (s for s in obs.statistics if s != "mean"), key=lambda s: abs(float(s) - 50.0))
     sel = low & obs.of(stat)
     x, y = obs.throughput_rps[sel], obs.latency_ms[sel]
     floor_ms = float(y.min())
@@ -443,7 +444,8 @@ def _start(obs: _Observations, family: str = "phase") -> _Start:
 
         ols = OLS(y, add_constant(x)).fit()
         low_load = float(ols.params[0])
-        ci = tuple(float(v) for v in ols.conf_int(0.05)[0])
+        lower_ms, upper_ms = (float(v) for v in ols.conf_int(0.05)[0])
+        ci = (lower_ms, upper_ms)
     service_ms = min(max(low_load, 0.3 * floor_ms), floor_ms)
     scv = 1.0
     pcts = [s for s in obs.statistics if s != "mean"]
@@ -763,10 +765,10 @@ class LatencyModel:
     def variability_bracket_ms(self, throughput_rps: float, percentile: float | str = 99.0) -> tuple[float, float] | None:
         """The open-arrival ``percentile`` (ms) at ``throughput_rps`` with Cs^2 at the ends of the
         assumption's bracket (S, c and delay held); None when Cs^2 was measured."""
-        if self.variability_ is None:
+        v = self.variability_
+        if v is None or v.scv_lower is None or v.scv_upper is None:
             return None
         stat = _statistic(percentile)
-        v = self.variability_
         low, high = (float(replace(self.queue_, service_scv=scv).latency_ms(throughput_rps, stat))
                      for scv in (v.scv_lower, v.scv_upper))
         return low, high
@@ -817,11 +819,15 @@ class LatencyModel:
             self._boot_table(stat)
         return self
 
+    def _resamples(self) -> dict[str, Any]:
+        """What :meth:`bootstrap` kept (resampled S, Cs^2, curves and tables); FitError before it ran."""
+        if self._boot is None:
+            raise FitError("call bootstrap() before asking for intervals")
+        return self._boot
+
     def _boot_table(self, stat: Statistic) -> tuple[np.ndarray, np.ndarray]:
         """Per resample (rows): load axis of a utilisation grid up to its own saturation, ln latency."""
-        boot = self._boot
-        if boot is None:
-            raise FitError("call bootstrap() before asking for intervals")
+        boot = self._resamples()
         if stat not in boot["tables"]:
             c = self.queue_.servers
             sat = c / boot["service_s"]
@@ -848,7 +854,8 @@ class LatencyModel:
         stat = _statistic(percentile)
         axis, log_lat = self._boot_table(stat)
         loads = np.atleast_1d(np.asarray(throughput_rps, dtype=float))
-        util = _load_axis(np.minimum(loads[None, :] * self._boot["service_s"][:, None] / self.queue_.servers, 1.0))
+        service_s = self._resamples()["service_s"]
+        util = _load_axis(np.minimum(loads[None, :] * service_s[:, None] / self.queue_.servers, 1.0))
         band = np.exp(_interp_rows(util, axis[0], log_lat))
         lower, upper = percentile_interval(band, self.level if level is None else level)
         point = np.atleast_1d(self.predict_table(loads, stat))
@@ -859,8 +866,8 @@ class LatencyModel:
 
     # -- capacity
 
-    def capacity_at_sla(self, latency_target_ms: float, percentile: float | str = 99.0,
-                        max_utilization: float = 0.7) -> CapacityEstimate:
+    def capacity_at_sla(self, latency_target_ms: float, percentile: float | str,
+                        max_utilization: float) -> CapacityEstimate:
         """Largest per-instance throughput (rps) with predicted ``percentile`` <= ``latency_target_ms``
         and utilisation (throughput / ``c/S``) <= ``max_utilization``; bootstrap interval when
         :meth:`bootstrap` ran. An unreachable target gives capacity 0 with ``feasible=False``."""

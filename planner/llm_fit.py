@@ -21,15 +21,17 @@ measured, and a note says so). The held-out error is the mean absolute relative 
 TTFT) predicted at each measured level by a fit to the other levels (leave one level out), against a
 straight least-squares line through the other levels and the "max measured throughput" rule (every
 level runs at the best throughput measured elsewhere, so e2e = c / max rps by Little's law).
-Fewer than 3 levels: no fit, and the reason is stated.
+Fewer than 3 levels: no fit, and the reason is stated. Each curve also keeps the smallest and largest
+ratio of measured to predicted at a left-out level (``heldout_ratio_min`` / ``_max``): the band
+:meth:`LlmLatencyFit.predict_band_ms` puts around a prediction.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, TypedDict, overload
 
 import numpy as np
 import pandas as pd
@@ -75,7 +77,9 @@ class LlmConfiguration:
 @dataclass(frozen=True)
 class LlmCurve:
     """One fitted curve ``y_ms = intercept_ms + slope_ms · c^exponent``; ``composed`` when built from
-    TTFT and ITL instead of fitted to the metric itself."""
+    TTFT and ITL instead of fitted to the metric itself. ``heldout_ratio_min`` / ``_max``: the smallest and
+    largest ratio of the measured value to the value predicted at a level left out of the fit (leave one
+    level out; for a curve composed of TTFT and ITL, the extremes of theirs); None without them."""
 
     metric: str
     statistic: str
@@ -84,8 +88,15 @@ class LlmCurve:
     exponent: float
     levels: int
     composed: bool = False
+    heldout_ratio_min: float | None = None
+    heldout_ratio_max: float | None = None
 
-    def predict_ms(self, concurrency: float) -> float:
+    @overload
+    def predict_ms(self, concurrency: float) -> float: ...
+    @overload
+    def predict_ms(self, concurrency: np.ndarray) -> np.ndarray: ...
+    def predict_ms(self, concurrency: float | np.ndarray) -> float | np.ndarray:
+        """ms at ``concurrency`` (one level or an array of them)."""
         return self.intercept_ms + self.slope_ms * concurrency ** self.exponent
 
 
@@ -163,6 +174,33 @@ def _loo(c: np.ndarray, y: np.ndarray, metric: str) -> tuple[float, float]:
     return float(np.mean(model)), float(np.mean(line))
 
 
+def _heldout_ratios(c: np.ndarray, y: np.ndarray, metric: str) -> tuple[float | None, float | None]:
+    """Smallest and largest measured ÷ predicted at each level left out of a fit to the others (levels
+    predicted at or below 0 ms left out); (None, None) without any."""
+    ratios = []
+    for i in range(len(c)):
+        keep = np.arange(len(c)) != i
+        a, b, g = _power_fit(c[keep], y[keep], _exponents(metric, int(keep.sum())))
+        predicted = a + b * c[i] ** g
+        if np.isfinite(predicted) and predicted > 0:
+            ratios.append(y[i] / predicted)
+    return (float(min(ratios)), float(max(ratios))) if ratios else (None, None)
+
+
+class _HeldoutRatios(TypedDict):
+    heldout_ratio_min: float | None
+    heldout_ratio_max: float | None
+
+
+def _extreme_ratios(curves: list[LlmCurve]) -> _HeldoutRatios:
+    """The smallest ``heldout_ratio_min`` and largest ``heldout_ratio_max`` of ``curves`` (None if one lacks them)."""
+    lows = [c.heldout_ratio_min for c in curves if c.heldout_ratio_min is not None]
+    highs = [c.heldout_ratio_max for c in curves if c.heldout_ratio_max is not None]
+    if len(lows) < len(curves) or len(highs) < len(curves):
+        return {"heldout_ratio_min": None, "heldout_ratio_max": None}
+    return {"heldout_ratio_min": min(lows), "heldout_ratio_max": max(highs)}
+
+
 def _max_throughput_loo(c: np.ndarray, e2e_ms: np.ndarray, rps: np.ndarray) -> float:
     """The rule "an instance serves its best measured throughput": e2e at a held-out level = c / max rps
     of the other levels (Little's law); its mean absolute relative error."""
@@ -198,12 +236,17 @@ class LlmLatencyFit:
     def fit(self, steps: pd.DataFrame) -> LlmLatencyFit:
         self.notes_: list[str] = []
         self.curves_: dict[tuple[str, str], LlmCurve] = {}
-        self.heldout_error_ = self.heldout_error_line_ = self.heldout_error_max_throughput_ = None
-        self.ttft_heldout_error_ = self.ttft_heldout_error_line_ = None
-        self.load_kind_ = None
+        self.heldout_error_: float | None = None
+        self.heldout_error_line_: float | None = None
+        self.heldout_error_max_throughput_: float | None = None
+        self.ttft_heldout_error_: float | None = None
+        self.ttft_heldout_error_line_: float | None = None
+        self.load_kind_: str | None = None
         self.concurrency_ = np.array([])
-        self.input_tokens_mean_ = self.output_tokens_mean_ = None
-        self.fitted_, self.reason_ = False, None
+        self.input_tokens_mean_: float | None = None
+        self.output_tokens_mean_: float | None = None
+        self.fitted_ = False
+        self.reason_: str | None = None
         if steps.empty:
             self.reason_ = "no load levels"
             return self
@@ -279,8 +322,10 @@ class LlmLatencyFit:
             return
         c = self.concurrency_[ok]
         a, b, g = _power_fit(c, y[ok], _exponents(metric, int(ok.sum())))
+        low, high = _heldout_ratios(c, y[ok], metric)
         self.curves_[(metric, stat)] = LlmCurve(metric=metric, statistic=stat, intercept_ms=a, slope_ms=b,
-                                                exponent=g, levels=int(ok.sum()), composed=composed)
+                                                exponent=g, levels=int(ok.sum()), composed=composed,
+                                                heldout_ratio_min=low, heldout_ratio_max=high)
 
     def _fit_curves(self) -> None:
         n = self.output_tokens_mean_
@@ -310,6 +355,9 @@ class LlmLatencyFit:
                 ttft, itl_c = self.curves_[("ttft", stat)], self.curves_[("itl", stat)]
                 composed = ttft.predict_ms(self.concurrency_) + (n - 1) * itl_c.predict_ms(self.concurrency_)
                 self._fit_one("e2e", stat, composed, composed=True)
+                if ("e2e", stat) in self.curves_:  # the fitted parts' held-out ratios, not the composed values'
+                    self.curves_[("e2e", stat)] = replace(self.curves_[("e2e", stat)],
+                                                          **_extreme_ratios([ttft, itl_c]))
                 self.notes_.append(f"e2e {stat} = TTFT {stat} + (output tokens − 1) × ITL {stat}"
                                    + ("" if stat == "mean" else " (a sum of percentiles: an upper bound)"))
         if ("e2e", "mean") not in self.curves_ and ("e2e", "p50") in self.curves_:
@@ -346,26 +394,47 @@ class LlmLatencyFit:
         """``metric`` (ttft, itl, e2e) at ``statistic`` for ``concurrency`` per instance, ms; None when not
         measured. e2e for another output length adds (O − n)·ITL when ITL is known, else scales by O / n."""
         self._check()
-        curve = self.curves_.get((metric, statistic))
-        if curve is None:
-            return None
-        value = curve.predict_ms(concurrency)
+        return self.measured_ms(metric, statistic, concurrency, output_tokens) if self.has(metric, statistic) else None
+
+    def measured_ms(self, metric: str, statistic: str, concurrency: float, output_tokens: float | None = None) -> float:
+        """:meth:`predict_ms` of a measured ``metric`` and ``statistic`` (:meth:`has`), ms; KeyError otherwise."""
+        self._check()
+        value = self.curves_[(metric, statistic)].predict_ms(concurrency)
         n = self.output_tokens_mean_
         if metric == "e2e" and output_tokens is not None and n and output_tokens != n:
             itl = self.curves_.get(("itl", statistic))
             value = value + (output_tokens - n) * itl.predict_ms(concurrency) if itl else value * output_tokens / n
         return value
 
+    def predict_band_ms(self, metric: str, statistic: str, concurrency: float,
+                        output_tokens: float | None = None) -> tuple[float, float] | None:
+        """(lower, upper) ms around :meth:`predict_ms`: the prediction × the smallest and the largest
+        held-out ratio (measured ÷ predicted at a level left out of the fit) of the curves it uses (with
+        the ITL curve's when e2e is moved to another output length), never excluding the prediction;
+        None when not measured or without held-out ratios."""
+        value = self.predict_ms(metric, statistic, concurrency, output_tokens)
+        if value is None:
+            return None
+        curves = [self.curves_[(metric, statistic)]]
+        n = self.output_tokens_mean_
+        if metric == "e2e" and output_tokens is not None and n and output_tokens != n \
+                and ("itl", statistic) in self.curves_:
+            curves.append(self.curves_[("itl", statistic)])
+        ratios = _extreme_ratios(curves)
+        if ratios["heldout_ratio_min"] is None or ratios["heldout_ratio_max"] is None:
+            return None
+        return value * min(1.0, ratios["heldout_ratio_min"]), value * max(1.0, ratios["heldout_ratio_max"])
+
     def requests_per_s(self, concurrency: float, output_tokens: float | None = None) -> float:
         """Closed-loop requests/s per instance at ``concurrency``: c / e2e_mean(c) (p50 without a mean)."""
         stat = "mean" if self.has("e2e", "mean") else "p50" if self.has("e2e", "p50") else next(
             s for s in STATISTICS if self.has("e2e", s))
-        return concurrency / (self.predict_ms("e2e", stat, concurrency, output_tokens) / 1000.0)
+        return concurrency / (self.measured_ms("e2e", stat, concurrency, output_tokens) / 1000.0)
 
     def token_mix_notes(self, input_tokens: float | None, output_tokens: float | None) -> list[str]:
         """Notes flagging a token mix more than 25 % from the measured one (never silent; an unrecorded
         measured mix is already in ``notes_``)."""
-        notes = []
+        notes: list[str] = []
         for what, asked, measured in (("input", input_tokens, self.input_tokens_mean_),
                                       ("output", output_tokens, self.output_tokens_mean_)):
             if asked is None or measured is None:
@@ -425,9 +494,10 @@ def fit_llm_configurations(runs: pd.DataFrame, steps: pd.DataFrame,
     not (``reason_``), in label order. Runs of one configuration are pooled."""
     if steps.empty or runs.empty:
         return []
-    groups: dict[LlmConfiguration, list[dict]] = {}
+    groups: dict[LlmConfiguration, list[dict[str, Any]]] = {}
     measured = set(steps["run_id"])
-    for run in runs.to_dict("records"):
+    records: list[dict[str, Any]] = runs.to_dict("records", into=dict)  # the runs table's columns are names
+    for run in records:
         if run["run_id"] in measured:
             groups.setdefault(configuration_of(run), []).append(run)
     fits = []

@@ -12,6 +12,7 @@ version up to their own.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -39,10 +40,10 @@ def column_percentile(column: str) -> float | None:
     return float(m.group(1).replace("_", ".")) if m else None
 
 
-def percentile_columns(columns) -> list[str]:
+def percentile_columns(columns: Iterable[str]) -> list[str]:
     """The percentile columns among ``columns``, sorted by percentile."""
-    found = [c for c in columns if c.startswith("latency_p") and column_percentile(c) is not None]
-    return sorted(found, key=column_percentile)
+    found = [(pct, c) for c in columns if c.startswith("latency_p") and (pct := column_percentile(c)) is not None]
+    return [c for _, c in sorted(found, key=lambda pair: pair[0])]
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def coerce(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col, dtype in spec.required.items():
         if str(out[col].dtype) != dtype:
-            out[col] = out[col].astype(dtype)
+            out[col] = out[col].astype(pd.api.types.pandas_dtype(dtype))
     for col in out.columns:
         if column_percentile(col) is not None and str(out[col].dtype) != "Float64":
             out[col] = out[col].astype("Float64")

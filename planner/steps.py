@@ -272,7 +272,7 @@ def from_points(points: pd.DataFrame, notes: Mapping[str, Any]) -> pd.DataFrame:
         step_ms = np.diff(total_ms, prepend=0.0) / n_step
         frame["latency_mean_ms"] = np.where(step_ms > 0, step_ms, np.nan)
         frame["latency_mean_decumulated"] = True
-        for col in [c for c in frame if c.startswith("latency_") and c != "latency_mean_ms"]:
+        for col in [c for c in frame if isinstance(c, str) and c.startswith("latency_") and c != "latency_mean_ms"]:
             frame[col] = np.nan
     return _flags(frame)
 
@@ -393,7 +393,8 @@ def _arrivals(rec: RunRecord, steps: pd.DataFrame) -> pd.Series | str | None:
     closed = pd.to_numeric(steps.get("concurrency", pd.Series(np.nan, index=steps.index)), errors="coerce").notna()
     rated = (pd.to_numeric(steps["request_rate_rps"], errors="coerce").notna() if "request_rate_rps" in steps
              else pd.Series(False, index=steps.index))
-    return pd.Series(np.where(closed, "closed", np.where(rated, "open", None)), index=steps.index, dtype=object)
+    labels = ["closed" if c else "open" if r else None for c, r in zip(closed, rated, strict=True)]
+    return pd.Series(labels, index=steps.index, dtype=object)
 
 
 def for_collection(store: RunStore, run_ids: Iterable[str] | None = None,
@@ -410,3 +411,20 @@ def for_collection(store: RunStore, run_ids: Iterable[str] | None = None,
         frames.append(steps)
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def why_unfittable(steps: pd.DataFrame, rules: StepRules = StepRules()) -> str | None:
+    """Why a run's steps (:func:`for_run`) cannot give a fit, from their values and flags:
+    no step or no completed request (zero load), every request failed, or every step flagged ``too_short``
+    under ``rules``; None when some step can be fitted."""
+    throughput = steps.get("throughput_rps", pd.Series(dtype=float))
+    if steps.empty or not (throughput.fillna(0) > 0).any():
+        return "zero load: no step with completed requests (every row at 0 users, or no request answered)"
+    if (steps.get("error_rate", pd.Series(0.0, index=steps.index)).fillna(0) >= 1).all():
+        return "100% failures: every request of every step failed"
+    if steps["too_short"].all():
+        return (f"all {len(steps)} step(s) too short: a step needs at least {rules.min_duration_s:g} s and "
+                f"{rules.min_requests} requests after its transition trim (at least {rules.trim_s:g} s); "
+                "shorter levels were merged and still fall short (lower --min-step-s / --min-step-requests of "
+                "`planner fit` to try anyway)")
+    return None

@@ -736,7 +736,8 @@ class RunStore:
         scan = self.scan()
         problems = [Problem(b.run_id, "manifest", self._manifest_path(b.run_id), b.reason)
                     for b in scan.broken]
-        tables, owners = 0, {}
+        tables = 0
+        owners: dict[str, str] = {}  # raw input sha256 -> first run that names it
         for rec in scan.records:
             for name in rec.tables:
                 tables += 1

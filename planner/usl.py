@@ -139,10 +139,10 @@ class USLFit:
         self._set_derived()
         self._heldout()
         self.rows_used_ = int(n.size)
-        self.interval_ = self.interval
+        self.interval_: Literal["wald", "usl-r", "bootstrap-percentile"] = self.interval
         self._set_intervals(self.confint(self.level, self.interval))
         self.bootstrap_resamples_ = 0
-        self._boot_derived = {}
+        self._boot_derived: dict[str, tuple[float, float]] = {}
         return self
 
     def _start(self, n: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -222,7 +222,7 @@ class USLFit:
         level = self.level if level is None else level
         rng = np.random.default_rng(seed)
         n, y = self.concurrency_, self.throughput_rps_
-        fits = []
+        fits: list[np.ndarray] = []
         while len(fits) < n_resamples:
             idx = rng.integers(0, n.size, n.size)
             if np.unique(n[idx]).size < 3:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import altair as alt
@@ -89,11 +90,13 @@ def test_planner_numbers_equal_planner_recommend_json(sample_env):
     _widget(at, "plan_sla_ms").set_value(150.0)
     _widget(at, "plan_util").set_value(0.6)
     _widget(at, "plan_ha").check()
-    _widget(at, "plan_discount").set_value(0.2)
+    _widget(at, "plan_discount_pct").set_value(20)
+    _widget(at, "plan_conf").set_value(0.5)
     at.run()
     assert not at.exception
     cli = CliRunner().invoke(cli_app, ["recommend", "--target-tps", "1500", "--p99", "150ms", "--max-utilization",
-                                       "0.6", "--ha", "--discount", "0.2", "--store", str(SAMPLE), "--json"])
+                                       "0.6", "--ha", "--discount", "0.2", "--confidence", "0.5", "--store", str(SAMPLE),
+                                       "--json"])
     assert cli.exit_code == 0, cli.output
     expected = json.loads(cli.stdout)
     assert _as_json(at) == expected
@@ -121,11 +124,11 @@ def test_widget_changes_change_the_numbers(sample_env):
     assert lower_cap["instance_count"] > base["options"][0]["instance_count"]
     assert lower_cap["utilization"] <= 0.4
     _widget(at, "plan_util").set_value(0.7)
-    _widget(at, "plan_discount").set_value(0.25)
+    _widget(at, "plan_discount_pct").set_value(25)
     at.run()
     discounted = _as_json(at)["options"][0]
     assert discounted["usd_per_month"] == pytest.approx(0.75 * base["options"][0]["usd_per_month"])
-    _widget(at, "plan_discount").set_value(0.0)
+    _widget(at, "plan_discount_pct").set_value(0)
     _widget(at, "plan_prices").input(f"{instance}=100")
     at.run()
     assert all(o["instance_type"] != instance for o in _as_json(at)["options"][:1])
@@ -135,19 +138,21 @@ def test_widget_changes_change_the_numbers(sample_env):
 
 
 def test_scenario_round_trips_through_the_url(sample_env):
-    at = _app(tps="2.5k", sla_ms="120", util="0.5", ha="true", routing="random", top="3", option="nonsense")
+    at = _app(tps="2.5k", sla_ms="120", util="0.5", conf="0.6", ha="true", routing="random", top="3",
+              option="nonsense")
     assert _widget(at, "plan_tps").value == 2500.0
     assert _widget(at, "plan_ha").value is True
     rec = _as_json(at)
-    assert (rec["target_tps"], rec["latency_target_ms"], rec["max_utilization"], rec["ha"], rec["routing"]) == \
-        (2500.0, 120.0, 0.5, True, "random")
+    assert (rec["target_tps"], rec["latency_target_ms"], rec["max_utilization"], rec["confidence"], rec["ha"],
+            rec["routing"]) == (2500.0, 120.0, 0.5, 0.6, True, "random")
     assert len(rec["options"]) <= 3
     assert at.query_params["tps"] == "2500" and at.query_params["util"] == "0.5"
     assert at.query_params["option"] == rec["options"][0]["label"]  # an unknown option falls back to the best
     shared_link = _app(**at.query_params)
     assert _as_json(shared_link) == rec
-    bad = _app(tps="lots", pct="p42")
-    assert len(bad.warning) == 2 and "tps='lots'" in bad.warning[0].value + bad.warning[1].value
+    bad = _app(tps="lots", pct="p42", conf="0.3")
+    assert len(bad.warning) == 3 and "tps='lots'" in "".join(w.value for w in bad.warning)
+    assert "conf='0.3': expected a fraction between 0.5 and 0.95" in "".join(w.value for w in bad.warning)
     assert _as_json(bad)["target_tps"] == 1000.0
 
 
@@ -213,7 +218,7 @@ def test_runs_page_filters_and_shows_one_runs_fits(sample_env):
     assert len(at.dataframe[0].value) == len(RunStore(SAMPLE).run_ids())
     steps = at.dataframe[1].value
     assert len(steps) > 3 and steps["throughput_rps"].max() > 300
-    assert len(at.get("vega_lite_chart")) == 2  # USL and latency charts
+    assert len(at.get("vega_lite_chart")) == 5  # the timeline (users, requests/s, latency), USL and latency
     assert "held-out error" in at.markdown[0].value
     origin = next(m for m in at.multiselect if m.label == "Origin")
     origin.set_value(["emulated"]).run()
@@ -701,3 +706,62 @@ def test_every_chart_colours_a_deployment_type_the_same(sample_env):
     for spec in (json.loads(compare), specs[-1]):
         colors = [layer["encoding"]["color"]["scale"] for layer in spec["layer"] if "color" in layer["encoding"]]
         assert colors[0] == {"domain": list(DEPLOYMENT_COLORS), "range": list(DEPLOYMENT_COLORS.values())}
+
+
+def test_serverless_memory_chart_rings_every_size_that_misses_the_sla(tmp_path):
+    """Issue #14: pass/fail of the SLA visible in every latency chart; p99 of 1024-4096 MB is 203-293 ms."""
+    latencies, _ = memory_latencies(for_collection(RunStore(SAMPLE)))
+    rec = recommend_serverless(latencies, load_catalog(), monthly_invocations=3e6, peak_tps=40, latency_target_ms=200,
+                               realtime=RealtimeBaseline("ml.m5.xlarge", 1, 168.0))
+    missed = [o.memory_mb for o in rec.memory_options if not o.meets_sla]
+    assert missed == [1024, 2048, 3072, 4096]
+    svg = charts.save_chart(charts.serverless_memory_chart(rec), tmp_path / "memory.svg").read_text()
+    rings = re.findall(r'aria-label="[^"]*memory \(MB\): (\d+)[^"]*misses the SLA[^"]*"[^>]*stroke="red"', svg)
+    assert sorted(map(int, rings)) == sorted(missed * 2)  # on the latency panel and on the Pareto scatter
+
+
+def test_instance_families_keep_one_colour_on_every_chart(sizing):
+    from planner.charts.palette import (
+        FALLBACK_COLORS,
+        FAMILY_COLORS,
+        family_color,
+        family_scale,
+        instance_family,
+    )
+
+    assert [instance_family(t) for t in ("ml.g4dn.2xlarge", "c5.xlarge", "ml.inf2.xlarge", None)] == [
+        "g4dn", "c5", "inf2", "unknown"]
+    assert family_color("x9zn") == family_color("x9zn") in FALLBACK_COLORS  # deterministic for unknown families
+    scale = family_scale({"a g5": "ml.g5.xlarge", "b g5": "ml.g5.2xlarge", "c c5": "ml.c5.xlarge"}).to_dict()
+    assert scale["range"][0] == FAMILY_COLORS["g5"] == "#d62728" and scale["range"][2] == FAMILY_COLORS["c5"]
+    assert scale["range"][1] == "#e26868"  # the second g5 label: 30 % of the way to white (214+0.3·41 = 226 = e2)
+    c5 = next(f for f in sizing if f.latency is not None and f.config.instance_type == "ml.c5.2xlarge")
+    fit_spec = charts.fit_chart([c5], 99).to_dict()
+    assert fit_spec["layer"][0]["encoding"]["color"]["scale"]["range"] == [FAMILY_COLORS["c5"]]
+    usl_fit = shared.run_fits(str(SAMPLE), shared.store_version(str(SAMPLE)), C5)[0]
+    assert charts.usl_chart(usl_fit).to_dict()["layer"][1]["mark"]["color"] == FAMILY_COLORS["c5"]
+    rec = recommend_realtime(sizing, load_catalog(), target_tps=1000, latency_target_ms=200, top=5)
+    option = rec.options[0]
+    fit = next(f for f in sizing if f.config.label == option.label)
+    spec = charts.option_latency_chart(fit, option, rec)
+    assert spec["layer"][1]["mark"]["color"] == family_color(instance_family(option.instance_type))
+    store = RunStore(SAMPLE)
+    series = memory_series(store.runs(), store.table("gpu_memory"), store.table("metrics"))
+    mme = recommend_mme(series, load_catalog(), parse_popularity("zipf:1.1", 300), 500, tps_per_instance=80.0)
+    for spec in (charts.mme_memory_chart(mme, series, load_catalog()),
+                 charts.mme_instances_chart(mme, parse_popularity("zipf:1.1", 300).shares)):
+        scales = [e["color"]["scale"] for e in _encodings(spec) if e.get("color", {}).get("field") == "variant"]
+        assert scales and all(s == scales[0] for s in scales)
+        first = {instance_family(v.instance_type): v.label for v in reversed(mme.variants)}
+        for family, label in first.items():
+            assert scales[0]["range"][scales[0]["domain"].index(label)] == family_color(family)
+
+
+def _encodings(spec) -> list[dict]:
+    """Every ``encoding`` of a (nested) Vega-Lite spec."""
+    if isinstance(spec, list):
+        return [e for item in spec for e in _encodings(item)]
+    if not isinstance(spec, dict):
+        return []
+    own = [spec["encoding"]] if isinstance(spec.get("encoding"), dict) else []
+    return own + [e for k, v in spec.items() if k != "datasets" for e in _encodings(v)]

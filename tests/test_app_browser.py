@@ -160,7 +160,8 @@ def _charts_drawn(driver, wait) -> None:
 # Every page at the two widths a capacity planner's laptop and desktop show it (issue #14): path, and the text
 # the page's headline metric must contain ("" = the page's first metric, whatever it says; None = no metric).
 PAGES = (("?tps=1000&sla_ms=200", "×"), ("serverless?peak_tps=40", " MB"),
-         ("multi-model?models=100", " × "), ("compare?p99_ms=800", ""), ("runs", None), ("upload", None))
+         ("multi-model?models=100", " × "), ("compare?p99_ms=800", ""), ("runs", None),
+         ("runs?run=8655be92da9d0ed8", None), ("upload", None))  # the sample's c5 run: its load-test timeline
 WIDTHS_PX = (1280, 1600)
 BAD_TEXT = re.compile(r"\bNone\b|\bnan\b|\bNaN\b|Traceback")
 # The drawn width of every chart, the main column's inner width, and every metric value's scroll and
@@ -223,7 +224,11 @@ def test_every_page_holds_its_layout(app_url, browser, width_px):
     for path, metric_text in PAGES:
         browser.get(f"{app_url}/{path}")
         headline = _settled(browser, wait, metric_text)
-        shot = ARTIFACTS / f"app_{path.split('?')[0] or 'planner'}_{width_px}px.png"
+        if "run=" in path:  # the timeline's three panels, then the USL and latency fits (after the bootstrap)
+            wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, '[data-testid="stVegaLiteChart"]')) >= 5
+                       and d.execute_script(ALL_DRAWN_JS))
+        page = (path.split("?")[0] or "planner") + ("-timeline" if "run=" in path else "")
+        shot = ARTIFACTS / f"app_{page}_{width_px}px.png"
         browser.save_screenshot(str(shot))
         m = browser.execute_script(MEASURE_JS)
         problems = [f"chart {c['title']!r} drawn {c['width']:.0f} px wide in a {m['column']:.0f} px column"

@@ -68,12 +68,12 @@ def mmc_fit():
     for p in (50, 99):
         frame[f"latency_p{p}_ms"] = [1000 * mmc_response_quantile_s(p / 100, x, SERVICE_S, SERVERS) for x in loads]
     frame["concurrency"] = frame["throughput_rps"] * frame["latency_mean_ms"] / 1000
-    return fit_configuration(frame, latency_target_ms=200, bootstrap_resamples=20, with_usl=False)
+    return fit_configuration(frame, bootstrap_resamples=20, with_usl=False)
 
 
 @cache
 def c5_fits():
-    return fit_store(RunStore(SAMPLE_STORE), [C5_RUN], latency_target_ms=200, for_sizing=True)
+    return fit_store(RunStore(SAMPLE_STORE), [C5_RUN], for_sizing=True)
 
 
 # --------------------------------------------------------------------------- hand-checked timelines

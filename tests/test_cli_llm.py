@@ -142,3 +142,110 @@ def test_fmbench_ec2_run_priced_as_sagemaker(tmp_path):
     assert o["requests_per_s_per_instance"] == pytest.approx(503 / 60, rel=0.02)
     assert o["instance_count"] == 3 and o["usd_per_hour"] == pytest.approx(3 * 28.497)
     assert "measured on EC2 trn1.32xlarge; priced as SageMaker ml.trn1.32xlarge" in o["notes"]
+
+
+# ------------------------------------------------------------------ the scenario layer the CLI calls
+
+
+def test_cli_json_is_the_scenario_functions_answer(store):
+    from planner.catalog import load_catalog
+    from planner.scenarios.llm import LlmScenario, size_llm
+    from planner.scenarios.source import open_runs
+
+    scenario = LlmScenario(input_tokens=500, output_tokens=600, target_output_tokens_per_s=1200, e2e_ms=60_000)
+    assert scenario.requests_per_s == 2.0
+    rec = size_llm(open_runs(store, cached=False), load_catalog("us-east-1"), scenario)
+    result, data = _json(["llm", "recommend", "--store", store, "--target-output-tps", "1.2k", "--input-tokens",
+                          "500", "--output-tokens", "600", "--e2e-p99", "60s", "--json"])
+    assert result.exit_code == 0, result.output
+    assert data == json.loads(json.dumps(rec.to_dict()))
+    assert data["notes"][0] == "load given as 1200 output tokens/s = 2 requests/s at 600 output tokens each"
+    assert [o["instance_type"] for o in data["options"]][0] == "ml.g7e.2xlarge"
+
+
+def test_scenario_says_what_is_wrong_with_it(tmp_path):
+    from planner.catalog import load_catalog
+    from planner.errors import InputError
+    from planner.scenarios.llm import LlmScenario, size_llm
+
+    with pytest.raises(InputError, match="exactly one of target_rps and target_output_tokens_per_s"):
+        LlmScenario(input_tokens=1, output_tokens=1)
+    with pytest.raises(InputError, match="percentile: expected one of p50, p90, p95, p99, found 'p999'"):
+        LlmScenario(input_tokens=1, output_tokens=1, target_rps=1, percentile="p999")
+    with pytest.raises(InputError, match="ttft_ms: expected a positive number, found -5"):
+        LlmScenario(input_tokens=1, output_tokens=1, target_rps=1, ttft_ms=-5)
+    empty = size_llm([], load_catalog("us-east-1"), LlmScenario(input_tokens=1, output_tokens=1, target_rps=1))
+    assert not empty.feasible and empty.notes[0].startswith("no LLM load levels: ingest LLM benchmark results")
+
+
+# ------------------------------------------------------------------ planner export costs: the LLM section
+
+
+def test_export_costs_has_an_llm_sheet_equal_to_llm_recommend(store, tmp_path):
+    import openpyxl
+
+    from planner.catalog import load_catalog
+
+    args = ["--store", store, "--target-tps", "2", "--p99", "200ms"]
+    llm = ["--llm-input-tokens", "1600", "--llm-output-tokens", "600", "--llm-e2e", "60s"]
+    result, data = _json(["export", "costs", *args, *llm, "--out", str(tmp_path / "costs.xlsx"), "--json"])
+    assert result.exit_code == 0, result.output
+    _, rec = _json(["llm", "recommend", "--store", store, "--target-rps", "2", "--input-tokens", "1600",
+                    "--output-tokens", "600", "--e2e-p99", "60s", "--json"])
+    assert [(o["instance_type"], o["instance_count"], o["usd_per_hour"], o["usd_per_million_output_tokens"])
+            for o in data["llm_options"]] == [(o["instance_type"], o["instance_count"], o["usd_per_hour"],
+                                               o["usd_per_million_output_tokens"]) for o in rec["options"]]
+    g7e = data["llm_options"][0]
+    assert g7e["usd_per_month"] == pytest.approx(4.20 * g7e["instance_count"] * 730)
+    assert g7e["usd_per_million_requests"] == pytest.approx(g7e["usd_per_month"] / (2 * 730 * 3600) * 1e6)
+    book = openpyxl.load_workbook(tmp_path / "costs.xlsx")
+    assert book.sheetnames == ["Options", "LLM", "Assumptions"]
+    rows = list(book["LLM"].values)
+    assert rows[0][:3] == ("option", "deployment", "instance type") and len(rows) == 1 + len(rec["options"])
+    assert rows[1][6] == g7e["usd_per_hour"] and rows[1][9] == pytest.approx(g7e["usd_per_million_output_tokens"])
+    assumptions = {r[0]: r for r in book["Assumptions"].values}
+    catalog = load_catalog("us-east-1")
+    for instance_type in {o["instance_type"] for o in rec["options"]}:  # every LLM price, with its date
+        item, value, unit, source, date = assumptions[f"{instance_type} hosting"]
+        assert (value, unit, (source, date)) == (catalog.price(instance_type), "USD/hour",
+                                                 catalog.price_origin(instance_type))
+        assert date
+    assert assumptions["LLM load"][1:3] == (2, "requests/s")
+    assert assumptions["LLM e2e target (p99)"][1] == 60_000
+    assert assumptions["LLM output tokens per request"][1] == 600
+
+
+def test_export_csv_has_an_llm_block_and_says_when_it_is_not_priced(store, tmp_path):
+    import csv
+
+    args = ["export", "costs", "--store", store, "--target-tps", "2", "--p99", "200ms"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "plain.csv")])
+    assert result.exit_code == 0, result.output
+    assert "LLM endpoints: not priced" in result.stdout
+    rows = list(csv.reader((tmp_path / "plain.csv").open(encoding="utf-8")))
+    assert not any(r and r[0] == "llm_option" for r in rows)
+    assert any(r[:2] == ["LLM endpoints", "not priced"] for r in rows)
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "llm.csv"), "--llm-input-tokens", "500",
+                                 "--llm-output-tokens", "600", "--llm-target-rps", "4", "--llm-e2e", "60s"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader((tmp_path / "llm.csv").open(encoding="utf-8")))
+    start = next(i for i, r in enumerate(rows) if r and r[0] == "llm_option")
+    end = rows.index([], start)
+    block = [dict(zip(rows[start], r, strict=True)) for r in rows[start + 1:end]]
+    assert len(block) == 3, "one row per LLM option, then a blank row"
+    assert block[0]["instance_type"] == "ml.g7e.2xlarge"
+    assert float(block[0]["usd_per_million_output_tokens"]) == pytest.approx(
+        float(block[0]["usd_per_hour"]) / (4 * 600 * 3600) * 1e6)
+    half = runner.invoke(app, [*args, "--out", str(tmp_path / "x.csv"), "--llm-input-tokens", "500"])
+    assert half.exit_code == 2 and "--llm-output-tokens" in half.output
+
+
+def test_llm_fits_read_beside_the_users_runs_are_marked(store, tmp_path):
+    from planner.scenarios.llm import llm_fits
+    from planner.scenarios.source import SAMPLE_NOTE, RunSource
+
+    own = RunStore(tmp_path / "own").create()
+    beside = llm_fits(RunSource(own, RunStore(store)))  # a collection standing in for the bundled sample
+    assert len(beside) == 4 and all(f.origin.endswith(", bundled sample") for f in beside)
+    assert all(SAMPLE_NOTE in f.notes_ for f in beside)
+    assert {f.origin for f in llm_fits(RunSource(RunStore(store)))} == {"published"}

@@ -37,8 +37,8 @@ PLANNER = [sys.executable, "-m", "planner.cli"]
 
 @cache
 def _fits():
-    return (fit_configuration(_mmc_steps("ml.m5.12xlarge", np.linspace(20, 200, 10)), latency_target_ms=200),
-            fit_configuration(_mmc_steps("ml.c5.2xlarge", np.linspace(10, 100, 10)), latency_target_ms=200))
+    return (fit_configuration(_mmc_steps("ml.m5.12xlarge", np.linspace(20, 200, 10))),
+            fit_configuration(_mmc_steps("ml.c5.2xlarge", np.linspace(10, 100, 10))))
 
 
 def _recs(target_tps=1000.0):
@@ -94,7 +94,7 @@ def test_ha_fleet_already_in_the_plain_answer_is_listed_once():
 def test_infracost_line_items(tmp_path):
     """infracost's SageMaker figures: ml.m5.large 730 h -> 83.95 USD; 20 GB processed -> 0.32 USD."""
     catalog = load_catalog()
-    fit = fit_configuration(_mmc_steps("ml.m5.large", np.linspace(20, 200, 10)), latency_target_ms=200)
+    fit = fit_configuration(_mmc_steps("ml.m5.large", np.linspace(20, 200, 10)))
     rec = recommend_realtime([fit], catalog, target_tps=50, latency_target_ms=200.0)
     invocations = 20 * GIB_BYTES / 1000  # 1000 bytes per request: 20 GB a month
     line = realtime_line(rec.options[0], rec, Traffic(50, invocations, 1000, 0), catalog)

@@ -250,7 +250,7 @@ def test_capacity_inverts_the_exact_p99_curve(exact_model):
     assert cap.capacity_rps_ci_upper == pytest.approx(cap.capacity_rps, rel=1e-3)
     capped = exact_model.capacity_at_sla(target_ms, 99, max_utilization=0.5)
     assert capped.binding == "utilization" and capped.capacity_rps == pytest.approx(40.0, rel=1e-3)
-    impossible = exact_model.capacity_at_sla(200.0, 99)  # below the service p99 (230 ms)
+    impossible = exact_model.capacity_at_sla(200.0, 99, max_utilization=1.0)  # below the service p99 (230 ms)
     assert not impossible.feasible and impossible.capacity_rps == 0.0
     assert impossible.min_latency_ms == pytest.approx(S_TRUE * math.log(100) * 1e3, rel=2e-3)
 

@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 
 from planner import capacity
-from planner.capacity import configurations, fit_collection_steps, with_capacity
+from planner.capacity import ConfigurationFit, configurations, fit_collection_steps
 from planner.errors import StoreError
 from planner.fit_cache import FitCache
 from planner.steps import StepRules, for_collection
 from planner.store import RunStore
 from tests.samples import SAMPLE_STORE, profile_run
 
-OPTIONS = {"percentile": 99.0, "latency_target_ms": 200.0, "with_usl": False}
+OPTIONS = {"with_usl": False}
 
 
 @cache
@@ -48,7 +48,7 @@ def test_a_hit_returns_the_same_fit_without_fitting(tmp_path, monkeypatch):
     assert [f.to_dict() for f in again] == [f.to_dict() for f in first]
     loads = np.linspace(10, 200, 7)
     for a, b in zip(first, again, strict=True):
-        assert a.capacity.capacity_rps == pytest.approx(b.capacity.capacity_rps, rel=0, abs=0)
+        assert a.capacity_at_sla(200.0, 99.0, 0.7) == b.capacity_at_sla(200.0, 99.0, 0.7)
         np.testing.assert_array_equal(a.latency.predict(loads, 99.0), b.latency.predict(loads, 99.0))
 
 
@@ -68,15 +68,18 @@ def test_changed_steps_or_options_miss(tmp_path):
 
 
 def test_one_entry_serves_every_sla(tmp_path, monkeypatch):
+    """A fit is a model of the instance, at no SLA: the cached one answers any target as a fresh one does."""
+    assert "capacity" not in {f.name for f in dataclasses.fields(ConfigurationFit)}
     fit_cache = FitCache(tmp_path / "fits")
     fit_collection_steps(_steps(), cache=fit_cache, **OPTIONS)
-    other_sla = {"percentile": 95.0, "latency_target_ms": 60.0, "max_utilization": 0.5, "with_usl": False}
-    expected = fit_collection_steps(_steps(), **other_sla)  # no cache
+    expected = fit_collection_steps(_steps(), **OPTIONS)  # no cache
     _refit_forbidden(monkeypatch)
-    again = fit_collection_steps(_steps(), cache=fit_cache, **other_sla)
+    again = fit_collection_steps(_steps(), cache=fit_cache, **OPTIONS)
     assert len(list((tmp_path / "fits").glob("*.pickle"))) == 2
-    assert [f.capacity for f in again] == [f.capacity for f in expected]
-    assert all(f.capacity.latency_target_ms == 60.0 and f.capacity.max_utilization == 0.5 for f in again)
+    for sla in [(60.0, 95.0, 0.5), (200.0, 99.0, 0.7)]:
+        caps = [f.capacity_at_sla(*sla) for f in again]
+        assert caps == [f.capacity_at_sla(*sla) for f in expected]
+        assert all(c.latency_target_ms == sla[0] and c.max_utilization == sla[2] for c in caps)
 
 
 def test_an_unreadable_entry_is_a_miss_and_is_rewritten(tmp_path):
@@ -88,14 +91,14 @@ def test_an_unreadable_entry_is_a_miss_and_is_rewritten(tmp_path):
     assert fit_cache.load(entry.stem) is None
     (again,) = fit_collection_steps(groups[0], cache=fit_cache, **OPTIONS)
     assert again.to_dict() == first.to_dict()
-    assert with_capacity(fit_cache.load(entry.stem), OPTIONS["latency_target_ms"]).to_dict() == first.to_dict()
+    assert fit_cache.load(entry.stem).to_dict() == first.to_dict()
 
 
 def test_an_unwritable_cache_is_skipped(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     fits = fit_collection_steps(_steps(), cache=FitCache(blocker / "fits"), **OPTIONS)
-    assert len(fits) == 2 and all(f.capacity is not None for f in fits)
+    assert len(fits) == 2 and all(f.latency is not None for f in fits)
 
 
 def test_where_the_cache_lives(tmp_path, monkeypatch):

@@ -466,3 +466,21 @@ def test_a_multi_file_vllm_run_reparses_from_its_raw_inputs(tmp_path):
     assert runner.invoke(app, ["ingest", str(LLM / "derived"), "--store", store]).exit_code == 0
     result = runner.invoke(app, ["runs", "reparse", "--store", store])
     assert result.exit_code == 0 and "reparsed  vllm-bench-serving-json  [llm_steps 2]" in result.output
+
+
+def test_csv_headers_are_sniffed_by_the_shared_first_record(tmp_path):
+    """The suite and FMBench sniffers read the header as planner.ingest.points does: a BOM, CRLF line ends,
+    blank leading lines and quoted header cells do not hide the format."""
+    from planner.ingest import llm_fmbench, llm_suite
+    from planner.ingest.points import first_record
+
+    suite = (SUITE / "kimi-k2.5_p5e_p5e48xlarge_multiturn_chat_uswest2_20260310_185604.csv").read_bytes()
+    header, _, body = suite.partition(b"\n")
+    quoted = b'"' + header.replace(b",", b'","') + b'"'
+    head = b"\xef\xbb\xbf\r\n" + quoted + b"\r\n" + body.replace(b"\n", b"\r\n")
+    assert first_record(head)[:4] == ["endpoint", "use_case", "concurrency", "total_requests"]
+    assert llm_suite.sniff(tmp_path / "x.csv", head) == "sagemaker-suite-csv"
+    fmbench = next((LLM / "fmbench").glob("llama3-8b-trn1.32xl-ec2-triton-madhureks*.csv")).read_bytes()
+    assert llm_fmbench.sniff(tmp_path / "x.csv", b"\xef\xbb\xbf\n" + fmbench.replace(b"\n", b"\r\n")) == \
+        "fmbench-summary-csv"
+    assert llm_suite.sniff(tmp_path / "x.csv", b"\n\n") is None and first_record(b"") == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -138,7 +139,62 @@ def test_to_dict_keys():
     assert list(d["options"][0]) == [
         "instance_type", "instance_count", "copies_per_instance", "concurrency_per_instance",
         "requests_per_s_per_instance", "output_tokens_per_s_per_instance", "predicted_ttft_ms", "predicted_itl_ms",
-        "predicted_e2e_ms", "usd_per_hour", "usd_per_month", "usd_per_million_output_tokens",
+        "predicted_e2e_ms", "predicted_ttft_lower_ms", "predicted_ttft_upper_ms", "predicted_itl_lower_ms",
+        "predicted_itl_upper_ms", "predicted_e2e_lower_ms", "predicted_e2e_upper_ms", "usd_per_hour", "usd_per_month",
+        "usd_per_million_output_tokens",
         "usd_per_million_tokens", "model", "label", "origin", "extrapolated", "heldout_error", "run_ids", "notes"]
     assert any("1600 input tokens" in n for n in d["options"][0]["notes"])
     pd.testing.assert_index_equal(pd.Index(d["options"][0]["run_ids"]), pd.Index(["r1"]))
+
+
+# ------------------------------------------------------------------ bands on the predictions
+
+
+def _loo_ratios(c, y):
+    """measured ÷ predicted by a least-squares line through the other levels (what a 3-level fit is)."""
+    out = []
+    for i in range(len(c)):
+        keep = [j for j in range(len(c)) if j != i]
+        slope, intercept = np.polyfit(np.asarray(c)[keep], np.asarray(y)[keep], 1)
+        out.append(y[i] / (intercept + slope * c[i]))
+    return out
+
+
+def test_band_is_the_held_out_ratio_spread_of_the_fitted_curve():
+    """Kimi's first three levels (C = 1, 2, 4; e2e p99 5,650.5 / 5,948.3 / 6,752.6 ms): with 3 levels the
+    curve is a line, so the band at C = 4 is the prediction × the extreme measured ÷ leave-one-out ratios."""
+    runs, steps = suite_frames(KIMI_P5E)
+    (fit,) = fit_llm_configurations(runs, steps.head(3))
+    ratios = _loo_ratios([1, 2, 4], [5650.5, 5948.3, 6752.6])
+    curve = fit.curves_[("e2e", "p99")]
+    assert (curve.heldout_ratio_min, curve.heldout_ratio_max) == pytest.approx((min(ratios), max(ratios)))
+    value = fit.predict_ms("e2e", "p99", 4)
+    low, high = fit.predict_band_ms("e2e", "p99", 4)
+    assert (low, high) == pytest.approx((value * min(min(ratios), 1), value * max(max(ratios), 1)))
+    assert low < value < high
+
+
+def test_option_carries_the_band_and_unmeasured_metrics_have_none():
+    fit = fitted(KIMI_P5E)
+    rec = recommend_llm([fit], CATALOG, target_rps=2, input_tokens=511, output_tokens=600,
+                        slos=[LlmSlo("e2e", "p99", 12_500)])
+    (o,) = rec.options
+    assert (o.predicted_e2e_lower_ms, o.predicted_e2e_upper_ms) == pytest.approx(
+        fit.predict_band_ms("e2e", "p99", o.concurrency_per_instance, 600))
+    assert o.predicted_e2e_lower_ms <= o.predicted_e2e_ms <= o.predicted_e2e_upper_ms
+    # C = 32 is measured at 12,299 ms p99: inside the band
+    assert o.concurrency_per_instance == 32 and o.predicted_e2e_lower_ms <= 12_299.0 <= o.predicted_e2e_upper_ms
+    assert o.predicted_ttft_lower_ms is None and o.predicted_ttft_upper_ms is None
+    assert rec.to_dict()["prediction_band"].startswith("predicted_*_lower_ms")
+
+
+@settings(max_examples=25, deadline=None)
+@given(c=st.floats(1, 64), tokens=st.floats(50, 2000))
+def test_band_always_holds_the_prediction(c, tokens):
+    fit = _QWEN14
+    for metric in ("ttft", "itl", "e2e"):
+        low, high = fit.predict_band_ms(metric, "mean", c, tokens)
+        assert low <= fit.predict_ms(metric, "mean", c, tokens) <= high
+
+
+_QWEN14 = fitted(QWEN14_G7E)

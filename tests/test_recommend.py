@@ -43,7 +43,7 @@ def _mmc_steps(instance_type: str, loads_rps) -> pd.DataFrame:
 @cache
 def seeds_fit():
     """The seeds' instance: measured from 20 to 200 TPS, where it is at 95% of saturation."""
-    return fit_configuration(_mmc_steps("ml.m5.12xlarge", np.linspace(20, 200, 10)), latency_target_ms=200)
+    return fit_configuration(_mmc_steps("ml.m5.12xlarge", np.linspace(20, 200, 10)))
 
 
 def _recommend(target_tps=1000.0, **kwargs):
@@ -186,8 +186,72 @@ def test_cli_fit_json_keys(tmp_path):
 
 
 def test_extrapolation_is_flagged_beyond_the_measured_range():
-    narrow = fit_configuration(_mmc_steps("ml.m5.12xlarge", np.linspace(10, 100, 8)), latency_target_ms=200)
+    narrow = fit_configuration(_mmc_steps("ml.m5.12xlarge", np.linspace(10, 100, 8)))
     rec = recommend_realtime([narrow], load_catalog(), target_tps=140, latency_target_ms=200, routing="random")
     best = rec.options[0]
     assert best.load_tps_per_instance > 100
     assert best.extrapolated and math.isfinite(best.predicted_latency_ms)
+
+
+@cache
+def noisy_fit():
+    """The seeds' instance measured with ±8 % step-to-step noise (seeded): a bootstrap band with width."""
+    steps = _mmc_steps("ml.m5.12xlarge", np.linspace(20, 200, 10))
+    noise = np.random.default_rng(7).lognormal(0.0, 0.08, size=(len(steps), 5))
+    for j, column in enumerate(["latency_mean_ms", "latency_p50_ms", "latency_p90_ms", "latency_p95_ms",
+                                "latency_p99_ms"]):
+        steps[column] = steps[column] * noise[:, j]
+    return fit_configuration(steps, with_usl=False)
+
+
+def _edge_target_tps(fit, count: int, target_ms: float) -> float:
+    """The total load (TPS) at which ``count`` instances' predicted p99 equals 0.99 × ``target_ms``."""
+    low, high = 1.0, count * fit.saturation_rps
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if predicted_latency_ms(fit, mid, count, routing="random") < 0.99 * target_ms else (low, mid)
+    return low
+
+
+def test_confidence_sizes_on_the_upper_band_and_says_what_the_estimate_would_do():
+    fit = noisy_fit()
+    target = _edge_target_tps(fit, 3, 200.0)
+    on_estimate, sure = (recommend_realtime([fit], load_catalog(), target_tps=target, latency_target_ms=200,
+                                            max_utilization=1.0, routing="random", confidence=c).options[0]
+                         for c in (0.5, 0.95))
+    assert on_estimate.instance_count == 3 and on_estimate.estimate_instance_count == 3
+    _, upper = fit.latency.predict_interval(target / 3, 99.0, level=0.9)
+    assert upper > 200, "the band is wider than the 1 % margin the estimate keeps"
+    assert sure.instance_count == 4 and sure.estimate_instance_count == 3
+    assert any("sized at 95% confidence: the estimate alone says 3" in n for n in sure.notes)
+    _, upper_at_4 = fit.latency.predict_interval(target / 4, 99.0, level=0.9)
+    assert upper_at_4 <= 200
+
+
+@given(st.floats(10, 5_000), st.sampled_from([0.6, 0.8, 0.95]), st.sampled_from(["random", "least-outstanding"]))
+@settings(max_examples=20, deadline=None)
+def test_more_confidence_never_fewer_instances(target, confidence, routing):
+    fit = noisy_fit()
+    counts = [recommend_realtime([fit], load_catalog(), target_tps=target, latency_target_ms=200, routing=routing,
+                                 confidence=c).options[0].instance_count for c in (0.5, confidence)]
+    assert counts[0] <= counts[1]
+
+
+def test_confidence_out_of_range_is_refused():
+    with pytest.raises(ValueError, match="confidence"):
+        recommend_realtime([noisy_fit()], load_catalog(), target_tps=100, latency_target_ms=200, confidence=1.0)
+
+
+def test_cli_recommend_confidence_reaches_the_answer(tmp_path):
+    done = subprocess.run([*PLANNER, "recommend", "--target-tps", "1000", "--p99", "200ms", "--json",
+                           "--confidence", "0.975", "--top", "10"], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["confidence"] == 0.975  # one-sided 97.5 %: the reported 95 % band's upper end
+    assert all(o["estimate_instance_count"] <= o["instance_count"] for o in data["options"]
+               if o["estimate_instance_count"] is not None)
+    assert all(o["predicted_latency_ci_upper_ms"] <= 200 for o in data["options"]
+               if o["predicted_latency_ci_upper_ms"] is not None and o["model"] != "inference-recommender-point")
+    refused = subprocess.run([*PLANNER, "recommend", "--target-tps", "1000", "--p99", "200ms", "--confidence", "1"],
+                             capture_output=True, text=True, cwd=tmp_path)
+    assert refused.returncode != 0 and "--confidence" in refused.stderr

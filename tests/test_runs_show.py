@@ -77,3 +77,49 @@ def test_summary_counts_a_restarted_masters_history_and_its_failures(datasets, t
     requests = int(history["Total Request Count"].iloc[-1] + again["Total Request Count"].iloc[-1])
     assert (summary["request_count"], summary["failure_count"]) == (requests, 100)
     assert summary["failure_rate"] == pytest.approx(100 / requests) and summary["totals_from"] == "history"
+
+
+# ------------------------------------------------------------------ LLM runs (table llm_steps)
+
+LLM = "llm/sagemaker-benchmark-suite/kimi-k2.5_p5e_p5e48xlarge_multiturn_chat_uswest2_20260310_185604.csv"
+
+
+def test_show_counts_an_llm_runs_levels_requests_and_failures(datasets, tmp_path):
+    """A suite CSV: 6 closed-loop levels (1 … 32 in flight), 30 requests each, none failed."""
+    store = tmp_path / "store"
+    run_id = _ingest(store, datasets / LLM)
+    result = CliRunner().invoke(app, ["runs", "show", run_id, "--store", str(store), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)["summary"]
+    assert (summary["load_levels"], summary["load_users_min"], summary["load_users_max"]) == (6, 1.0, 32.0)
+    assert (summary["request_count"], summary["failure_count"], summary["failure_rate"]) == (180, 0, 0.0)
+    assert summary["totals_from"] == "llm_steps" and summary["load_rate_min_rps"] is None
+    table = CliRunner().invoke(app, ["runs", "show", run_id, "--store", str(store)], terminal_width=200).stdout
+    assert "load levels      6 (1–32 users)" in table and "fitted by `planner llm fit`" in table
+    assert "no steps" not in table
+
+
+def _llm_summaries(store, path) -> list[dict]:
+    done = CliRunner().invoke(app, ["ingest", str(path), "--store", str(store), "--json"])
+    assert done.exit_code == 0, done.output
+    return [json.loads(CliRunner().invoke(app, ["runs", "show", run["run_id"], "--store", str(store), "--json"])
+                       .stdout)["summary"] for run in json.loads(done.stdout)["runs"]]
+
+
+def test_show_gives_an_open_loop_llm_runs_offered_rates(datasets, tmp_path):
+    """SGLang bench_serving JSONL: the llama 3.3 70B run offered 1, 2, 4, 8 and 16 req/s (300 … 3,200 requests);
+    the tool does not count failures, so neither does the summary."""
+    summaries = _llm_summaries(tmp_path / "store", datasets / "llm" / "sglang-bench-serving" /
+                               "llama_3_3_70b_online_output.jsonl")
+    five = next(s for s in summaries if s["load_levels"] == 5)
+    assert (five["load_rate_min_rps"], five["load_rate_max_rps"]) == (1.0, 16.0)
+    assert five["request_count"] == 300 + 600 + 1200 + 2400 + 3200 and five["totals_from"] == "llm_steps"
+    assert five["failure_count"] is None and five["failure_rate"] is None and five["load_users_min"] is None
+
+
+def test_an_all_at_once_llm_level_has_no_rate(datasets, tmp_path):
+    """vLLM --save-result at request rate inf (all 12 requests sent at once): one level, no offered rate."""
+    (summary,) = _llm_summaries(tmp_path / "store", datasets / "llm" / "derived" /
+                                "serving_meta-llama-Llama-3.3-70B-Instruct_tp8_pp1_sharegpt_qps_inf.json")
+    assert summary["load_levels"] == 1 and summary["request_count"] == 12
+    assert summary["load_rate_min_rps"] is None and summary["load_rate_max_rps"] is None

@@ -97,7 +97,7 @@ def test_sizing_fits_are_fitted_once_for_every_sla():
     answers = [size_realtime(source, catalog, RealtimeScenario(target_tps=1000, latency_target_ms=ms))
                for ms in (200, 800)]
     assert [key[0] for key in source.memo] == ["fits"]  # one fit, two SLAs
-    fits = fit_store(RunStore(SAMPLE_STORE), latency_target_ms=800, for_sizing=True, cache=FitCache.default())
+    fits = fit_store(RunStore(SAMPLE_STORE), for_sizing=True, cache=FitCache.default())
     by_hand = recommend_realtime(fits, catalog, target_tps=1000, latency_target_ms=800)
     assert answers[1].to_dict() == by_hand.to_dict()
     assert answers[0].max_utilization == DEFAULT_MAX_UTILIZATION == 0.7

@@ -285,3 +285,17 @@ def test_the_command_line_defaults_are_the_step_rules_defaults():
     assert {field: default for _, _, field, _, default, _ in _STEP_RULE_OPTIONS} == {
         "trim_s": StepRules().trim_s, "min_duration_s": StepRules().min_duration_s,
         "min_requests": StepRules().min_requests}
+
+
+def test_why_unfittable_names_zero_load_total_failure_and_short_steps_under_the_rules():
+    from planner.steps import StepRules, why_unfittable
+
+    def steps(rps, errors, short):
+        return pd.DataFrame({"throughput_rps": rps, "error_rate": errors, "too_short": short})
+
+    assert why_unfittable(pd.DataFrame()).startswith("zero load")
+    assert why_unfittable(steps([0.0, 0.0], [0.0, 0.0], [False, False])).startswith("zero load")
+    assert why_unfittable(steps([5.0, 9.0], [1.0, 1.0], [False, False])).startswith("100% failures")
+    short = why_unfittable(steps([5.0, 9.0], [0.0, 0.0], [True, True]), StepRules(min_duration_s=7.5, min_requests=90))
+    assert short.startswith("all 2 step(s) too short") and "7.5 s and 90 requests" in short
+    assert why_unfittable(steps([5.0, 9.0], [0.0, 1.0], [True, False])) is None

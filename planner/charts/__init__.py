@@ -2,8 +2,9 @@
 
 One module per thing charted: :mod:`~planner.charts.fits` (latency and USL fits),
 :mod:`~planner.charts.sizing` (the capacity planner's cost and option-latency what-ifs),
-:mod:`~planner.charts.serverless`, :mod:`~planner.charts.multi_model`, :mod:`~planner.charts.autoscale`
-and :mod:`~planner.charts.comparison`; :mod:`~planner.charts.spec` holds what they share.
+:mod:`~planner.charts.serverless`, :mod:`~planner.charts.multi_model`, :mod:`~planner.charts.autoscale`,
+:mod:`~planner.charts.comparison` and :mod:`~planner.charts.timeline` (the load test over time);
+:mod:`~planner.charts.spec` holds what they share, :mod:`~planner.charts.palette` the colours.
 """
 
 from planner.charts.autoscale import autoscale_chart
@@ -11,11 +12,14 @@ from planner.charts.comparison import comparison_chart
 from planner.charts.fits import (
     FITTED,
     HELD_OUT,
+    MEETS_SLA,
+    MISSES_SLA,
     PAST_KNEE,
     curve_frame,
     fit_chart,
     fit_report_chart,
     measured_frame,
+    plotted_statistic,
     usl_chart,
     usl_frame,
 )
@@ -45,12 +49,15 @@ from planner.charts.sizing import (
     option_latency_frame,
 )
 from planner.charts.spec import container_views, save_chart
+from planner.charts.timeline import past_knee_steps, timeline_chart, timeline_frames
 
 __all__ = [
     "FITTED",
     "HA_LOST",
     "HELD_OUT",
     "MEETS",
+    "MEETS_SLA",
+    "MISSES_SLA",
     "OVER_CAP",
     "OVER_LATENCY",
     "PAST_KNEE",
@@ -69,6 +76,8 @@ __all__ = [
     "mme_memory_frames",
     "option_latency_chart",
     "option_latency_frame",
+    "past_knee_steps",
+    "plotted_statistic",
     "save_chart",
     "saving_against_next",
     "serverless_concurrency_chart",
@@ -80,6 +89,8 @@ __all__ = [
     "short_instance_type",
     "short_number",
     "short_usd",
+    "timeline_chart",
+    "timeline_frames",
     "usl_chart",
     "usl_frame",
 ]

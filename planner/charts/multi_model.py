@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from planner.catalog import PriceCatalog
+from planner.charts.palette import with_family_colors
 from planner.charts.spec import _filled
 from planner.costs import usd_per_month
 from planner.gpu_memory_fit import usable_points
@@ -51,8 +52,9 @@ def mme_memory_frames(rec: MmeRecommendation, series: Sequence[MemorySeries],
                                       "role": np.where(np.isin(x, used_x), "fitted", "left out")}))
     columns = (["variant", "models_loaded", "gpu_memory_pct", "lower_pct", "upper_pct"],
                ["variant", "models_loaded", "gpu_memory_pct", "role"])
-    return tuple(pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
-                 for parts, cols in zip((fitted, measured), columns, strict=True))
+    fitted_frame, measured_frame = (pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
+                                    for parts, cols in zip((fitted, measured), columns, strict=True))
+    return fitted_frame, measured_frame
 
 
 @functools.cache
@@ -84,8 +86,8 @@ def _mme_memory_template() -> str:
 
 def mme_memory_chart(rec: MmeRecommendation, series: Sequence[MemorySeries], catalog: PriceCatalog) -> dict:
     """Density: GPU memory used (%) vs models loaded per variant, the fitted line with its 95 % band, the
-    measured points (used or left out), the memory threshold and the models each variant fits under it.
-    A Vega-Lite spec (dict), as :func:`cost_chart`."""
+    measured points (used or left out), the memory threshold and the models each variant fits under it;
+    each variant in its instance family's colour (:func:`planner.charts.palette.family_scale`). A Vega-Lite spec (dict), as :func:`cost_chart`."""
     fitted, measured = mme_memory_frames(rec, series, catalog)
     threshold_pct = 100 * rec.memory_threshold
     at = pd.DataFrame([{"variant": v.label, "models_loaded": v.max_models_per_instance,
@@ -93,9 +95,10 @@ def mme_memory_chart(rec: MmeRecommendation, series: Sequence[MemorySeries], cat
                         "text": f"{v.max_models_per_instance} models"}
                        for i, (v, _) in enumerate(_variant_series(rec, series))])
     threshold = [{"pct": threshold_pct, "text": f"threshold {rec.memory_threshold:.0%}"}]
-    return _filled(_mme_memory_template(), {"fitted": fitted, "measured": measured, "threshold": threshold,
+    spec = _filled(_mme_memory_template(), {"fitted": fitted, "measured": measured, "threshold": threshold,
                                             "at_threshold": at},
                    {"text": "GPU memory vs models loaded (95% band)", "subtitle": "models per instance at the threshold"})
+    return with_family_colors(spec, "variant", {v.label: v.instance_type for v in rec.variants})
 
 
 def mme_instances_frame(rec: MmeRecommendation, shares: Sequence[float], max_instances: int | None = None
@@ -145,10 +148,12 @@ def _mme_instances_template() -> str:
 
 def mme_instances_chart(rec: MmeRecommendation, shares: Sequence[float]) -> dict:
     """Hit ratio vs instances (with the miss-ratio limit) beside cost vs instances, per variant, the
-    recommended counts marked. A Vega-Lite spec (dict), as :func:`cost_chart`."""
+    recommended counts marked; variants in their instance family's colours. A Vega-Lite spec (dict), as
+    :func:`cost_chart`."""
     frame = mme_instances_frame(rec, shares)
     frame["text"] = [f"{n} × ${c:,.0f}/month" if r else None
                      for n, c, r in zip(frame["instances"], frame["usd_per_month"], frame["recommended"], strict=True)]
     target = [{"hit_ratio": 1 - rec.max_miss_ratio, "text": f"miss ratio ≤ {rec.max_miss_ratio:g}"}]
-    return _filled(_mme_instances_template(), {"instances": frame, "target": target},
+    spec = _filled(_mme_instances_template(), {"instances": frame, "target": target},
                    f"{rec.models} models ({rec.popularity}) at {rec.target_tps:g} TPS")
+    return with_family_colors(spec, "variant", {v.label: v.instance_type for v in rec.variants})

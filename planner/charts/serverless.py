@@ -49,7 +49,7 @@ def serverless_cost_chart(rec: ServerlessRecommendation) -> alt.LayerChart:
     rules = alt.Chart(frame).mark_rule(strokeDash=[6, 3]).encode(x=x, tooltip=["mark", "monthly_invocations"])
     labels = alt.Chart(frame).mark_text(align="left", dx=4, dy=-6, baseline="top").encode(
         x=x, y=alt.value(0), text="mark:N")
-    return alt.layer(lines, rules, labels).properties(
+    return alt.LayerChart(layer=[lines, rules, labels]).properties(
         title=f"{rec.recommended_memory_mb} MB serverless vs real-time ({rec.price_catalog['provenance']})",
         width=640, height=380)
 
@@ -85,6 +85,11 @@ def _serverless_memory_template() -> str:
     sla_rule = sla.mark_rule(color="red", strokeDash=[6, 3], size=2).encode(y=alt.Y("latency_ms:Q"))
     sla_text = sla.mark_text(color="red", align="left", dx=4, dy=-7, fontWeight="bold").encode(
         y=alt.Y("latency_ms:Q"), x=alt.XValue(0), text=alt.Text("text:N"))
+    missed = latency.transform_filter((alt.datum.statistic == "p99") & ~alt.datum.meets_sla).mark_point(
+        size=220, strokeWidth=2, color="red").encode(
+        x=x, y=alt.Y("latency_ms:Q"), tooltip=[alt.Tooltip("memory_mb:Q", title="memory (MB)"),
+                                               alt.Tooltip("latency_ms:Q", title="p99 (ms): misses the SLA",
+                                                           format=".1f")])
     cost = alt.Chart(alt.NamedData("cost"))
     y_cost = alt.Y("usd_per_million_invocations:Q", title="cost (USD per 1M invocations)", axis=alt.Axis(orient="right"))
     cost_line = cost.mark_line(color="#ff7f0e", strokeDash=[4, 2]).encode(x=x, y=y_cost)
@@ -98,7 +103,7 @@ def _serverless_memory_template() -> str:
                  alt.Tooltip("front:N"), alt.Tooltip("meets_sla:N", title="meets the SLA")])
     chosen = cost.transform_filter(alt.datum.recommended).mark_text(
         dy=-16, fontWeight="bold", color="black").encode(x=x, y=y_cost, text=alt.Text("label:N"))
-    view = alt.layer(alt.layer(lines, sla_rule, sla_text), alt.layer(cost_line, cost_dots, chosen)).resolve_scale(
+    view = alt.layer(alt.layer(lines, missed, sla_rule, sla_text), alt.layer(cost_line, cost_dots, chosen)).resolve_scale(
         y="independent", color="independent", shape="independent").properties(
         width=430, height=300, title="Latency (left) and cost (right) per memory size")
     scatter_x = alt.X("latency_p99_ms:Q", title="p99 latency (ms)", scale=alt.Scale(zero=False))
@@ -113,15 +118,19 @@ def _serverless_memory_template() -> str:
                  alt.Tooltip("usd_per_million_invocations:Q", title="USD per 1M", format=".2f")])
     names = cost.mark_text(align="left", dx=7, dy=-5).encode(x=scatter_x, y=scatter_y, text=alt.Text("label:N"))
     sla_x = sla.mark_rule(color="red", strokeDash=[6, 3], size=2).encode(x=alt.X("latency_ms:Q"))
-    pareto = alt.layer(front, dots, names, sla_x).properties(width=330, height=300,
+    missed_x = cost.transform_filter(~alt.datum.meets_sla).mark_point(size=220, strokeWidth=2, color="red").encode(
+        x=scatter_x, y=scatter_y, tooltip=[alt.Tooltip("memory_mb:Q", title="memory (MB)"),
+                                           alt.Tooltip("latency_p99_ms:Q", title="p99 (ms): misses the SLA",
+                                                       format=".1f")])
+    pareto = alt.layer(front, dots, names, sla_x, missed_x).properties(width=330, height=300,
                                                              title="p99 vs cost: the Pareto front")
     return json.dumps(alt.hconcat(view, pareto).resolve_scale(color="independent", shape="independent").to_dict())
 
 
 def serverless_memory_chart(rec: ServerlessRecommendation) -> dict:
     """AWS Lambda Power Tuning's view for serverless inference: latency per memory size (mean and p50…p99,
-    ms) beside USD per 1M invocations, the p99 SLA, and p99 vs cost with the Pareto front; the recommended
-    size labelled. A Vega-Lite spec (dict), as :func:`cost_chart`."""
+    ms) beside USD per 1M invocations, the p99 SLA (sizes whose p99 misses it ringed in red), and p99 vs cost
+    with the Pareto front; the recommended size labelled. A Vega-Lite spec (dict), as :func:`cost_chart`."""
     frame = serverless_memory_frame(rec)
     cost = pd.DataFrame([{"memory_mb": o.memory_mb, "latency_p99_ms": o.latency_p99_ms,
                           "usd_per_million_invocations": o.usd_per_million_invocations, "pareto": o.pareto,
@@ -193,16 +202,17 @@ def serverless_concurrency_chart(rec: ServerlessRecommendation, frame: pd.DataFr
     (``frame`` from :func:`serverless_concurrency_frame`). Probabilities below 1e-6 are drawn at 1e-6."""
     shown = frame.assign(probability_shown=frame["blocking_probability"].clip(lower=1e-6))
     row = shown.set_index("slots")
+    blocking = row["blocking_probability"]
     marks = pd.DataFrame([
         {"kind": "MaxConcurrency", "slots": max_concurrency,
          "probability_shown": row.loc[max_concurrency, "probability_shown"],
          "usd_per_month": None, "text": f"MaxConcurrency {max_concurrency}: throttle "
-                                        f"{row.loc[max_concurrency, 'blocking_probability']:.2g}"},
+                                        f"{blocking.loc[max_concurrency]:.2g}"},
         {"kind": "provisioned", "slots": provisioned_concurrency,
          "probability_shown": row.loc[provisioned_concurrency, "probability_shown"],
          "usd_per_month": row.loc[provisioned_concurrency, "provisioned_usd_per_month"],
          "text": f"{provisioned_concurrency} provisioned: spill-over "
-                 f"{row.loc[provisioned_concurrency, 'blocking_probability']:.2g}"}])
+                 f"{blocking.loc[provisioned_concurrency]:.2g}"}])
     targets = [{"kind": "MaxConcurrency", "value": rec.throttle_target, "text": f"throttle target {rec.throttle_target:g}"},
                {"kind": "provisioned", "value": rec.spillover_target,
                 "text": f"spill-over target {rec.spillover_target:g}"}]

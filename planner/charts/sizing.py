@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from planner.capacity import ConfigurationFit
+from planner.charts.palette import family_color, instance_family
 from planner.charts.spec import _records
 from planner.costs import usd_per_month
 from planner.recommend.realtime import (
@@ -129,6 +130,8 @@ def option_latency_frame(fit: ConfigurationFit, option: RealtimeOption, rec: Rea
     """Predicted latency (ms) of ``option.instance_count`` instances sharing a total load (requests/s) up to
     near saturation, with its 95 % bootstrap band as the recommender reports it
     (:func:`planner.recommend.realtime.predicted_latency_interval_ms`)."""
+    if fit.latency is None:  # as predicted_latency_ms says it
+        raise ValueError(f"{fit.config.label}: no fitted latency model")
     n = option.instance_count
     pct = _percentile(rec.percentile)
     top = 0.98 * n * option.saturation_tps_per_instance
@@ -141,13 +144,14 @@ def option_latency_frame(fit: ConfigurationFit, option: RealtimeOption, rec: Rea
 
 
 @functools.cache
-def _option_latency_template(percentile_label: str) -> str:
-    """:func:`option_latency_chart`'s Vega-Lite spec without its data (JSON), built once per percentile label."""
+def _option_latency_template(percentile_label: str, color: str) -> str:
+    """:func:`option_latency_chart`'s Vega-Lite spec without its data (JSON), built once per percentile label
+    and curve colour."""
     x = alt.X("total_tps:Q", title="total offered load (requests/s)")
     y = alt.Y("lower_ms:Q", title=f"predicted {percentile_label} latency (ms)")
     curve = alt.Chart(alt.NamedData("curve"))
-    band = curve.mark_area(opacity=0.25, color="#1f77b4").encode(x=x, y=y, y2=alt.Y2("upper_ms"))
-    line = curve.mark_line(color="#1f77b4", size=3).encode(
+    band = curve.mark_area(opacity=0.25, color=color).encode(x=x, y=y, y2=alt.Y2("upper_ms"))
+    line = curve.mark_line(color=color, size=3).encode(
         x=x, y=alt.Y("latency_ms:Q"),
         tooltip=[alt.Tooltip("total_tps:Q", title="total load (requests/s)", format=",.0f"),
                  alt.Tooltip("latency_ms:Q", title=f"predicted {percentile_label} (ms)", format=".1f"),
@@ -178,7 +182,8 @@ def _option_latency_template(percentile_label: str) -> str:
 
 def option_latency_chart(fit: ConfigurationFit, option: RealtimeOption, rec: RealtimeRecommendation) -> dict:
     """The chosen option's predicted latency vs total load with its 95 % band, the SLA line, the target load,
-    the utilisation cap, and the predicted point at the target with its interval. The latency axis runs to
+    the utilisation cap, and the predicted point at the target with its interval; the curve in the instance
+    family's colour. The latency axis runs to
     2.5 × the SLA (or 1.5 × the interval's top); latencies above are cut. A Vega-Lite spec (dict), as
     :func:`cost_chart`."""
     upper = option.predicted_latency_ci_upper_ms or option.predicted_latency_ms
@@ -196,7 +201,7 @@ def option_latency_chart(fit: ConfigurationFit, option: RealtimeOption, rec: Rea
         "text": [f"SLA: {rec.percentile} ≤ {rec.latency_target_ms:g} ms", f"target {rec.target_tps:,.0f} TPS",
                  f"{rec.max_utilization:.0%} utilisation cap"],
         "label_y_px": [0, 10, 26]})
-    spec = json.loads(_option_latency_template(rec.percentile))
+    spec = json.loads(_option_latency_template(rec.percentile, family_color(instance_family(option.instance_type))))
     spec["datasets"] = {"curve": _records(curve), "point": _records(point), "references": _records(references),
                         "extent": [{"latency_ms": 0.0}, {"latency_ms": top_ms}]}
     spec["title"] = {"text": [f"{option.instance_count} × {option.label}",

@@ -56,8 +56,10 @@ def save_chart(chart: alt.TopLevelMixin | dict, path: Path) -> Path:
         raise PlannerError(f"{path}: expected a .html, .png, .svg or .json chart file name, found {path.suffix!r}")
     if isinstance(chart, dict):
         kind = next((k for k in ("layer", "vconcat", "hconcat", "concat") if k in chart), "")
-        chart = {"layer": alt.LayerChart, "vconcat": alt.VConcatChart, "hconcat": alt.HConcatChart,
-                 "concat": alt.ConcatChart}.get(kind, alt.Chart).from_dict(chart)
+        classes: dict[str, type[alt.LayerChart | alt.VConcatChart | alt.HConcatChart | alt.ConcatChart | alt.Chart]]
+        classes = {"layer": alt.LayerChart, "vconcat": alt.VConcatChart, "hconcat": alt.HConcatChart,
+                   "concat": alt.ConcatChart}
+        chart = classes.get(kind, alt.Chart).from_dict(chart)
     try:
         chart.save(str(path), json_kwds={"cls": _ScriptSafeJSON} if path.suffix.lower() == ".html" else {})
     except (ValueError, ImportError) as exc:

@@ -10,10 +10,8 @@ import typer
 from rich.table import Table
 
 from planner.cli.common import (
-    DiscountOpt,
     JsonOpt,
-    PriceFileOpt,
-    RegionOpt,
+    PriceArgsArg,
     StepRulesArg,
     StoreOpt,
     app,
@@ -23,6 +21,7 @@ from planner.cli.common import (
     err,
     open_source,
     out,
+    price_options,
     progress,
     step_rule_options,
 )
@@ -97,6 +96,7 @@ def _target_tps(text: str) -> float | None:
 
 @app.command()
 @step_rule_options
+@price_options
 def autoscale(
     traffic: Annotated[str, typer.Option("--traffic", help=_TRAFFIC_HELP)],
     target_tps_per_instance: Annotated[str, typer.Option(
@@ -130,9 +130,6 @@ def autoscale(
     = DEFAULT_MAX_UTILIZATION,
     store: StoreOpt = None,
     run: Annotated[list[str] | None, typer.Option("--run", help="Fit only these runs (repeatable).")] = None,
-    region: RegionOpt = "us-east-1",
-    price_file: PriceFileOpt = None,
-    discount: DiscountOpt = 0.0,
     export_policy: Annotated[Path | None, typer.Option(
         help="Write the TargetTrackingScalingPolicyConfiguration JSON (for put-scaling-policy) to this file.")]
     = None,
@@ -143,10 +140,10 @@ def autoscale(
     plot: Annotated[Path | None, typer.Option(help="Write the timeline chart to FILE.html or FILE.png.")] = None,
     as_json: JsonOpt = False,
     rules: StepRulesArg = None,
+    prices: PriceArgsArg = None,
 ) -> None:
     """Simulate target tracking on InvocationsPerInstance over a traffic profile: SLA-breach minutes, cost
     against static provisioning at the peak, and the recommended policy."""
-    from planner.catalog import load_catalog
     from planner.recommend.autoscale import apply_commands
     from planner.scenarios.autoscaling import AutoscaleScenario, plan_autoscale
 
@@ -162,7 +159,7 @@ def autoscale(
         disable_scale_in=disable_scale_in, metric_delay_minutes=metric_delay_minutes, run_ids=tuple(run or ()))
     source = open_source(store) if traffic.startswith("run:") else None  # else after a traffic file's errors
     profile = _traffic(traffic, source)
-    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    catalog = prices.catalog()
     with progress("fitting", total=None):
         plan = plan_autoscale(source or open_source(store), catalog, profile, scenario, rules)
     commands = apply_commands(plan.policy, endpoint_name, variant_name, policy_name, export_policy)

@@ -53,7 +53,7 @@ def serve_local(
     from planner.errors import InputError
 
     given = {"workers": workers, "service_ms": service_ms, "service_dist": service_dist}
-    fields = {k: v for k, v in given.items() if v is not None}
+    fields: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     fields |= {"queue_limit": queue_limit, "instances": instances, "routing": routing, "seed": seed}
     try:
         settings = profile_settings(profile, **fields) if profile else EndpointSettings(**fields)

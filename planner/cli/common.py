@@ -10,6 +10,7 @@ import functools
 import inspect
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -76,6 +77,54 @@ PriceFileOpt = Annotated[Path | None, typer.Option("--price-file", help="Prices 
 DiscountOpt = Annotated[float, typer.Option(min=0, max=0.99, help="Fraction off compute prices (Savings Plans...).")]
 
 
+@dataclass(frozen=True)
+class PriceArgs:
+    """The price options a pricing command takes: ``--region``, ``--price-file``, ``--discount``."""
+
+    region: str = "us-east-1"
+    price_file: Path | None = None
+    discount: float = 0.0
+
+    def catalog(self):
+        """The :class:`planner.catalog.PriceCatalog` they select (loaded when called)."""
+        from planner.catalog import load_catalog
+
+        return load_catalog(self.region, price_file=self.price_file, discount=self.discount)
+
+
+PriceArgsArg = Any  # a PriceArgs: the ``prices`` parameter :func:`price_options` fills
+
+# The price options (parameter name, annotation, default): the same on every command that prices.
+_PRICE_OPTIONS = (("region", RegionOpt, "us-east-1"), ("price_file", PriceFileOpt, None),
+                  ("discount", DiscountOpt, 0.0))
+
+
+def _option_group(parameter: str, options: tuple[tuple[str, Any, Any], ...], build):
+    """A decorator giving a command the keyword ``options`` (name, annotation, default) in place of its
+    ``parameter``, which receives ``build(**their values)``: one option set shared by every command."""
+    def decorate(command):
+        signature = inspect.signature(command, eval_str=True)
+        added = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation)
+                 for name, annotation, default in options]
+
+        @functools.wraps(command)
+        def wrapped(*args, **kwargs):
+            given = {name: kwargs.pop(name) for name, *_ in options}
+            return command(*args, **{parameter: build(**given)}, **kwargs)
+
+        wrapped.__signature__ = signature.replace(
+            parameters=[*(p for p in signature.parameters.values() if p.name != parameter), *added])
+        wrapped.__annotations__ = {p.name: p.annotation for p in wrapped.__signature__.parameters.values()}
+        return wrapped
+
+    return decorate
+
+
+price_options = _option_group("prices", _PRICE_OPTIONS, PriceArgs)
+price_options.__doc__ = """Give a command that prices ``--region``, ``--price-file`` and ``--discount`` as one ``prices``
+argument (a :class:`PriceArgs`; ``prices.catalog()`` loads them)."""
+
+
 def positive_arg(parse, text: str, option: str, what: str) -> float:
     """A positive quantity parsed by a :mod:`planner.units` parser, or a usage error naming ``option``."""
     from planner.units import UnitError
@@ -138,25 +187,17 @@ _STEP_RULE_OPTIONS = (
 StepRulesArg = Any  # a planner.steps.StepRules: the ``rules`` parameter :func:`step_rule_options` fills
 
 
-def step_rule_options(command):
-    """Give a command that fits the options ``--trim-s``, ``--min-step-s`` and ``--min-step-requests``:
-    it receives them as one ``rules`` argument (a :class:`planner.steps.StepRules`)."""
-    signature = inspect.signature(command, eval_str=True)
-    options = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                                 annotation=Annotated[kind, typer.Option(flag, min=0, help=text)])
-               for name, flag, _, kind, default, text in _STEP_RULE_OPTIONS]
+def _step_rules(**given):
+    from planner.steps import StepRules
 
-    @functools.wraps(command)
-    def with_rules(*args, **kwargs):
-        from planner.steps import StepRules
+    return StepRules(**{field: given[name] for name, _, field, *_ in _STEP_RULE_OPTIONS})
 
-        given = {field: kwargs.pop(name) for name, _, field, *_ in _STEP_RULE_OPTIONS}
-        return command(*args, rules=StepRules(**given), **kwargs)
 
-    with_rules.__signature__ = signature.replace(
-        parameters=[*(p for p in signature.parameters.values() if p.name != "rules"), *options])
-    with_rules.__annotations__ = {p.name: p.annotation for p in with_rules.__signature__.parameters.values()}
-    return with_rules
+step_rule_options = _option_group(
+    "rules", tuple((name, Annotated[kind, typer.Option(flag, min=0, help=text)], default)
+                   for name, flag, _, kind, default, text in _STEP_RULE_OPTIONS), _step_rules)
+step_rule_options.__doc__ = """Give a command that fits ``--trim-s``, ``--min-step-s`` and ``--min-step-requests`` as one
+``rules`` argument (a :class:`planner.steps.StepRules`)."""
 
 
 class progress:
@@ -193,12 +234,13 @@ def _root(version: Annotated[bool, typer.Option("--version", callback=_version, 
     """planner: how much inference capacity you need, and what it costs."""
 
 
-def _show_warning(message, category, *rest, _default=warnings.showwarning) -> None:
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                  line: str | None = None, _default=warnings.showwarning) -> None:
     """planner's own warnings (e.g. a run skipped: its manifest is unreadable) as one line on stderr."""
     if issubclass(category, PlannerWarning):
         err.print(f"planner: warning: {message}")
     else:
-        _default(message, category, *rest)
+        _default(message, category, filename, lineno, file, line)
 
 
 def main() -> None:

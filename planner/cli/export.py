@@ -9,10 +9,8 @@ import typer
 from rich.table import Table
 
 from planner.cli.common import (
-    DiscountOpt,
     JsonOpt,
-    PriceFileOpt,
-    RegionOpt,
+    PriceArgsArg,
     StepRulesArg,
     StoreOpt,
     app,
@@ -22,6 +20,7 @@ from planner.cli.common import (
     emit_json,
     open_source,
     out,
+    price_options,
     progress,
     step_rule_options,
 )
@@ -33,6 +32,7 @@ app.add_typer(export_app, name="export")
 
 @export_app.command("costs")
 @step_rule_options
+@price_options
 def export_costs(
     target_tps: Annotated[str, typer.Option("--target-tps", help="Peak throughput to serve, e.g. 1000 or 1.5k.")],
     p99: Annotated[str, typer.Option("--p99", help="Latency target at p99, e.g. 200ms.")],
@@ -51,22 +51,32 @@ def export_costs(
     = None,
     scenario: Annotated[str | None, typer.Option(help="A name for this scenario (shown on the Assumptions sheet).")]
     = None,
+    llm_input_tokens: Annotated[str | None, typer.Option(help="LLM section: mean input tokens per request (with "
+                                                              "--llm-output-tokens; prices the collection's LLM "
+                                                              "configurations).")] = None,
+    llm_output_tokens: Annotated[str | None, typer.Option(help="LLM section: mean output tokens per request.")]
+    = None,
+    llm_target_rps: Annotated[str | None, typer.Option(help="LLM section: requests/s [default: --target-tps].")]
+    = None,
+    llm_ttft: Annotated[str | None, typer.Option(help="LLM section: time-to-first-token target, e.g. 500ms.")] = None,
+    llm_itl: Annotated[str | None, typer.Option(help="LLM section: inter-token latency target, e.g. 50ms.")] = None,
+    llm_e2e: Annotated[str | None, typer.Option(help="LLM section: end-to-end latency target, e.g. 60s.")] = None,
+    llm_percentile: Annotated[str, typer.Option(help="LLM section: percentile of its targets (p50, p90, p95, p99).")]
+    = "p99",
     store: StoreOpt = None,
-    region: RegionOpt = "us-east-1",
-    price_file: PriceFileOpt = None,
-    discount: DiscountOpt = 0.0,
     max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")]
     = DEFAULT_MAX_UTILIZATION,
     as_json: JsonOpt = False,
     rules: StepRulesArg = None,
+    prices: PriceArgsArg = None,
 ) -> None:
     """Every deployment option side by side with monthly and annual cost, and an Assumptions sheet.
 
     Real-time fleets (without and with HA) come from the collection's fits; serverless on demand and
     with provisioned concurrency appear when the collection has serverless latencies per memory size;
-    multi-model GPU endpoints with --models, when it has GPU memory series.
+    multi-model GPU endpoints with --models, when it has GPU memory series; LLM endpoints (an LLM
+    sheet, $ per million tokens) with --llm-input-tokens and --llm-output-tokens, when it has LLM load levels.
     """
-    from planner.catalog import load_catalog
     from planner.export import Traffic, write_comparison
     from planner.ingest.traffic import parse_popularity
     from planner.scenarios.costs import CostScenario, compare_costs
@@ -76,10 +86,13 @@ def export_costs(
     payload = (bytes_arg(request_bytes, "--request-bytes"), bytes_arg(response_bytes, "--response-bytes"))
     traffic = (Traffic(tps, count_arg(monthly_invocations, "--monthly-invocations"), *payload)
                if monthly_invocations else Traffic.at_peak_all_month(tps, *payload))
-    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    catalog = prices.catalog()
     source = open_source(store)
+    llm = _llm_scenario(llm_input_tokens, llm_output_tokens, llm_target_rps or target_tps,
+                        {"ttft": llm_ttft, "itl": llm_itl, "e2e": llm_e2e}, llm_percentile)
     question = CostScenario(traffic=traffic, latency_target_ms=target_ms, max_utilization=max_utilization,
-                            popularity=parse_popularity(popularity, models) if models else None, name=scenario)
+                            popularity=parse_popularity(popularity, models) if models else None, name=scenario,
+                            llm=llm)
     with progress("fitting", total=None):
         comparison = compare_costs(source, catalog, question, rules)
     path = write_comparison(comparison, out_file, fmt)
@@ -103,4 +116,39 @@ def export_costs(
     for line in comparison.lines:
         if line.notes:
             out.print(f"  {line.option}: {line.notes}", style="dim")
+    if comparison.llm_lines:
+        llm_table = Table("LLM option", "count×copies", "$/hour", "$/month", "$/M out tok", "$/M tok",
+                          "e2e ms [band]", "data", title=f"LLM endpoints: {llm.requests_per_s:g} req/s, "
+                          f"{llm.input_tokens:g}→{llm.output_tokens:g} tokens")
+        for o in comparison.llm_lines:
+            band = (f" [{o.predicted_e2e_lower_ms:,.0f}–{o.predicted_e2e_upper_ms:,.0f}]"
+                    if o.predicted_e2e_lower_ms is not None and o.predicted_e2e_upper_ms is not None else "")
+            llm_table.add_row(o.option, f"{o.instance_count} × {o.copies_per_instance}", f"{o.usd_per_hour:,.2f}",
+                              f"{o.usd_per_month:,.0f}", f"{o.usd_per_million_output_tokens:,.2f}",
+                              f"{o.usd_per_million_tokens:,.2f}",
+                              "-" if o.predicted_e2e_ms is None else f"{o.predicted_e2e_ms:,.0f}{band}", o.origin)
+        out.print(llm_table)
+    for a in comparison.assumptions:
+        if a.item.startswith("LLM") and (a.value == "not priced" or a.item.startswith("LLM not an option")):
+            out.print(f"  {a.item}: {a.value} ({a.source})" if a.value == "not priced" else f"  {a.item}: {a.value}",
+                      style="dim")
     out.print(f"Prices: {catalog.provenance()}; months of 730 h.", style="dim")
+
+
+def _llm_scenario(input_tokens: str | None, output_tokens: str | None, target_rps: str, slos: dict[str, str | None],
+                  percentile: str):
+    """The LLM section's question (a :class:`planner.scenarios.llm.LlmScenario`), None without a token mix."""
+    from planner.scenarios.llm import LLM_PERCENTILES, LlmScenario
+
+    if (input_tokens is None) != (output_tokens is None):
+        raise typer.BadParameter("give both --llm-input-tokens and --llm-output-tokens", param_hint="--llm-input-tokens")
+    if input_tokens is None or output_tokens is None:
+        return None
+    if percentile not in LLM_PERCENTILES:
+        raise typer.BadParameter(f"expected one of {', '.join(LLM_PERCENTILES)}, found {percentile!r}",
+                                 param_hint="--llm-percentile")
+    targets = {m: duration_ms_arg(v, f"--llm-{m}") if v else None for m, v in slos.items()}
+    return LlmScenario(input_tokens=count_arg(input_tokens, "--llm-input-tokens"),
+                       output_tokens=count_arg(output_tokens, "--llm-output-tokens"),
+                       target_rps=count_arg(target_rps, "--llm-target-rps"), percentile=percentile,
+                       ttft_ms=targets["ttft"], itl_ms=targets["itl"], e2e_ms=targets["e2e"])

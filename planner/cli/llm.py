@@ -8,10 +8,8 @@ import typer
 from rich.table import Table
 
 from planner.cli.common import (
-    DiscountOpt,
     JsonOpt,
-    PriceFileOpt,
-    RegionOpt,
+    PriceArgsArg,
     StoreOpt,
     app,
     count_arg,
@@ -20,22 +18,12 @@ from planner.cli.common import (
     err,
     open_source,
     out,
+    price_options,
 )
 
 llm_app = typer.Typer(help="LLM endpoints: fit TTFT / ITL / e2e against concurrency, size and price per million "
                            "tokens.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
-
-_PERCENTILES = ("p50", "p90", "p95", "p99")
-
-
-def _fits(store: str | None):
-    from planner.llm_fit import fit_llm_configurations
-
-    source = open_source(store)
-    steps = source.store.table("llm_steps")
-    runs = source.store.runs()
-    return fit_llm_configurations(runs, steps) if "load_kind" in steps.columns else []
 
 
 def _pct(value: float | None) -> str:
@@ -46,8 +34,9 @@ def _pct(value: float | None) -> str:
 def fit(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     """Fit TTFT, ITL and end-to-end latency against concurrency per LLM configuration, with the token mix
     measured and the leave-one-level-out error against a straight line and the max-throughput rule."""
-    fits = _fits(store)
-    summaries = [f.summary() for f in fits]
+    from planner.scenarios.llm import llm_fits
+
+    summaries = [f.summary() for f in llm_fits(open_source(store))]
     if as_json:
         emit_json({"configs": [s.to_dict() for s in summaries if s.fitted],
                    "unfitted": [s.to_dict() for s in summaries if not s.fitted]})
@@ -75,6 +64,7 @@ def fit(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @llm_app.command("recommend")
+@price_options
 def recommend(
     input_tokens: Annotated[str, typer.Option("--input-tokens", help="Mean input (prompt) tokens per request.")],
     output_tokens: Annotated[str, typer.Option("--output-tokens", help="Mean output tokens per request.")],
@@ -93,30 +83,27 @@ def recommend(
     extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Allow up to 2× the highest measured "
                                                                     "concurrency (flagged).")] = False,
     store: StoreOpt = None,
-    region: RegionOpt = "us-east-1",
-    price_file: PriceFileOpt = None,
-    discount: DiscountOpt = 0.0,
     as_json: JsonOpt = False,
+    prices: PriceArgsArg = None,
 ) -> None:
     """Instance type, count and copies per instance for a target load and token mix under TTFT / ITL / e2e
     SLOs, cheapest first, with $/hour, $/month and $ per million output (and total) tokens."""
-    from planner.catalog import load_catalog
-    from planner.recommend.llm import LlmSlo, recommend_llm
+    from planner.scenarios.llm import LLM_PERCENTILES, LlmScenario, size_llm
 
-    if percentile not in _PERCENTILES:
-        raise typer.BadParameter(f"expected one of {', '.join(_PERCENTILES)}, found {percentile!r}",
+    if percentile not in LLM_PERCENTILES:
+        raise typer.BadParameter(f"expected one of {', '.join(LLM_PERCENTILES)}, found {percentile!r}",
                                  param_hint="--percentile")
     if (target_rps is None) == (target_output_tps is None):
         raise typer.BadParameter("give exactly one of --target-rps or --target-output-tps", param_hint="--target-rps")
-    tokens_in = count_arg(input_tokens, "--input-tokens")
-    tokens_out = count_arg(output_tokens, "--output-tokens")
-    rps = (count_arg(target_rps, "--target-rps") if target_rps is not None
-           else count_arg(target_output_tps, "--target-output-tps") / tokens_out)
-    slos = [LlmSlo(metric=m, statistic=percentile, target_ms=duration_ms_arg(v, f"--{m}-p99"))
-            for m, v in (("ttft", ttft_p99), ("itl", itl_p99), ("e2e", e2e_p99)) if v is not None]
-    catalog = load_catalog(region, price_file=price_file, discount=discount)
-    rec = recommend_llm(_fits(store), catalog, target_rps=rps, input_tokens=tokens_in, output_tokens=tokens_out,
-                        slos=slos, statistic=percentile, ha=ha, extrapolate=extrapolate)
+    slos = {f"{m}_ms": duration_ms_arg(v, f"--{m}-p99") if v is not None else None
+            for m, v in (("ttft", ttft_p99), ("itl", itl_p99), ("e2e", e2e_p99))}
+    scenario = LlmScenario(
+        input_tokens=count_arg(input_tokens, "--input-tokens"), output_tokens=count_arg(output_tokens, "--output-tokens"),
+        target_rps=count_arg(target_rps, "--target-rps") if target_rps is not None else None,
+        target_output_tokens_per_s=(count_arg(target_output_tps, "--target-output-tps")
+                                    if target_output_tps is not None else None),
+        percentile=percentile, ha=ha, extrapolate=extrapolate, **slos)
+    rec = size_llm(open_source(store), prices.catalog(), scenario)
     if as_json:
         emit_json(rec.to_dict())
     else:
@@ -132,14 +119,21 @@ def _ms(value: float | None) -> str:
 
 
 def _print(rec) -> None:
+    from planner.recommend.llm import BAND
+
     slo = ", ".join(f"{s.metric} ≤ {s.target_ms:g} ms" for s in rec.slos) or "no SLO"
     title = (f"{rec.target_rps:g} req/s ({rec.target_output_tokens_per_s:,.0f} output tok/s), {rec.input_tokens:g}→"
              f"{rec.output_tokens:g} tokens, {slo} at {rec.percentile}{', HA' if rec.ha else ''}")
     table = Table("#", "configuration", "count×copies", "conc/inst", "req/s/inst", "out tok/s/inst",
-                  f"TTFT/ITL/e2e {rec.percentile} ms", "$/hour", "$/month", "$/M out tok", "$/M tok", "held-out",
+                  f"{rec.percentile} ms [band]", "$/hour", "$/month", "$/M out tok", "$/M tok", "held-out",
                   "data", title=title)
     for i, o in enumerate(rec.options, 1):
-        latency = " / ".join(_ms(v) for v in (o.predicted_ttft_ms, o.predicted_itl_ms, o.predicted_e2e_ms))
+        latency = "\n".join(f"{m} {_ms(v)}" + (f"\n[{_ms(lo)}–{_ms(hi)}]" if lo is not None and hi is not None else "")
+                            for m, v, lo, hi in (
+                                ("TTFT", o.predicted_ttft_ms, o.predicted_ttft_lower_ms, o.predicted_ttft_upper_ms),
+                                ("ITL", o.predicted_itl_ms, o.predicted_itl_lower_ms, o.predicted_itl_upper_ms),
+                                ("e2e", o.predicted_e2e_ms, o.predicted_e2e_lower_ms, o.predicted_e2e_upper_ms))
+                            if v is not None) or "n/a"
         table.add_row(str(i), o.label, f"{o.instance_count} × {o.copies_per_instance}",
                       f"{o.concurrency_per_instance:g}", f"{o.requests_per_s_per_instance:.3g}",
                       f"{o.output_tokens_per_s_per_instance:,.0f}", latency, f"{o.usd_per_hour:,.2f}",
@@ -158,6 +152,8 @@ def _print(rec) -> None:
         out.print(f"  {who}: {note}", style="dim")
     for note in rec.notes:
         out.print(f"Note: {note}.")
+    if rec.options:
+        out.print(f"[band]: {BAND}.", style="dim")
     by_reason: dict[str, list[str]] = {}
     for r in rec.rejected:
         by_reason.setdefault(r.reason, []).append(r.label)

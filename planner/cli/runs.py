@@ -141,6 +141,9 @@ def runs_show(run_id: str, store: StoreOpt = None, as_json: JsonOpt = False, rul
     for name, entry in record.tables.items():
         out.print(f"{'table':16s} {name}: {entry['rows']:,} rows")
     _print_summary(summary)
+    if not steps and "llm_steps" in record.tables:
+        out.print("LLM load levels: table llm_steps (TTFT / ITL / e2e per level); fitted by `planner llm fit`")
+        return
     _print_steps(steps)
 
 

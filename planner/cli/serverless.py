@@ -9,10 +9,8 @@ import typer
 from rich.table import Table
 
 from planner.cli.common import (
-    DiscountOpt,
     JsonOpt,
-    PriceFileOpt,
-    RegionOpt,
+    PriceArgsArg,
     StepRulesArg,
     StoreOpt,
     app,
@@ -23,6 +21,7 @@ from planner.cli.common import (
     err,
     open_source,
     out,
+    price_options,
     progress,
     step_rule_options,
 )
@@ -32,6 +31,7 @@ from planner.variability import MEAN_ONLY_SERVICE_SCV
 
 @app.command()
 @step_rule_options
+@price_options
 def serverless(
     monthly_invocations: Annotated[str, typer.Option("--monthly-invocations", help="Invocations per month, e.g. 3M.")],
     peak_tps: Annotated[str, typer.Option("--peak-tps", help="Peak requests per second, e.g. 40.")],
@@ -57,16 +57,13 @@ def serverless(
     max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap of the real-time "
                                                                            "option sized from the collection.")]
     = DEFAULT_MAX_UTILIZATION,
-    region: RegionOpt = "us-east-1",
-    price_file: PriceFileOpt = None,
-    discount: DiscountOpt = 0.0,
     plot: Annotated[Path | None, typer.Option(help="Write monthly cost vs invocations to FILE.html or FILE.png.")]
     = None,
     as_json: JsonOpt = False,
     rules: StepRulesArg = None,
+    prices: PriceArgsArg = None,
 ) -> None:
     """Serverless memory size, MaxConcurrency and provisioned concurrency for a traffic profile, with costs."""
-    from planner.catalog import load_catalog
     from planner.recommend.serverless import STRATEGIES, rationale
     from planner.scenarios.serverless import ServerlessScenario, size_serverless
 
@@ -80,7 +77,7 @@ def serverless(
         response_bytes=bytes_arg(response_bytes, "--response-bytes"), throttle_target=throttle_target,
         spillover_target=spillover_target, latency_scv=latency_scv, max_utilization=max_utilization,
         compare_instance=compare_instance, compare_count=compare_count, run_ids=tuple(run or ()))
-    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    catalog = prices.catalog()
     source = open_source(store)
     with progress("fitting", total=None):
         rec = size_serverless(source, catalog, scenario, rules)

@@ -9,10 +9,8 @@ import typer
 from rich.table import Table
 
 from planner.cli.common import (
-    DiscountOpt,
     JsonOpt,
-    PriceFileOpt,
-    RegionOpt,
+    PriceArgsArg,
     StepRulesArg,
     StoreOpt,
     app,
@@ -23,10 +21,11 @@ from planner.cli.common import (
     open_source,
     out,
     percentile_arg,
+    price_options,
     progress,
     step_rule_options,
 )
-from planner.recommend import DEFAULT_MAX_UTILIZATION
+from planner.recommend import DEFAULT_CONFIDENCE, DEFAULT_MAX_UTILIZATION
 
 
 @app.command()
@@ -62,13 +61,14 @@ def fit(
                            latency_target_ms=sla_ms, max_utilization=max_utilization)
     source = open_source(store)
     with progress("fitting", total=None):
-        fits = fit_configurations(source, scenario, rules)
-    shown = [f for f in fits if all_configs or f.fitted]
+        fitted = fit_configurations(source, scenario, rules)
+    fits = [f.fit for f in fitted]
+    shown = [f for f in fitted if all_configs or f.fit.fitted]
     unfitted = unfitted_configurations(fits)
     if plot:
         from planner.charts import fit_report_chart, save_chart
 
-        save_chart(fit_report_chart(shown, pct, sla_ms), plot)
+        save_chart(fit_report_chart([f.fit for f in shown], pct, sla_ms), plot)
     if as_json:
         emit_json({"percentile": f"p{pct:g}", "sla_ms": sla_ms, "max_utilization": max_utilization,
                     "configs": [f.to_dict() for f in shown], "unfitted": [u.to_dict() for u in unfitted]})
@@ -77,7 +77,7 @@ def fit(
         out.print("No configurations: the selected runs have no steps.")
         return
     if len(unfitted) < len(fits):
-        with_usl = [f for f in shown if f.usl]
+        with_usl = [f.fit for f in shown if f.fit.usl]
         if with_usl:
             out.print(_usl_table(with_usl))
         out.print(_latency_table(shown, sla))
@@ -120,16 +120,16 @@ def _usl_table(fits) -> Table:
     return table
 
 
-def _latency_table(fits, sla: str | None) -> Table:
+def _latency_table(fitted, sla: str | None) -> Table:
     """Latency model, its held-out error and the capacity at the SLA per configuration."""
     table = Table("configuration", "origin", "steps", "latency model", "held-out err",
-                  f"capacity @ {sla or 'SLA'} (rps)", title=f"Latency vs throughput per instance: {len(fits)} "
+                  f"capacity @ {sla or 'SLA'} (rps)", title=f"Latency vs throughput per instance: {len(fitted)} "
                   "configurations")
-    for f in fits:
+    for f, capacity in ((x.fit, x.capacity) for x in fitted):
         model = (f"{f.latency_summary.model} (c={f.latency_summary.servers}, S={f.latency_summary.service_time_ms:.0f} ms)"
                  if f.latency_summary else ("IR point" if f.recommender else "-"))
         table.add_row(f.config.label, f.origin, f"{f.n_steps_used}/{f.n_steps}", model, _heldout_text(f),
-                      _capacity_text(f.capacity))
+                      _capacity_text(capacity))
     return table
 
 
@@ -159,15 +159,13 @@ def _heldout_text(fit) -> str:
 
 @app.command()
 @step_rule_options
+@price_options
 def recommend(
     target_tps: Annotated[str, typer.Option("--target-tps", help="Peak throughput to serve, e.g. 1000 or 1.5k.")],
     p99: Annotated[str | None, typer.Option("--p99", help="Latency target at p99, e.g. 200ms.")] = None,
     latency: Annotated[str | None, typer.Option("--latency", help="Latency target at --percentile.")] = None,
     percentile: Annotated[str, typer.Option(help="Percentile of --latency (p50..p99.9, or mean).")] = "p99",
     store: StoreOpt = None,
-    region: RegionOpt = "us-east-1",
-    price_file: PriceFileOpt = None,
-    discount: DiscountOpt = 0.0,
     max_utilization: Annotated[float, typer.Option(min=0.05, max=1.0, help="Utilisation cap per instance.")]
     = DEFAULT_MAX_UTILIZATION,
     ha: Annotated[bool, typer.Option("--ha", help="At least 2 instances, SLA kept with one lost.")] = False,
@@ -175,12 +173,17 @@ def recommend(
     = "least-outstanding",
     top: Annotated[int, typer.Option(min=1, help="How many options to show (per model when the options serve "
                                                  "different models).")] = 5,
+    confidence: Annotated[float, typer.Option(
+        min=0.5, max=0.99, help="Size on this one-sided bootstrap quantile of the prediction: 0.9 (default) a "
+                                "count whose predicted percentile meets the target in 90% of resampled fits; 0.5 "
+                                "the estimate itself."
+    )] = DEFAULT_CONFIDENCE,
     as_json: JsonOpt = False,
     rules: StepRulesArg = None,
+    prices: PriceArgsArg = None,
 ) -> None:
     """Instance type and count for a target TPS and latency percentile, ranked by monthly cost (within each
     model when the measured configurations serve different models)."""
-    from planner.catalog import load_catalog
     from planner.recommend.realtime import ROUTINGS, rationale
     from planner.scenarios.realtime import RealtimeScenario, size_realtime
 
@@ -189,11 +192,13 @@ def recommend(
     if (p99 is None) == (latency is None):
         raise typer.BadParameter("give exactly one of --p99 or --latency (with --percentile)", param_hint="--p99")
     pct: float | str = 99.0 if p99 is not None else ("mean" if percentile == "mean" else percentile_arg(percentile))
-    target_ms = duration_ms_arg(p99 or latency, "--p99" if p99 else "--latency")
+    option, text = ("--p99", p99) if p99 is not None else ("--latency", latency or "")
+    target_ms = duration_ms_arg(text, option)
     tps = count_arg(target_tps, "--target-tps")
-    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    catalog = prices.catalog()
     scenario = RealtimeScenario(target_tps=tps, latency_target_ms=target_ms, percentile=pct,
-                                max_utilization=max_utilization, ha=ha, routing=routing, top=top)
+                                max_utilization=max_utilization, ha=ha, routing=routing, top=top,
+                                confidence=confidence)
     source = open_source(store)
     with progress("fitting", total=None):
         rec = size_realtime(source, catalog, scenario, rules)
@@ -211,7 +216,8 @@ def _print_recommendation(rec) -> None:
     from planner.recommend.realtime import rationale
 
     title = (f"{rec.target_tps:g} TPS at {rec.percentile} ≤ {rec.latency_target_ms:g} ms "
-             f"(≤ {rec.max_utilization:.0%} utilisation{', HA' if rec.ha else ''}, {rec.routing} routing)")
+             f"(≤ {rec.max_utilization:.0%} utilisation{', HA' if rec.ha else ''}, {rec.routing} routing"
+             f"{f', sized at {rec.confidence:.0%} confidence' if rec.confidence > 0.5 else ''})")
     grouped = len(rec.models) > 1
     table = Table("#", *(["model"] if grouped else []), "instance", "count", f"{rec.percentile} ms [95% CI]",
                   "TPS/inst (cap)", "util", "$/hour", "$/month", "$/1M req", "held-out err", "data", title=title)

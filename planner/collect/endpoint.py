@@ -37,7 +37,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -159,8 +159,8 @@ PROFILES: dict[str, EndpointSettings] = {
 }
 
 
-def profile_settings(name: str, **overrides: object) -> EndpointSettings:
-    """The preset ``name`` with ``overrides`` (e.g. ``instances=3``) applied."""
+def profile_settings(name: str, **overrides: Any) -> EndpointSettings:
+    """The preset ``name`` with ``overrides`` (e.g. ``instances=3``) applied; InputError for a bad value."""
     if name not in PROFILES:
         raise InputError(_SETTINGS, "profile", " | ".join(PROFILES), repr(name))
     return dataclasses.replace(PROFILES[name], **overrides)
@@ -406,6 +406,7 @@ class _Front:
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        assert task is not None, "asyncio runs every connection handler in a task"
         self._connections.add(task)
         self._accepted += 1
         _set_nodelay(writer)
@@ -468,27 +469,27 @@ class LocalEndpoint:
 
     def start(self) -> LocalEndpoint:
         """Bind and serve on a background thread; ``port=0`` picks a free port (see ``.port``)."""
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="planner-serve-local", daemon=True)
-        self._thread.start()
+        loop = self._loop = asyncio.new_event_loop()
+        thread = self._thread = threading.Thread(target=loop.run_forever, name="planner-serve-local", daemon=True)
+        thread.start()
         try:
-            self.port = asyncio.run_coroutine_threadsafe(self._front.open(self.host, self.port), self._loop).result()
+            self.port = asyncio.run_coroutine_threadsafe(self._front.open(self.host, self.port), loop).result()
         except PlannerError:
-            self._shutdown_loop()
+            self._shutdown_loop(loop, thread)
             raise
         return self
 
     def stop(self) -> None:
         """Stop serving and join the thread (idempotent)."""
-        if self._loop is None:
+        if self._loop is None or self._thread is None:
             return
         asyncio.run_coroutine_threadsafe(self._front.close(), self._loop).result()
-        self._shutdown_loop()
+        self._shutdown_loop(self._loop, self._thread)
 
-    def _shutdown_loop(self) -> None:
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join()
-        self._loop.close()
+    def _shutdown_loop(self, loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
         self._loop = self._thread = None
 
     def stats(self) -> EndpointStats:

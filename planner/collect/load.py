@@ -110,8 +110,8 @@ class StairsShape:
             return f"ramp:users={self.users[0]},spawn-rate={self.spawn_rate:g},hold={self.hold_s:g}s"
         warmup = "" if self.warmup_s is None else f"warmup={self.warmup_s:g}s,"
         tail = f"{warmup}hold={self.hold_s:g}s,spawn-rate={self.spawn_rate:g}"
-        if self.user_rps:
-            return f"rate:rps={','.join(f'{r:g}' for r in self.rates_rps)},{tail},user-rps={self.user_rps:g}"
+        if (rates := self.rates_rps) is not None:
+            return f"rate:rps={','.join(f'{r:g}' for r in rates)},{tail},user-rps={self.user_rps:g}"
         return f"stairs:users={','.join(map(str, self.users))},{tail}"
 
     def users_at(self, t_s: float) -> float:
@@ -135,9 +135,10 @@ class StairsShape:
         return env | ({"PLANNER_USER_RPS": f"{self.user_rps:g}"} if self.user_rps else {})
 
     def to_dict(self) -> dict[str, Any]:
+        rates = self.rates_rps
         return {"users": list(self.users), "hold_s": self.hold_s, "warmup_s": self.warmup_s,
                 "spawn_rate": self.spawn_rate, "ramp": self.ramp,
-                "user_rps": self.user_rps, "rates_rps": list(self.rates_rps) if self.user_rps else None,
+                "user_rps": self.user_rps, "rates_rps": list(rates) if rates is not None else None,
                 "duration_s": self.duration_s, "text": self.text}
 
 
@@ -545,7 +546,7 @@ def run_locust(target: str, shape: StairsShape, *, user_env: Mapping[str, str], 
     """
     _check_limits(max_duration_s, max_requests, processes)
     if expect_workers and processes > 1:
-        raise InputError("--processes", "value", "1 with --expect-workers (the workers run elsewhere)", processes)
+        raise InputError("--processes", "value", "1 with --expect-workers (the workers run elsewhere)", str(processes))
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = out_dir / CSV_PREFIX

@@ -139,7 +139,9 @@ class InvocationsUser(FastHttpUser):
             gevent.sleep(0.1)
             return
         body, content_type = next(self._bodies)
-        self.client.post(self._path, data=body, headers={"Content-Type": content_type}, name=self._path)
+        # locust annotates ``data`` str | dict | None, but FastHttpSession sends bytes as they are (its docstring)
+        self.client.post(self._path, data=body,  # type: ignore[arg-type]
+                         headers={"Content-Type": content_type}, name=self._path)
 
 
 _SAGEMAKER_CLIENT = None  # one client per process, its connection pool sized for the largest level
@@ -217,6 +219,7 @@ class StairsLoadShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         run_time_s = self.get_run_time()
+        assert self.runner is not None, "Locust sets a shape's runner before it calls tick()"
         total = self.runner.stats.total
         _check_counts(total.num_requests, total.num_requests - total.num_failures)
         _stop_reason_from_file()

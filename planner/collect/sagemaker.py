@@ -152,7 +152,7 @@ def describe_endpoint(target: SageMakerTarget, client: Any = None) -> EndpointDe
     if endpoint.get("EndpointStatus") != "InService":
         raise PlannerError(f"{target.text}: endpoint is {endpoint.get('EndpointStatus')}, not InService")
     live = _variant(target, endpoint.get("ProductionVariants") or [])
-    configured = next((v for v in config.get("ProductionVariants") or []
+    configured: dict[str, Any] = next((v for v in config.get("ProductionVariants") or []
                        if v.get("VariantName") == live["VariantName"]), {})
     serverless = live.get("CurrentServerlessConfig") or configured.get("ServerlessConfig") or {}
     return EndpointDescription(
@@ -199,6 +199,7 @@ def metric_queries(endpoint: EndpointDescription, *, percentiles: bool) -> list[
     dimensions = [{"Name": "EndpointName", "Value": endpoint.endpoint},
                   {"Name": "VariantName", "Value": endpoint.variant}]
     latencies = LATENCIES + (SERVERLESS_LATENCIES if endpoint.serverless else ())
+    wanted: list[tuple[str, str, tuple[str, ...]]]  # (namespace, metric, statistics)
     if percentiles:
         wanted = [(SAGEMAKER_NAMESPACE, m, PERCENTILES) for m in latencies]
         wanted += [(ENDPOINTS_NAMESPACE, m, PERCENTILES) for m in UTILIZATIONS]
@@ -252,9 +253,10 @@ def pull_metrics(endpoint: EndpointDescription, started_at_s: float, ended_at_s:
 def _metric_pages(client: Any, queries: list[dict[str, Any]], start: datetime, end: datetime) -> list[dict]:
     """Every page of one get-metric-data call, as the CLI prints them (timestamps ISO-8601); the
     first page also carries the queries, which name each series for the parser."""
-    pages, token = [], None
+    pages: list[dict] = []
+    token = None
     while True:
-        extra = {"NextToken": token} if token else {}
+        extra: dict[str, str] = {"NextToken": token} if token else {}
         response = client.get_metric_data(MetricDataQueries=queries, StartTime=start, EndTime=end,
                                           ScanBy="TimestampAscending", **extra)
         results = [{**r, "Timestamps": [t.isoformat() for t in r.get("Timestamps", [])]}

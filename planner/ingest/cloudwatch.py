@@ -165,7 +165,8 @@ def _run(paths: list[Path], fmt: str, col: _Collector) -> ParsedRun:
 
 def _frame(col: _Collector) -> pd.DataFrame:
     """Normalise units, check signs and duplicates, infer missing periods; the canonical frame."""
-    records, seen = [], {}
+    records: list[tuple[Any, ...]] = []  # rows of _COLUMNS
+    seen: dict[tuple[str, str | None, pd.Timestamp], float] = {}  # (series, statistic, time) -> first value
     for series, ts, raw, path, where in col.rows:
         factor, unit = _unit(series, path, where)
         if unit != "unknown" and raw < 0:

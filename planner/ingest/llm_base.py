@@ -115,9 +115,10 @@ def provenance(paths: Sequence[Path]) -> dict[str, Any]:
     """``{'origin': 'published', 'source_ref': ...}`` when every input is a known public result file
     (matched by SHA-256 of its bytes), else ``{}``."""
     refs = [PUBLISHED.get(hashlib.sha256(Path(p).read_bytes()).hexdigest()) for p in paths]
-    if not refs or any(r is None for r in refs):
+    known = [r for r in refs if r is not None]
+    if not refs or len(known) < len(refs):
         return {}
-    return {"origin": "published", "source_ref": "; ".join(dict.fromkeys(refs))}
+    return {"origin": "published", "source_ref": "; ".join(dict.fromkeys(known))}
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:

@@ -22,7 +22,7 @@ from typing import Any
 from planner.errors import InputError
 from planner.ingest.base import ParsedRun
 from planner.ingest.llm_base import MS_PER_S, provenance, steps_frame
-from planner.ingest.points import CsvTable
+from planner.ingest.points import CsvTable, first_record
 
 FORMATS = ("fmbench-summary-csv",)
 
@@ -35,8 +35,7 @@ _TOKENS = {"prompt_token_count_mean": "input_tokens_mean", "completion_token_cou
 
 def sniff(path: Path, head: bytes) -> str | None:
     """By the header's first columns ``experiment_name,payload_file,instance_type,instance_count,concurrency``."""
-    line = head.decode("utf-8-sig", errors="replace").lstrip().split("\n", 1)[0]
-    return FORMATS[0] if tuple(c.strip() for c in line.split(",")[:5]) == _HEADER_START else None
+    return FORMATS[0] if tuple(first_record(head)[:5]) == _HEADER_START else None
 
 
 def parse(paths: list[Path], fmt: str) -> list[ParsedRun]:

@@ -104,8 +104,8 @@ def _parse_individual(path: Path, fmt: str) -> ParsedRun:
     doc = load_json(path)
     if not isinstance(doc, list) or not doc:
         raise InputError(path, "top level", "a non-empty JSON array of per-request objects", type(doc).__name__)
-    ok = [(i, field(path, r, "error_code", f"[{i}]")) for i, r in enumerate(doc)]
-    ok = [doc[i] for i, code in ok if code is None]
+    codes = [(i, field(path, r, "error_code", f"[{i}]")) for i, r in enumerate(doc)]
+    ok = [doc[i] for i, code in codes if code is None]
     level: dict[str, Any] = {"load_kind": "concurrency", "request_count": len(ok), "failure_count": len(doc) - len(ok)}
     for key, column in (("number_input_tokens", "input_tokens_mean"), ("number_output_tokens", "output_tokens_mean")):
         values = [number(path, f"[{i}].{key}", r[key]) for i, r in enumerate(ok) if key in r]

@@ -21,8 +21,6 @@ under their snake_case name. Run metadata: ``instance_type``, ``model`` (the sui
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from typing import Any
 from planner.errors import InputError
 from planner.ingest.base import ParsedRun
 from planner.ingest.llm_base import provenance, steps_frame
-from planner.ingest.points import CsvTable, snake_case
+from planner.ingest.points import CsvTable, first_record, snake_case
 
 FORMATS = ("sagemaker-suite-csv", "sagemaker-suite-csv-headerless")
 
@@ -55,21 +53,13 @@ def sniff(path: Path, head: bytes) -> str | None:
     """By the header (``endpoint,use_case,concurrency,total_requests,...``), or for a header-less
     file by a first row of 24 fields shaped like schema A (whole-number counts, an ``ml.`` instance
     type, a ``YYYYMMDD_HHMMSS`` timestamp)."""
-    first = _first_record(head)
+    first = first_record(head)
     if first[:4] == ["endpoint", "use_case", "concurrency", "total_requests"]:
         return FORMATS[0]
     if len(first) == len(SCHEMA_A) and first[21].startswith("ml.") and _TIMESTAMP.match(first[23]) \
             and all(c.isdigit() for c in first[2:6]):
         return FORMATS[1]
     return None
-
-
-def _first_record(head: bytes) -> list[str]:
-    text = head.decode("utf-8-sig", errors="replace")
-    for record in csv.reader(io.StringIO(text, newline="")):
-        if any(c.strip() for c in record):
-            return [c.strip() for c in record]
-    return []
 
 
 def parse(paths: list[Path], fmt: str) -> list[ParsedRun]:
@@ -118,9 +108,9 @@ def _parse_one(path: Path, fmt: str) -> ParsedRun:
     if any(v == 0 for v in columns.get("input_tokens_mean", [])):
         notes["input_tokens"] = "avg_input_tokens 0 (no usage returned by the endpoint): stored as unknown"
         columns["input_tokens_mean"] = [None if v == 0 else v for v in columns["input_tokens_mean"]]
-    levels = [{"load_kind": "concurrency", "throughput_derived": True,
-               **{k: (None if _missing(v[i]) else v[i]) for k, v in columns.items()}}
-              for i in range(len(table.rows))]
+    levels: list[dict[str, Any]] = [{"load_kind": "concurrency", "throughput_derived": True,
+                                     **{k: (None if _missing(v[i]) else v[i]) for k, v in columns.items()}}
+                                    for i in range(len(table.rows))]
     levels.sort(key=lambda row: row["concurrency"])
     meta: dict[str, Any] = {key: _one_value(table, col) for col, key in _META.items() if col in table.header}
     meta["instance_count"] = 1

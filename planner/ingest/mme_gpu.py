@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,7 +203,8 @@ def _baseline(path: Path, baseline: dict[str, Any] | None) -> tuple[float | None
     if not baseline:
         return None, None
     total, used, util = (baseline.get(k) for k in ("gpu_total_memory", "gpu_used_memory", "gpu_memory_utilization"))
-    if not all(isinstance(v, int | float) for v in (total, used, util)) or total <= 0:
+    if not (isinstance(total, int | float) and isinstance(used, int | float) and isinstance(util, int | float)) \
+            or total <= 0:
         return (float(total) if isinstance(total, int | float) else None), None
     if abs(used / total - util) <= 1e-3:
         return float(total), 100.0 * util
@@ -228,14 +229,13 @@ def _parse_summary(path: Path, fmt: str) -> list[ParsedRun]:
 
 
 def _summary_frame(table: CsvTable) -> pd.DataFrame:
-    succeeded = pd.array(table.counts("Successful Requests"), dtype="Int64")
-    failed = pd.array(table.counts("Failed Requests"), dtype="Int64")
+    succeeded, failed = table.counts("Successful Requests"), table.counts("Failed Requests")
     frame = pd.DataFrame({
         "concurrency": pd.array(table.floats("User Count", positive=True), dtype="Float64"),
         "throughput_rps": pd.array(table.floats("Requests/s", minimum=0.0), dtype="Float64"),
         **{t: pd.array(table.floats(s, minimum=0.0), dtype="Float64") for s, t in _SUMMARY_LATENCY.items()},
-        "request_count": succeeded + failed,
-        "failure_count": failed,
+        "request_count": pd.array([s + f for s, f in zip(succeeded, failed, strict=True)], dtype="Int64"),
+        "failure_count": pd.array(failed, dtype="Int64"),
     })
     frame["error_rate"] = (frame["failure_count"] / frame["request_count"].replace(0, pd.NA)).astype("Float64")
     frame["max_models_loaded"] = pd.array(table.counts("max_models_loaded"), dtype="Int64")
@@ -245,9 +245,9 @@ def _summary_frame(table: CsvTable) -> pd.DataFrame:
     return frame
 
 
-def _summary_run(table: CsvTable, fmt: str, keys: tuple[str, str, str], group: pd.DataFrame,
+def _summary_run(table: CsvTable, fmt: str, keys: tuple[Hashable, ...], group: pd.DataFrame,
                  several_instance_types: bool) -> ParsedRun:
-    model, instance_type, platform = keys
+    model, instance_type, platform = map(str, keys)  # the text cells of model_name, instance_type, platform
     max_models = group["max_models_loaded"]
     if max_models.nunique() > 1:
         odd = group[max_models != max_models.iloc[0]].iloc[0]
@@ -306,14 +306,14 @@ def _polled_run(path: Path, fmt: str, sec: _Polls) -> ParsedRun:
     frame = pd.DataFrame.from_records(records)
     _check_cumulative(path, sec, frame)
     poll = frame.groupby(["request_type", "name"], sort=False).cumcount()
-    frame.insert(0, "row", pd.array(range(len(frame)), dtype="Int64"))
+    frame.insert(0, "row", pd.Series(range(len(frame)), index=frame.index, dtype="Int64"))
     frame.insert(1, "timestamp", pd.to_datetime(poll * POLL_PERIOD_S, unit="s", utc=True))
-    frame.insert(2, "user_count", pd.array([None] * len(frame), dtype="Int64"))
+    frame.insert(2, "user_count", pd.Series([None] * len(frame), index=frame.index, dtype="Int64"))
     frame["is_aggregate"] = frame["name"] == "Aggregated"
     frame["throughput_rps"] = pd.array([None] * len(frame), dtype="Float64")
     frame["failures_per_s"] = pd.array([None] * len(frame), dtype="Float64")
     rate = frame["total_throughput_rps"].astype("Float64")
-    frame["elapsed_s"] = (frame["total_request_count"].astype("Float64") / rate.replace(0.0, pd.NA)).astype("Float64")
+    frame["elapsed_s"] = (frame["total_request_count"].astype("Float64") / rate.mask(rate == 0.0)).astype("Float64")
     frame = frame.astype({c: "Float64" for c in frame.columns if c.startswith("total_") and "count" not in c})
     notes = _notes(history_percentiles="cumulative", timestamps_synthetic=True,
                    poll_period_s=POLL_PERIOD_S, user_count_known=False,

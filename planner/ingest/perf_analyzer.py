@@ -74,10 +74,10 @@ def _parse_one(path: Path, fmt: str) -> ParsedRun:
     columns, unconverted = _columns(table)
     frame = pd.DataFrame(columns)
     if load == "Request Rate":
-        frame.insert(0, "concurrency", pd.array([None] * len(frame), dtype="Float64"))
+        frame.insert(0, "concurrency", pd.Series([None] * len(frame), index=frame.index, dtype="Float64"))
     frame = frame.sort_values(_LOAD_COLUMNS[load], kind="stable", ignore_index=True)
-    notes = {"latency_unit_source": "us", "load_mode": snake_case(load),
-             "throughput_unit_source": "inferences/s (requests/s x batch size)"}
+    notes: dict[str, object] = {"latency_unit_source": "us", "load_mode": snake_case(load),
+                                "throughput_unit_source": "inferences/s (requests/s x batch size)"}
     if unconverted:
         notes["columns_kept_unconverted"] = unconverted
     return ParsedRun(source="perf_analyzer", format=fmt, inputs=(path,),
@@ -86,13 +86,14 @@ def _parse_one(path: Path, fmt: str) -> ParsedRun:
 
 def _columns(table: CsvTable) -> tuple[dict[str, pd.api.extensions.ExtensionArray], list[str]]:
     load = table.header[0]
-    columns = {_LOAD_COLUMNS[load]: pd.array(table.floats(load, positive=True), dtype="Float64"),
-               "throughput_rps": pd.array(table.floats(_THROUGHPUT, minimum=0.0), dtype="Float64")}
+    columns: dict[str, pd.api.extensions.ExtensionArray] = {
+        _LOAD_COLUMNS[load]: pd.array(table.floats(load, positive=True), dtype="Float64"),
+        "throughput_rps": pd.array(table.floats(_THROUGHPUT, minimum=0.0), dtype="Float64")}
     unconverted: list[str] = []
     for name in table.header[2:]:
         target = _microsecond_column(name)
         if target is not None:
-            columns[target] = pd.array(table.floats(name, minimum=0.0), dtype="Float64") / 1000.0
+            columns[target] = pd.Series(table.floats(name, minimum=0.0), dtype="Float64").div(1000.0).array
         else:
             target = snake_case(name)
             columns[target] = table.as_is(name)

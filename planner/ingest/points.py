@@ -30,9 +30,10 @@ import csv
 import io
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, overload
 
 import pandas as pd
 
@@ -101,8 +102,14 @@ class CsvTable:
         j = self.header.index(column)
         return [row[j] for row in self.rows]
 
+    @overload
+    def floats(self, column: str, *, empty_ok: Literal[False] = False, minimum: float | None = None,
+               positive: bool = False, maximum: float | None = None) -> list[float]: ...
+    @overload
+    def floats(self, column: str, *, empty_ok: bool, minimum: float | None = None,
+               positive: bool = False, maximum: float | None = None) -> list[float | None]: ...
     def floats(self, column: str, *, empty_ok: bool = False, minimum: float | None = None,
-               positive: bool = False, maximum: float | None = None) -> list[float | None]:
+               positive: bool = False, maximum: float | None = None) -> list[float] | list[float | None]:
         """The cells of ``column`` as finite floats; empty cells are None when ``empty_ok``.
 
         Raises InputError naming the line and column for text, NaN, infinities and values outside
@@ -162,13 +169,14 @@ def snake_case(name: str) -> str:
 
 def sniff(path: Path, head: bytes) -> str | None:
     """``'points-csv'`` when the header's first two columns are a load and a throughput alias."""
-    header = _first_record(head)
+    header = first_record(head)
     if len(header) >= 2 and header[0].lower() in CONCURRENCY_ALIASES and header[1].lower() in THROUGHPUT_ALIASES:
         return FORMATS[0]
     return None
 
 
-def _first_record(head: bytes) -> list[str]:
+def first_record(head: bytes) -> list[str]:
+    """The first non-blank CSV record of a file's first bytes, cells stripped (for sniffing; [] if none)."""
     text = head.decode("utf-8-sig", errors="replace")
     for record in csv.reader(io.StringIO(text, newline="")):
         if any(c.strip() for c in record):
@@ -236,11 +244,11 @@ def _target_column(path: Path, name: str) -> tuple[str, float | None]:
 def _optional_values(table: CsvTable, source: str, target: str,
                      factor: float | None) -> pd.api.extensions.ExtensionArray:
     if factor is not None:
-        return _float64(table.floats(source, empty_ok=True, minimum=0.0)) * factor
+        return _float64([None if v is None else v * factor for v in table.floats(source, empty_ok=True, minimum=0.0)])
     if target == "error_rate":
         return _float64(table.floats(source, empty_ok=True, minimum=0.0, maximum=1.0))
     return table.as_is(source)
 
 
-def _float64(values: list[float | None]) -> pd.api.extensions.ExtensionArray:
+def _float64(values: Sequence[float | None]) -> pd.api.extensions.ExtensionArray:
     return pd.array(values, dtype="Float64")

@@ -79,7 +79,7 @@ def parse(paths: list[Path], fmt: str, model_latency_unit: str = "us") -> list[P
                            f"found {model_latency_unit!r}")
     if fmt not in FORMATS:
         raise InputError(paths[0] if paths else "-", "format", f"one of {', '.join(FORMATS)}", repr(fmt))
-    runs = []
+    runs: list[ParsedRun] = []
     for path in map(Path, paths):
         reader = _Reader(path, model_latency_unit)
         doc = reader.load()
@@ -154,8 +154,8 @@ class _Reader:
         """Convert literals, dicts, lists and datetime.datetime(...) calls; refuse everything else."""
         if isinstance(node, ast.Constant) and isinstance(node.value, str | int | float | bool | type(None)):
             return node.value
-        if isinstance(node, ast.Dict) and None not in node.keys:
-            return {self._literal(k): self._literal(v) for k, v in zip(node.keys, node.values, strict=True)}
+        if isinstance(node, ast.Dict) and (keys := [k for k in node.keys if k is not None]) == node.keys:
+            return {self._literal(k): self._literal(v) for k, v in zip(keys, node.values, strict=True)}
         if isinstance(node, ast.List | ast.Tuple):
             return [self._literal(e) for e in node.elts]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
@@ -186,7 +186,7 @@ class _Reader:
         if tz == "tzlocal":
             self.notes["timezone_assumed_utc"] = "tzlocal() times read as UTC (the printing zone is unknown)"
         try:
-            return datetime(*args, tzinfo=UTC if tz else None)
+            return datetime(*args).replace(tzinfo=UTC if tz else None)
         except ValueError as exc:
             raise InputError(self.path, f"line {node.lineno}", "a valid date", str(exc)) from None
 
@@ -244,7 +244,7 @@ class _Reader:
         canonical = list(TABLES["recommender"].required)
         frame = coerce("recommender", frame[canonical + [c for c in frame.columns if c not in canonical]])
         for col, dtype in {**_EXTRA_DTYPES, **extra}.items():
-            frame[col] = frame[col].astype(dtype)
+            frame[col] = frame[col].astype(pd.api.types.pandas_dtype(dtype))
         return ParsedRun(source="recommender", format=fmt, inputs=(self.path,), tables={"recommender": frame},
                          meta=meta, notes={**self.notes, **notes}, key=key)
 
@@ -262,8 +262,10 @@ class _Reader:
         for field, key in (("started_at", "CreationTime"), ("ended_at", "LastModifiedTime")):
             if job.get(key) is not None:
                 meta[field] = self._timestamp(job[key], f"{prefix}{key}").isoformat()
-        config = job.get("InputConfig") if isinstance(job.get("InputConfig"), Mapping) else {}
-        container = config.get("ContainerConfig") if isinstance(config.get("ContainerConfig"), Mapping) else {}
+        config = job.get("InputConfig")
+        config = config if isinstance(config, Mapping) else {}
+        container = config.get("ContainerConfig")
+        container = container if isinstance(container, Mapping) else {}
         for field, value in (("model", config.get("ModelName")), ("framework", container.get("Framework"))):
             if value:
                 meta[field] = value

@@ -28,6 +28,7 @@ and ``notes["break_even_invocations_per_month"]``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict, cast
 
 import pandas as pd
 
@@ -52,7 +53,15 @@ _METRICS_COLUMNS = {
     "cost_per_1M_invocations": "usd_per_million_invocations",
 }
 _MEMORY_ALIASES = ("memory_size", "memory_mb", "memory_size_mb", "memorysizeinmb")
-_SAVINGS_COLUMNS = {  # source -> (target, limits)
+class _Limits(TypedDict, total=False):
+    """Keyword bounds of :meth:`CsvTable.floats`."""
+
+    minimum: float
+    positive: bool
+    maximum: float
+
+
+_SAVINGS_COLUMNS: dict[str, tuple[str, _Limits]] = {  # source -> (target, limits)
     "monthly_invocations": ("monthly_invocations", {"positive": True}),
     "serverless_monthly_cost": ("serverless_usd_per_month", {"minimum": 0.0}),
     "instance_monthly_cost": ("instance_usd_per_month", {"minimum": 0.0}),
@@ -83,14 +92,14 @@ def _parse_metrics(path: Path, fmt: str) -> ParsedRun:
     if not table.rows:
         raise InputError(path, "line 2", "one row per memory size", "none")
     memory, assigned = _memory_mb(table)
-    frame = pd.DataFrame({"memory_mb": pd.array(memory, dtype="Float64")})
+    frame = pd.DataFrame({"concurrency": pd.array([1.0] * len(memory), dtype="Float64"),
+                          "throughput_rps": pd.array([None] * len(memory), dtype="Float64"),
+                          "memory_mb": pd.array(memory, dtype="Float64")})
     for source, target in _METRICS_COLUMNS.items():
         frame[target] = pd.array(table.floats(source, minimum=0.0), dtype="Float64")
     setup = table.floats("ModelSetupTime", empty_ok=True, minimum=0.0) if "ModelSetupTime" in table.header else None
     frame["model_setup_time_ms"] = pd.array(setup or [None] * len(frame), dtype="Float64")
     frame["latency_mean_ms"] = frame["model_latency_ms"] + frame["overhead_latency_ms"]
-    frame.insert(0, "concurrency", pd.array([1.0] * len(frame), dtype="Float64"))
-    frame.insert(1, "throughput_rps", pd.array([None] * len(frame), dtype="Float64"))
     notes = {"source_tool": SOURCE_TOOL, "memory_mb_assigned_by_row_order": assigned,
              "latency_unit_source": "ms (the toolkit converted CloudWatch µs)",
              "average_latency_definition": _average_latency_definition(table, frame),
@@ -104,7 +113,7 @@ def _memory_mb(table: CsvTable) -> tuple[list[float], bool]:
     """Memory per row from a memory column, else the default sweep by row order."""
     for name in table.header:
         if name.lower() in _MEMORY_ALIASES:
-            return [float(v) for v in table.floats(name, positive=True)], False
+            return cast(list[float], table.floats(name, positive=True)), False  # no None without empty_ok
     if len(table.rows) != len(DEFAULT_MEMORY_SIZES_MB):
         raise InputError(table.path, "header", "a memory_size column, or exactly 6 rows (1024..6144 MB in order)",
                          f"no memory column and {len(table.rows)} rows")

@@ -163,9 +163,10 @@ def parse_traffic_csv(text: str, path: Path) -> Popularity:
     reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     with csv_errors(path, reader):
         rows = list(reader)
-    header = [h.strip().lower() for h in reader.fieldnames or []]
-    name_col = next((reader.fieldnames[header.index(c)] for c in MODEL_COLUMNS if c in header), None)
-    count_col = next((reader.fieldnames[header.index(c)] for c in REQUEST_COLUMNS if c in header), None)
+    fieldnames = reader.fieldnames or []
+    header = [h.strip().lower() for h in fieldnames]
+    name_col = next((fieldnames[header.index(c)] for c in MODEL_COLUMNS if c in header), None)
+    count_col = next((fieldnames[header.index(c)] for c in REQUEST_COLUMNS if c in header), None)
     if name_col is None or count_col is None:
         raise InputError(path, "header", "a model column and a requests column (e.g. model,requests)",
                          repr(",".join(reader.fieldnames or [])))

@@ -385,13 +385,14 @@ def _option_at_peak(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, pea
 
 
 def _model_provenance(option: RealtimeOption, fit: ConfigurationFit, max_load_tps: float) -> dict[str, Any]:
-    summary = fit.latency_summary
+    summary, latency = fit.latency_summary, fit.latency
+    assert latency is not None, "plan_autoscaling simulated this fit (latency_by_minute needs its curve)"
     return {"label": option.label, "run_ids": list(option.run_ids), "origin": option.origin,
             "latency_model": option.model, "heldout_error": option.heldout_error,
             "percentile_source": summary.percentile_source if summary else None,
-            "max_measured_tps_per_instance": float(fit.latency.max_measured_rps_),
+            "max_measured_tps_per_instance": float(latency.max_measured_rps_),
             "max_load_tps_per_instance": max_load_tps,
-            "extrapolated": bool(max_load_tps > fit.latency.max_measured_rps_ * 1.0001)}
+            "extrapolated": bool(max_load_tps > latency.max_measured_rps_ * 1.0001)}
 
 
 def _search_max_capacity(fit: ConfigurationFit, traffic: TrafficProfile, policy: TargetTrackingPolicy,
@@ -402,7 +403,7 @@ def _search_max_capacity(fit: ConfigurationFit, traffic: TrafficProfile, policy:
     at_peak = _desired(float(traffic.invocations_per_minute.max()), policy.target_invocations_per_instance_per_minute)
     low, high = sorted((max(static_count, policy.min_capacity), max(at_peak, policy.min_capacity)))
     candidates = sorted({int(round(v)) for v in np.linspace(low, high, MAX_CAPACITY_CANDIDATES)})
-    tried = []
+    tried: list[dict[str, Any]] = []
     for cap in candidates:
         trial = replace(policy, max_capacity=cap)
         outcome = _outcome("autoscaled", fit, traffic, simulate_target_tracking(traffic.tps, trial),
@@ -439,7 +440,7 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
     capacity = fit.capacity_at_sla(latency_target_ms, percentile, max_utilization)
     at_sla = fit.capacity_at_sla(latency_target_ms, percentile, 1.0)  # no utilisation cap: headroom comes once
     given = target_tps_per_instance is not None
-    max_tps = float(target_tps_per_instance) if given else at_sla.capacity_rps
+    max_tps = float(target_tps_per_instance) if target_tps_per_instance is not None else at_sla.capacity_rps
     if max_tps <= 0:
         raise ValueError(f"target_tps_per_instance must be > 0, got {max_tps!r}")
     target = round(max_tps * safety_factor * 60.0, 2)  # the TargetValue exported

@@ -23,6 +23,8 @@ from planner.jsonable import finite
 from planner.llm_fit import LlmLatencyFit
 
 UNPRICED = "unpriced"
+BAND = ("predicted_*_lower_ms / _upper_ms: the prediction × the smallest and largest ratio of measured to "
+        "predicted latency at a level left out of the fit (leave one level out): the curve's held-out spread")
 EXTRAPOLATION_FACTOR = 2.0  # search up to this multiple of the highest measured concurrency
 COPY_LABELS = ("gpu_count", "tensor_parallel")
 
@@ -38,7 +40,8 @@ class LlmSlo:
 
 @dataclass(frozen=True)
 class LlmOption:
-    """One configuration sized for the target (keys of ``planner llm recommend --json`` options[])."""
+    """One configuration sized for the target (keys of ``planner llm recommend --json`` options[]); each
+    predicted latency has a ``_lower_ms`` / ``_upper_ms`` band (:data:`BAND`)."""
 
     instance_type: str
     instance_count: int
@@ -49,6 +52,12 @@ class LlmOption:
     predicted_ttft_ms: float | None
     predicted_itl_ms: float | None
     predicted_e2e_ms: float | None
+    predicted_ttft_lower_ms: float | None
+    predicted_ttft_upper_ms: float | None
+    predicted_itl_lower_ms: float | None
+    predicted_itl_upper_ms: float | None
+    predicted_e2e_lower_ms: float | None
+    predicted_e2e_upper_ms: float | None
     usd_per_hour: float
     usd_per_month: float
     usd_per_million_output_tokens: float
@@ -108,7 +117,8 @@ class LlmRecommendation:
                        "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                        "slos": {**slos, "percentile": self.percentile}, "ha": self.ha,
                        "hours_per_month": self.hours_per_month, "price_catalog": self.price_catalog,
-                       "feasible": self.feasible, "options": [o.to_dict() for o in self.options],
+                       "feasible": self.feasible, "prediction_band": BAND,
+                       "options": [o.to_dict() for o in self.options],
                        "rejected": [r.to_dict() for r in self.rejected], "notes": list(self.notes)})
 
 
@@ -146,7 +156,7 @@ def copies_per_instance(fit: LlmLatencyFit, accelerators: int) -> tuple[int, lis
 
 
 def _meets(fit: LlmLatencyFit, slos: Sequence[LlmSlo], c: float, output_tokens: float) -> bool:
-    return all(fit.predict_ms(s.metric, s.statistic, c, output_tokens) <= s.target_ms for s in slos)
+    return all(fit.measured_ms(s.metric, s.statistic, c, output_tokens) <= s.target_ms for s in slos)
 
 
 def _concurrency(fit: LlmLatencyFit, slos: Sequence[LlmSlo], output_tokens: float,
@@ -190,9 +200,9 @@ def _option(fit: LlmLatencyFit, catalog: PriceCatalog, target_rps: float, input_
         return reject(f"one copy needs more accelerators than {instance_type} has ({spec.accelerator_count})")
     c = _concurrency(fit, slos, output_tokens, extrapolate)
     if c is None:
-        worst = [f"{s.metric} {s.statistic} {fit.predict_ms(s.metric, s.statistic, 1.0, output_tokens):.0f} ms > "
+        worst = [f"{s.metric} {s.statistic} {fit.measured_ms(s.metric, s.statistic, 1.0, output_tokens):.0f} ms > "
                  f"{s.target_ms:g} ms" for s in slos
-                 if fit.predict_ms(s.metric, s.statistic, 1.0, output_tokens) > s.target_ms]
+                 if fit.measured_ms(s.metric, s.statistic, 1.0, output_tokens) > s.target_ms]
         return reject("SLO unreachable even at concurrency 1: " + "; ".join(worst))
     rps_per_instance = copies * fit.requests_per_s(c, output_tokens)
     count = math.ceil(target_rps / rps_per_instance - 1e-9) + (1 if ha else 0)
@@ -202,6 +212,7 @@ def _option(fit: LlmLatencyFit, catalog: PriceCatalog, target_rps: float, input_
     if extrapolated:
         notes.append(f"extrapolated beyond the measured concurrency ({c:g} per copy > {fit.concurrency_max:g})")
     predicted = {m: fit.predict_ms(m, statistic, c, output_tokens) for m in ("ttft", "itl", "e2e")}
+    bands = {m: fit.predict_band_ms(m, statistic, c, output_tokens) or (None, None) for m in predicted}
     notes += [f"{m} {statistic} not measured: predicted_{m}_ms is null" for m, v in predicted.items() if v is None]
     if ha:
         notes.append("HA: one instance more than the load needs")
@@ -210,6 +221,9 @@ def _option(fit: LlmLatencyFit, catalog: PriceCatalog, target_rps: float, input_
         concurrency_per_instance=copies * c, requests_per_s_per_instance=rps_per_instance,
         output_tokens_per_s_per_instance=rps_per_instance * output_tokens,
         predicted_ttft_ms=predicted["ttft"], predicted_itl_ms=predicted["itl"], predicted_e2e_ms=predicted["e2e"],
+        predicted_ttft_lower_ms=bands["ttft"][0], predicted_ttft_upper_ms=bands["ttft"][1],
+        predicted_itl_lower_ms=bands["itl"][0], predicted_itl_upper_ms=bands["itl"][1],
+        predicted_e2e_lower_ms=bands["e2e"][0], predicted_e2e_upper_ms=bands["e2e"][1],
         usd_per_hour=usd_per_hour, usd_per_month=usd_per_hour * HOURS_PER_MONTH,
         usd_per_million_output_tokens=usd_per_million_tokens(usd_per_hour, target_rps * output_tokens),
         usd_per_million_tokens=usd_per_million_tokens(usd_per_hour, target_rps * (input_tokens + output_tokens)),
@@ -224,10 +238,14 @@ def recommend_llm(fits: Sequence[LlmLatencyFit], catalog: PriceCatalog, *, targe
     """Size every configuration for ``target_rps`` requests/s of ``input_tokens`` → ``output_tokens`` under
     ``slos``; ``statistic`` is the percentile the predicted latencies are reported at; ``extrapolate``
     lets the concurrency go past the measured range (to 2×)."""
-    options, rejected = [], []
+    options: list[LlmOption] = []
+    rejected: list[LlmRejection] = []
     for fit in fits:
         result = _option(fit, catalog, target_rps, input_tokens, output_tokens, slos, statistic, ha, extrapolate)
-        (options if isinstance(result, LlmOption) else rejected).append(result)
+        if isinstance(result, LlmOption):
+            options.append(result)
+        else:
+            rejected.append(result)
     options.sort(key=lambda o: (o.usd_per_hour, o.label))
     notes = []
     if not slos:

@@ -91,24 +91,28 @@ def _text(value: Any) -> str | None:
 def memory_series(runs: pd.DataFrame, gpu_memory: pd.DataFrame, metrics: pd.DataFrame) -> list[MemorySeries]:
     """Every series in a collection: the ``gpu_memory`` table, and CloudWatch ``GPUMemoryUtilization``
     (Average) paired with ``LoadedModelCount`` (Average) by timestamp and dimensions in ``metrics``."""
-    info = runs.set_index("run_id")
+    info = {str(row["run_id"]): row for _, row in runs.iterrows()}
     found: list[tuple[str, str, pd.Series, pd.Series, float | None]] = []
     for run_id, rows in gpu_memory.groupby("run_id", sort=True) if len(gpu_memory) else ():
-        total = rows["gpu_total_memory_mb"].dropna() if "gpu_total_memory_mb" in rows else pd.Series()
+        totals = rows["gpu_total_memory_mb"].dropna() if "gpu_total_memory_mb" in rows else pd.Series()
         found.append((str(run_id), "gpu_memory", rows["models_loaded"], rows["gpu_memory_utilization_pct"],
-                      float(total.median()) if len(total) else None))
+                      float(totals.median()) if len(totals) else None))
     pairs = _cloudwatch_pairs(metrics)
     for run_id, rows in pairs.groupby("run_id", sort=True) if len(pairs) else ():
         found.append((str(run_id), "cloudwatch", rows["LoadedModelCount"], rows["GPUMemoryUtilization"], None))
     out = []
     for run_id, source, models, pct, total in found:
-        run = info.loc[run_id]
+        run = info[run_id]
         notes = json.loads(run["notes"]) if _text(run.get("notes")) else {}
         key = _run_key(run)
-        same = {i for i, row in info.iterrows() if _run_key(row) == key}
-        out.append(MemorySeries(run_id, source, _text(run.get("origin")) or "measured", *key,
-                                tuple(float(v) for v in models), tuple(float(v) for v in pct), total,
-                                notes.get("max_models_reported"), _cold_load_ms(metrics, same)))
+        same = {i for i, row in info.items() if _run_key(row) == key}
+        instance_type, framework, model, endpoint = key  # _KEY's order
+        out.append(MemorySeries(
+            run_id=run_id, source=source, origin=_text(run.get("origin")) or "measured",
+            instance_type=instance_type, framework=framework, model=model, endpoint=endpoint,
+            models_loaded=tuple(float(v) for v in models), gpu_memory_utilization_pct=tuple(float(v) for v in pct),
+            gpu_total_memory_mb=total, max_models_reported=notes.get("max_models_reported"),
+            cold_load_ms=_cold_load_ms(metrics, same)))
     return out
 
 
@@ -269,9 +273,7 @@ def fit_gpu_memory(series: MemorySeries, catalog: PriceCatalog,
     """The series' GPU memory line, and notes. CloudWatch's GPUMemoryUtilization is 0-100 % per GPU
     summed over the GPUs: divided by the instance's GPU count, against its total GPU memory.
     :class:`InfeasibleError` without an instance type."""
-    if not series.instance_type:
-        raise InfeasibleError("no instance type recorded for this series (ingest with --instance-type)")
-    spec = catalog.spec(series.instance_type)
+    spec = catalog.spec(_instance_type(series))
     notes = []
     pct = np.asarray(series.gpu_memory_utilization_pct, dtype=float)
     total_mb = series.gpu_total_memory_mb
@@ -281,6 +283,13 @@ def fit_gpu_memory(series: MemorySeries, catalog: PriceCatalog,
             notes.append(f"GPUMemoryUtilization divided by the {spec.accelerator_count} GPUs of {spec.instance_type}")
         total_mb = spec.total_accelerator_memory_gib * 1024 or None
     return GpuMemoryFit(saturated_pct).fit(series.models_loaded, pct, total_mb), notes
+
+
+def _instance_type(series: MemorySeries) -> str:
+    """The series' instance type; :class:`InfeasibleError` when none was recorded."""
+    if not series.instance_type:
+        raise InfeasibleError("no instance type recorded for this series (ingest with --instance-type)")
+    return series.instance_type
 
 
 @dataclass(frozen=True)
@@ -316,7 +325,7 @@ def density(series: MemorySeries, catalog: PriceCatalog,
     memory, notes = fit_gpu_memory(series, catalog)
     per_instance = memory.max_models(memory_threshold)
     loaded = int(max(series.models_loaded, default=0))
-    return MmeDensity(series.label, str(series.instance_type), series.framework, series.model, series.origin,
+    return MmeDensity(series.label, _instance_type(series), series.framework, series.model, series.origin,
                       memory_threshold, memory.summary(), per_instance, *memory.max_models_interval(memory_threshold),
                       series.max_models_reported, loaded, per_instance > loaded, series.run_id, tuple(notes))
 
@@ -328,7 +337,8 @@ def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popula
                  cold_load_ms: float | None = None, saturated_pct: float = DEFAULT_SATURATED_PCT) -> MmeVariant:
     """Size one series; :class:`InfeasibleError` when it cannot be (no capacity, no model fits, no price)."""
     memory, notes = fit_gpu_memory(series, catalog, saturated_pct)
-    spec = catalog.spec(series.instance_type)
+    instance_type = _instance_type(series)
+    spec = catalog.spec(instance_type)
     per_instance = memory.max_models(memory_threshold)
     if per_instance < 1:
         raise InfeasibleError(f"one model needs {float(memory.predict(1)):.1f} % of GPU memory, above the "
@@ -346,7 +356,8 @@ def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popula
     cold = cold_load_ms if cold_load_ms is not None else series.cold_load_ms
     in_p99 = 1.0 - hit > P99_TAIL
     warm = float(fit.latency.predict_table(target_tps / instances, 99.0)) if fit is not None else None
-    p99 = None if warm is None or (in_p99 and cold is None) else warm + (cold if in_p99 else 0.0)
+    cold_in_p99 = cold if in_p99 else 0.0  # None: a cold load of unknown duration
+    p99 = None if warm is None or cold_in_p99 is None else warm + cold_in_p99
     if in_p99 and cold is None:
         notes.append("the miss ratio exceeds 1 %: p99 includes a cold load of unknown duration (pass --cold-load-ms)")
     if p99 is not None and latency_target_ms is not None and p99 > latency_target_ms:
@@ -358,7 +369,7 @@ def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popula
     if beyond:
         notes.append("extrapolated beyond the measurements: " + "; ".join(beyond))
     return MmeVariant(
-        series.label, series.instance_type, series.framework, series.model, memory.summary(), per_instance,
+        series.label, instance_type, series.framework, series.model, memory.summary(), per_instance,
         *memory.max_models_interval(memory_threshold), series.max_models_reported, tps, tps_how, instances,
         for_memory, for_throughput, math.ceil(popularity.models / per_instance), hit,
         cache_hit_ratio(shares, 1, per_instance), 1.0 - hit, warm, cold, cold_source, in_p99, p99,

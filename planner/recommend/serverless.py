@@ -243,11 +243,15 @@ def _median_interval(values: np.ndarray, n_resamples: int = 400, level: float = 
 # ---------------------------------------------------------------- memory options and strategies
 
 
-def _percentiles_ms(latency: MemoryLatency, latency_scv: float) -> tuple[dict[float, float | None], str]:
-    if 99.0 in latency.latency_percentiles_ms:
-        return {p: latency.latency_percentiles_ms.get(p) for p in PERCENTILES}, "measured"
+def _percentiles_ms(latency: MemoryLatency,
+                    latency_scv: float) -> tuple[Mapping[float, float | None], float, str]:
+    """(each of PERCENTILES in ms, None when a measured one is missing; the p99 in ms; their source)."""
+    measured = latency.latency_percentiles_ms
+    if 99.0 in measured:
+        return {p: measured.get(p) for p in PERCENTILES}, measured[99.0], "measured"
     seconds = service_quantile_s(np.array(PERCENTILES) / 100, latency.latency_mean_ms / 1000, latency_scv)
-    return {p: float(s) * 1000 for p, s in zip(PERCENTILES, seconds, strict=True)}, "estimated-from-mean"
+    estimated = {p: float(s) * 1000 for p, s in zip(PERCENTILES, seconds, strict=True)}
+    return estimated, estimated[99.0], "estimated-from-mean"
 
 
 def _p99_interval(latency: MemoryLatency, source: str,
@@ -270,19 +274,19 @@ def memory_options(latencies: Sequence[MemoryLatency], catalog: PriceCatalog, *,
     """Each memory size priced (on-demand) for ``monthly_invocations``, checked against p99 ≤ target, by memory."""
     options = []
     for latency in sorted(latencies, key=lambda m: m.memory_mb):
-        pct, source = _percentiles_ms(latency, latency_scv)
+        pct, p99_ms, source = _percentiles_ms(latency, latency_scv)
         p99_lower_ms, p99_upper_ms, p99_interval = _p99_interval(latency, source, latency_scv)
         usd = serverless_usd_per_invocation(latency.memory_mb, latency.latency_mean_ms, request_bytes,
                                             response_bytes, catalog, billing_granularity_ms, bytes_per_gb)
         options.append(MemoryOption(
             memory_mb=latency.memory_mb, latency_mean_ms=latency.latency_mean_ms, latency_p50_ms=pct[50.0],
-            latency_p90_ms=pct[90.0], latency_p95_ms=pct[95.0], latency_p99_ms=pct[99.0],
+            latency_p90_ms=pct[90.0], latency_p95_ms=pct[95.0], latency_p99_ms=p99_ms,
             latency_percentiles_source=source,
             latency_p99_ci_lower_ms=p99_lower_ms, latency_p99_ci_upper_ms=p99_upper_ms,
             latency_p99_interval=p99_interval,
             billed_duration_ms=billed_duration_ms(latency.latency_mean_ms, billing_granularity_ms),
             usd_per_invocation=usd, usd_per_million_invocations=usd * 1e6, usd_per_month=usd * monthly_invocations,
-            meets_sla=pct[99.0] <= latency_target_ms, pareto=False, origin=latency.origin,
+            meets_sla=p99_ms <= latency_target_ms, pareto=False, origin=latency.origin,
             run_ids=latency.run_ids))
     return tuple(replace(o, pareto=not any(_dominates(q, o) for q in options)) for o in options)
 
@@ -361,11 +365,13 @@ def recommend_serverless(latencies: Sequence[MemoryLatency], catalog: PriceCatal
     provisioned, spill = provisioned_concurrency_for(load, spillover_target, max_conc)
     cost_args = (chosen.memory_mb, chosen.latency_mean_ms, request_bytes, response_bytes, catalog,
                  monthly_invocations)
-    cost_kwargs = {"billing_granularity_ms": billing_granularity_ms, "bytes_per_gb": bytes_per_gb}
-    on_demand = serverless_usd_per_month(*cost_args, **cost_kwargs)
+    on_demand = serverless_usd_per_month(*cost_args, billing_granularity_ms=billing_granularity_ms,
+                                         bytes_per_gb=bytes_per_gb)
     with_provisioned = serverless_usd_per_month(*cost_args, provisioned_concurrency=provisioned,
                                                 provisioned_hours=hours_per_month,
-                                                provisioned_served_fraction=1 - spill, **cost_kwargs)
+                                                provisioned_served_fraction=1 - spill,
+                                                billing_granularity_ms=billing_granularity_ms,
+                                                bytes_per_gb=bytes_per_gb)
     break_even = (break_even_monthly_invocations(realtime.usd_per_month, chosen.usd_per_invocation)
                   if realtime else None)
     estimated = [o.memory_mb for o in options if o.latency_percentiles_source != "measured"]

@@ -10,6 +10,8 @@ size multi-model                ``scenarios.multi_model``  ``size_multi_model`` 
                                                            ``multi_model_density``
 plan autoscaling                ``scenarios.autoscaling``  ``plan_autoscale`` (``AutoscaleScenario``)
 compare costs                   ``scenarios.costs``        ``compare_costs`` (``CostScenario``)
+LLM curves (`planner llm fit`)  ``scenarios.llm``          ``llm_fits``
+size LLM endpoints              ``scenarios.llm``          ``size_llm`` (``LlmScenario``)
 ==============================  =========================  ==========================================
 
 Each reads a :class:`~planner.scenarios.source.RunSource` (``open_runs``: the user's collection, the

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from planner.capacity import ConfigurationFit
 from planner.catalog import PriceCatalog
-from planner.recommend import DEFAULT_MAX_UTILIZATION
+from planner.fit import CapacityEstimate
+from planner.recommend import DEFAULT_CONFIDENCE, DEFAULT_MAX_UTILIZATION
 from planner.recommend.realtime import RealtimeRecommendation, recommend_realtime
 from planner.scenarios.source import RunSource
 from planner.steps import StepRules
@@ -25,12 +27,28 @@ class FitScenario:
     max_utilization: float = DEFAULT_MAX_UTILIZATION
 
 
+@dataclass(frozen=True)
+class FittedConfiguration:
+    """One configuration's fit and its capacity (requests/s per instance) at the scenario's SLA: None
+    without a target or a latency model."""
+
+    fit: ConfigurationFit
+    capacity: CapacityEstimate | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``planner fit --json`` shape of one configuration."""
+        return self.fit.to_dict(self.capacity)
+
+
 def fit_configurations(runs: RunSource, scenario: FitScenario = FitScenario(),
-                       rules: StepRules | None = None) -> list[ConfigurationFit]:
-    """Full fits (USL and latency model, with intervals) of the scenario's runs and configurations."""
-    return runs.fits(runs.resolve(scenario.run_ids), percentile=scenario.percentile,
-                     latency_target_ms=scenario.latency_target_ms, max_utilization=scenario.max_utilization,
-                     configs=scenario.configs, rules=rules)
+                       rules: StepRules | None = None) -> list[FittedConfiguration]:
+    """Full fits (USL and latency model, with intervals) of the scenario's runs and configurations, each
+    with its capacity at the scenario's SLA."""
+    fits = runs.fits(runs.resolve(scenario.run_ids), configs=scenario.configs, rules=rules)
+    target = scenario.latency_target_ms
+    return [FittedConfiguration(f, None if target is None or f.latency is None else
+                                f.capacity_at_sla(target, scenario.percentile, scenario.max_utilization))
+            for f in fits]
 
 
 @dataclass(frozen=True)
@@ -44,6 +62,7 @@ class RealtimeScenario:
     ha: bool = False
     routing: str = "least-outstanding"
     top: int | None = None
+    confidence: float = DEFAULT_CONFIDENCE  # the prediction quantile a count is judged by (0.5: the estimate)
 
 
 def sizing_fits(runs: RunSource | Sequence[ConfigurationFit], run_ids: Sequence[str] = (),
@@ -61,4 +80,4 @@ def size_realtime(runs: RunSource | Sequence[ConfigurationFit], catalog: PriceCa
     return recommend_realtime(sizing_fits(runs, rules=rules), catalog, target_tps=scenario.target_tps,
                               latency_target_ms=scenario.latency_target_ms, percentile=scenario.percentile,
                               max_utilization=scenario.max_utilization, ha=scenario.ha, routing=scenario.routing,
-                              top=scenario.top)
+                              top=scenario.top, confidence=scenario.confidence)

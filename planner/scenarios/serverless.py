@@ -50,6 +50,8 @@ def size_serverless(runs: RunSource, catalog: PriceCatalog, scenario: Serverless
     skipped and the baseline's caveats."""
     steps = runs.steps(runs.resolve(scenario.run_ids), rules)
     latencies, skipped = memory_latencies(steps)
+    baseline: RealtimeBaseline | None
+    extra: list[str]
     if scenario.compare_instance:
         cost = realtime_cost(catalog, scenario.compare_instance, scenario.compare_count, scenario.peak_tps)
         baseline, extra = RealtimeBaseline(scenario.compare_instance, scenario.compare_count, cost.usd_per_month), []

@@ -15,7 +15,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import pandas as pd
 
@@ -31,7 +31,16 @@ SAMPLE_STORE = Path(os.environ.get("PLANNER_SAMPLE_STORE",
 SAMPLE_ORIGIN = "bundled sample"
 SAMPLE_NOTE = "measured in the bundled sample collection (read-only), not in your runs"
 
-Result = TypeVar("Result")
+class NotedResult(Protocol):
+    """A frozen dataclass result with ``notes``."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def notes(self) -> tuple[str, ...]: ...
+
+
+Result = TypeVar("Result", bound=NotedResult)
 
 
 def with_notes(result: Result, *notes: str) -> Result:
@@ -79,18 +88,11 @@ class RunSource:
             self.memo[key] = compute()
         return self.memo[key]
 
-    def fits(self, run_ids: Sequence[str] | None = None, *, for_sizing: bool = False, percentile: float = 99.0,
-             latency_target_ms: float | None = None, max_utilization: float | None = None,
+    def fits(self, run_ids: Sequence[str] | None = None, *, for_sizing: bool = False,
              configs: Sequence[str] | None = None, rules: StepRules | None = None) -> list[ConfigurationFit]:
-        """Fits of every configuration (of ``run_ids`` only, when given) by :func:`planner.capacity.fit_store`.
-
-        ``latency_target_ms``, ``percentile`` and ``max_utilization`` only set each fit's ``capacity``
-        (for ``planner fit``); the decisions compute capacity themselves, so sizing leaves them out."""
-        key = ("fits", tuple(run_ids or ()), for_sizing, percentile, latency_target_ms, max_utilization,
-               tuple(configs or ()), rules)
-        sla = {"percentile": percentile, "latency_target_ms": latency_target_ms}
-        if max_utilization is not None:
-            sla["max_utilization"] = max_utilization
+        """Fits of every configuration (of ``run_ids`` only, when given) by :func:`planner.capacity.fit_store`:
+        models of the instances, at no SLA (the decisions compute capacity at theirs)."""
+        key = ("fits", tuple(run_ids or ()), for_sizing, tuple(configs or ()), rules)
 
         def compute() -> list[ConfigurationFit]:
             fits, missing = [], []
@@ -100,7 +102,7 @@ class RunSource:
                     continue
                 try:
                     found = fit_store(store, ids, for_sizing=for_sizing, cache=self.cache, configs=configs,
-                                      rules=rules, **sla)
+                                      rules=rules)
                 except InputError as exc:  # --config matching nothing here may match in the other collection
                     missing.append(exc)
                     continue

@@ -200,7 +200,8 @@ class _CsvFile:
 
     def _when(self, texts: pa.Array, name: str, first_row: int) -> pa.Array:
         """Epoch seconds or ISO-8601 text -> UTC timestamps; empty -> null."""
-        values = pd.Series(texts.to_pylist(), dtype="string").str.strip().replace("", pd.NA)
+        stripped = pd.Series(texts.to_pylist(), dtype="string").str.strip()
+        values = stripped.mask(stripped == "")
         numbers = pd.to_numeric(values, errors="coerce")
         stamps = pd.to_datetime(numbers, unit="s", utc=True)
         text_rows = numbers.isna() & values.notna()
@@ -232,7 +233,7 @@ class _CsvFile:
                         f"{len(cells)}: {_shorten(','.join(cells))!r}",
                     )
                 for cell, name, header in zip(cells, self.names, self.headers, strict=True):
-                    expected = _cell_problem(cell, self.types.get(name))
+                    expected = _cell_problem(cell, None if name is None else self.types.get(name))
                     if expected:
                         return InputError(
                             self.path, f"row {row}, column {header!r}", expected, repr(_shorten(cell))
