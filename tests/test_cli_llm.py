@@ -98,10 +98,6 @@ def test_usage_errors(store):
 
 def test_end_to_end_on_ingested_suite_files(tmp_path):
     """`planner ingest` of real suite CSVs, then `planner llm fit` / `llm recommend` on that store."""
-    from planner.ingest import SOURCES
-
-    if not any(name.startswith("llm") for name in SOURCES):
-        pytest.skip("the LLM ingest (planner/ingest/llm_*.py) is not registered in this tree yet")
     store = str(tmp_path / "store")
     for path in (QWEN32_G7E, KIMI_P5E):
         done = runner.invoke(app, ["ingest", str(path), "--store", store])
@@ -126,10 +122,6 @@ def test_end_to_end_on_ingested_suite_files(tmp_path):
 def test_fmbench_ec2_run_priced_as_sagemaker(tmp_path):
     """FMBench on EC2 trn1.32xlarge (11 levels, C=1..25): priced as ml.trn1.32xlarge, throughput from the
     file's transactions_per_minute (503/min at C=25 = 8.38 req/s) by Little's law."""
-    from planner.ingest import SOURCES
-
-    if not any(name.startswith("llm") for name in SOURCES):
-        pytest.skip("the LLM ingest (planner/ingest/llm_*.py) is not registered in this tree yet")
     csv = (QWEN32_G7E.parents[1] / "fmbench" /
            "llama3-8b-trn1.32xl-ec2-triton-madhureks__20240930T2048__summary_metrics_for_dataset_w_scores.csv")
     store = str(tmp_path / "store")
