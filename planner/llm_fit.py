@@ -29,6 +29,7 @@ ratio of measured to predicted at a left-out level (``heldout_ratio_min`` / ``_m
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypedDict, overload
@@ -48,6 +49,12 @@ BOOKKEEPING_LABELS = frozenset({"timestamp", "endpoint", "run", "run_name", "dat
 """Labels that name a run rather than a configuration: runs differing only in them are pooled."""
 _EXPONENTS = np.round(np.linspace(0.25, 3.0, 45), 4)
 _FAILURE_SHARE_NOTED = 0.05
+MIX_LABELS = frozenset({"use_case", "dataset", "random_input_len", "random_output_len", "random_range_ratio"})
+"""Labels that name the request mix rather than the hardware and engine: configurations differing only in
+them are one *family* measured at several token mixes (:func:`validate_across_mixes`)."""
+MIX_ASSUMPTION = ("per token: TTFT ∝ input tokens (prefill), each output token one ITL at the same concurrency "
+                  "(e2e scaled by output tokens where ITL is not measured), independent of the mix otherwise")
+_RATE_GRID = 256  # concurrencies scanned for the first one whose requests/s reaches an arrival rate
 
 
 @dataclass(frozen=True)
@@ -127,12 +134,44 @@ class LlmFitSummary:
     ttft_heldout_error: float | None
     ttft_heldout_error_line: float | None
     notes: tuple[str, ...] = field(default=())
+    mix_validations: tuple[MixValidation, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["run_ids"] = list(self.run_ids)
         out["curves"] = [asdict(c) for c in self.curves]
+        out["mix_validations"] = [v.to_dict() for v in self.mix_validations]
         out["notes"] = list(self.notes)
+        return finite(out)
+
+
+@dataclass(frozen=True)
+class MixValidation:
+    """A configuration's curves moved per token (:data:`MIX_ASSUMPTION`) to the token mix of another
+    configuration of its family, against that one's measured levels: the held-out error across mixes.
+    Errors are (predicted − measured) / measured per level, and their mean absolute value; rate-driven
+    levels are predicted at the concurrency the curves keep in flight at the measured rate (Little's law),
+    and counted in ``levels_beyond_range`` when no measured concurrency serves that rate."""
+
+    fitted: str
+    heldout: str
+    fitted_input_tokens: float | None
+    fitted_output_tokens: float | None
+    heldout_input_tokens: float | None
+    heldout_output_tokens: float | None
+    statistic: str
+    levels: int
+    levels_beyond_range: int
+    e2e_heldout_error: float | None
+    e2e_errors: tuple[float, ...]
+    e2e_heldout_error_unmoved: float | None  # the fitted curves used as they are, at the other mix
+    ttft_statistic: str | None
+    ttft_heldout_error: float | None
+    assumption: str = MIX_ASSUMPTION
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["e2e_errors"] = list(self.e2e_errors)
         return finite(out)
 
 
@@ -247,6 +286,7 @@ class LlmLatencyFit:
         self.output_tokens_mean_: float | None = None
         self.fitted_ = False
         self.reason_: str | None = None
+        self.mix_validations_: list[MixValidation] = []
         if steps.empty:
             self.reason_ = "no load levels"
             return self
@@ -389,30 +429,39 @@ class LlmLatencyFit:
     def has(self, metric: str, statistic: str) -> bool:
         return (metric, statistic) in self.curves_
 
-    def predict_ms(self, metric: str, statistic: str, concurrency: float,
-                   output_tokens: float | None = None) -> float | None:
+    def predict_ms(self, metric: str, statistic: str, concurrency: float, output_tokens: float | None = None,
+                   input_tokens: float | None = None) -> float | None:
         """``metric`` (ttft, itl, e2e) at ``statistic`` for ``concurrency`` per instance, ms; None when not
-        measured. e2e for another output length adds (O − n)·ITL when ITL is known, else scales by O / n."""
+        measured. Another token mix is moved per token (:data:`MIX_ASSUMPTION`): TTFT scales by I / i (prefill
+        grows with the input tokens; i measured); e2e adds (O − n)·ITL when ITL is known, else scales by O / n
+        (n measured), and adds TTFT's change."""
         self._check()
-        return self.measured_ms(metric, statistic, concurrency, output_tokens) if self.has(metric, statistic) else None
+        return (self.measured_ms(metric, statistic, concurrency, output_tokens, input_tokens)
+                if self.has(metric, statistic) else None)
 
-    def measured_ms(self, metric: str, statistic: str, concurrency: float, output_tokens: float | None = None) -> float:
+    def measured_ms(self, metric: str, statistic: str, concurrency: float, output_tokens: float | None = None,
+                    input_tokens: float | None = None) -> float:
         """:meth:`predict_ms` of a measured ``metric`` and ``statistic`` (:meth:`has`), ms; KeyError otherwise."""
         self._check()
         value = self.curves_[(metric, statistic)].predict_ms(concurrency)
-        n = self.output_tokens_mean_
+        n, i = self.output_tokens_mean_, self.input_tokens_mean_
+        prefill = input_tokens / i if input_tokens is not None and i else 1.0
+        if metric == "ttft":
+            return value * prefill
         if metric == "e2e" and output_tokens is not None and n and output_tokens != n:
             itl = self.curves_.get(("itl", statistic))
             value = value + (output_tokens - n) * itl.predict_ms(concurrency) if itl else value * output_tokens / n
+        if metric == "e2e" and prefill != 1.0 and ("ttft", statistic) in self.curves_:
+            value += (prefill - 1.0) * self.curves_[("ttft", statistic)].predict_ms(concurrency)
         return value
 
-    def predict_band_ms(self, metric: str, statistic: str, concurrency: float,
-                        output_tokens: float | None = None) -> tuple[float, float] | None:
+    def predict_band_ms(self, metric: str, statistic: str, concurrency: float, output_tokens: float | None = None,
+                        input_tokens: float | None = None) -> tuple[float, float] | None:
         """(lower, upper) ms around :meth:`predict_ms`: the prediction × the smallest and the largest
         held-out ratio (measured ÷ predicted at a level left out of the fit) of the curves it uses (with
         the ITL curve's when e2e is moved to another output length), never excluding the prediction;
         None when not measured or without held-out ratios."""
-        value = self.predict_ms(metric, statistic, concurrency, output_tokens)
+        value = self.predict_ms(metric, statistic, concurrency, output_tokens, input_tokens)
         if value is None:
             return None
         curves = [self.curves_[(metric, statistic)]]
@@ -425,11 +474,31 @@ class LlmLatencyFit:
             return None
         return value * min(1.0, ratios["heldout_ratio_min"]), value * max(1.0, ratios["heldout_ratio_max"])
 
-    def requests_per_s(self, concurrency: float, output_tokens: float | None = None) -> float:
+    def requests_per_s(self, concurrency: float, output_tokens: float | None = None,
+                       input_tokens: float | None = None) -> float:
         """Closed-loop requests/s per instance at ``concurrency``: c / e2e_mean(c) (p50 without a mean)."""
         stat = "mean" if self.has("e2e", "mean") else "p50" if self.has("e2e", "p50") else next(
             s for s in STATISTICS if self.has("e2e", s))
-        return concurrency / (self.measured_ms("e2e", stat, concurrency, output_tokens) / 1000.0)
+        return concurrency / (self.measured_ms("e2e", stat, concurrency, output_tokens, input_tokens) / 1000.0)
+
+    def concurrency_at_rate(self, rps: float, concurrency_limit: float, output_tokens: float | None = None,
+                            input_tokens: float | None = None) -> float:
+        """Requests in flight per copy when ``rps`` requests/s arrive at it (open loop): the fixed point
+        c = rps × e2e_mean(c) of Little's law, with e2e rising with the batch, i.e. the smallest c whose
+        :meth:`requests_per_s` reaches ``rps``; ``inf`` when no c up to ``concurrency_limit`` serves it."""
+        if rps <= 0:
+            return 0.0
+        grid = np.linspace(concurrency_limit / _RATE_GRID, concurrency_limit, _RATE_GRID)
+        served = np.array([self.requests_per_s(float(c), output_tokens, input_tokens) for c in grid])
+        reached = np.flatnonzero(np.isfinite(served) & (served >= rps))
+        if reached.size == 0:
+            return math.inf
+        high = float(grid[reached[0]])
+        low = 0.0 if reached[0] == 0 else float(grid[reached[0] - 1])
+        for _ in range(40):  # bisection between the last grid point short of rps and the first reaching it
+            mid = (low + high) / 2
+            low, high = (mid, high) if self.requests_per_s(mid, output_tokens, input_tokens) < rps else (low, mid)
+        return high
 
     def token_mix_notes(self, input_tokens: float | None, output_tokens: float | None) -> list[str]:
         """Notes flagging a token mix more than 25 % from the measured one (never silent; an unrecorded
@@ -463,7 +532,7 @@ class LlmLatencyFit:
             heldout_error=self.heldout_error_, heldout_error_line=self.heldout_error_line_,
             heldout_error_max_throughput=self.heldout_error_max_throughput_,
             ttft_heldout_error=self.ttft_heldout_error_, ttft_heldout_error_line=self.ttft_heldout_error_line_,
-            notes=tuple(self.notes_))
+            notes=tuple(self.notes_), mix_validations=tuple(self.mix_validations_))
 
 
 def _labels(value: Any) -> dict[str, str]:
@@ -488,10 +557,68 @@ def configuration_of(run: Mapping[str, Any]) -> LlmConfiguration:
                             labels=tuple(sorted(labels.items())))
 
 
+def mix_family(config: LlmConfiguration) -> LlmConfiguration:
+    """``config`` without its request-mix labels (:data:`MIX_LABELS`)."""
+    return replace(config, labels=tuple((k, v) for k, v in config.labels if k not in MIX_LABELS))
+
+
+def _mix_validation(source: LlmLatencyFit, target: LlmLatencyFit) -> MixValidation | None:
+    """``source`` moved to ``target``'s mix and checked on its levels; None without a common e2e statistic."""
+    stat = next((s for s in STATISTICS if source.has("e2e", s) and np.isfinite(target._series("e2e", s)).any()),
+                None)
+    if stat is None or target.output_tokens_mean_ is None:
+        return None
+    measured = target._series("e2e", stat)
+    rate = np.array([str(k) == "request_rate" for k in target._steps["load_kind"]])
+    inputs, outputs = target.input_tokens_mean_, target.output_tokens_mean_
+    ttft_stat = next((s for s in STATISTICS if source.has("ttft", s) and np.isfinite(target._series("ttft", s)).any()),
+                     None)
+    errors, unmoved, ttft_errors, beyond = [], [], [], 0
+    for level in range(len(target.concurrency_)):
+        if not (np.isfinite(measured[level]) and measured[level] > 0):
+            continue
+        c = c_unmoved = float(target.concurrency_[level])
+        if rate[level]:  # open loop: the concurrency the curves keep in flight at the measured rate
+            rps = float(target.throughput_rps_[level])
+            c = source.concurrency_at_rate(rps, source.concurrency_max, outputs, inputs)
+            c_unmoved = source.concurrency_at_rate(rps, source.concurrency_max)
+        if not (np.isfinite(c) and np.isfinite(c_unmoved)):
+            beyond += 1
+            continue
+        errors.append(source.measured_ms("e2e", stat, c, outputs, inputs) / measured[level] - 1.0)
+        unmoved.append(source.measured_ms("e2e", stat, c_unmoved) / measured[level] - 1.0)
+        ttft = target._series("ttft", ttft_stat)[level] if ttft_stat else np.nan
+        if ttft_stat and np.isfinite(ttft) and ttft > 0:
+            ttft_errors.append(source.measured_ms("ttft", ttft_stat, c, outputs, inputs) / ttft - 1.0)
+    return MixValidation(
+        fitted=source.config.label, heldout=target.config.label, fitted_input_tokens=source.input_tokens_mean_,
+        fitted_output_tokens=source.output_tokens_mean_, heldout_input_tokens=inputs, heldout_output_tokens=outputs,
+        statistic=stat, levels=len(errors), levels_beyond_range=beyond,
+        e2e_heldout_error=float(np.mean(np.abs(errors))) if errors else None,
+        e2e_errors=tuple(float(e) for e in errors),
+        e2e_heldout_error_unmoved=float(np.mean(np.abs(unmoved))) if unmoved else None,
+        ttft_statistic=ttft_stat if ttft_errors else None,
+        ttft_heldout_error=float(np.mean(np.abs(ttft_errors))) if ttft_errors else None)
+
+
+def validate_across_mixes(fits: list[LlmLatencyFit]) -> None:
+    """For every fitted configuration whose family (:func:`mix_family`) was measured at another token mix
+    too, set ``mix_validations_``: its curves moved per token to each other mix, against that mix's levels."""
+    families: dict[LlmConfiguration, list[LlmLatencyFit]] = {}
+    for fit in fits:
+        families.setdefault(mix_family(fit.config), []).append(fit)
+    for members in families.values():
+        for source in members:
+            if source.fitted_:
+                found = (_mix_validation(source, other) for other in members if other is not source)
+                source.mix_validations_ = [v for v in found if v is not None and v.levels]
+
+
 def fit_llm_configurations(runs: pd.DataFrame, steps: pd.DataFrame,
                            min_levels: int = MIN_LEVELS) -> list[LlmLatencyFit]:
     """One fit per configuration over the ``llm_steps`` rows of ``runs`` (the ``runs`` table), fitted or
-    not (``reason_``), in label order. Runs of one configuration are pooled."""
+    not (``reason_``), in label order, each checked across token mixes (:func:`validate_across_mixes`).
+    Runs of one configuration are pooled."""
     if steps.empty or runs.empty:
         return []
     groups: dict[LlmConfiguration, list[dict[str, Any]]] = {}
@@ -506,4 +633,5 @@ def fit_llm_configurations(runs: pd.DataFrame, steps: pd.DataFrame,
         origins = sorted({str(r.get("origin") or "measured") for r in members})
         fits.append(LlmLatencyFit(config, origin="+".join(origins), run_ids=ids, min_levels=min_levels)
                     .fit(steps[steps["run_id"].isin(ids)]))
+    validate_across_mixes(fits)
     return sorted(fits, key=lambda f: f.config.label)

@@ -25,6 +25,7 @@ from planner.cli.common import (
     progress,
     step_rule_options,
 )
+from planner.cli.llm import llm_app
 from planner.recommend import DEFAULT_MAX_UTILIZATION
 
 _DIURNAL_KEYS = ("peak", "trough", "period", "duration", "noise", "seed")
@@ -32,6 +33,20 @@ _TRAFFIC_HELP = ("FILE (CSV with header minute,tps or timestamp,invocations), ru
                  "Invocations series of a run in --store) or diurnal:peak=1000,trough=100,period=24h"
                  "[,duration=7d,noise=0.1,seed=1] (a sinusoid starting at the trough; duration defaults to one "
                  "period).")
+
+
+# the simulated behaviour (planner.recommend.autoscale.ScalingBehaviour), shared by both autoscale commands
+StartupOpt = Annotated[float, typer.Option(min=0, help="Seconds from a scale-out to the new capacity serving.")]
+ScaleInCooldownOpt = Annotated[int, typer.Option(min=0, help="ScaleInCooldown, seconds.")]
+ScaleOutCooldownOpt = Annotated[int, typer.Option(min=0, help="ScaleOutCooldown, seconds.")]
+ScaleOutMinutesOpt = Annotated[int, typer.Option(
+    min=1, help="Consecutive minutes above the target before a scale-out (AWS: 3).")]
+ScaleInMinutesOpt = Annotated[int, typer.Option(min=1, help="Consecutive low minutes before a scale-in (observed: 15).")]
+ScaleInRatioOpt = Annotated[float, typer.Option(
+    min=0.01, max=1.0, help="A minute is low below this × target (observed: 0.9).")]
+DisableScaleInOpt = Annotated[bool, typer.Option("--disable-scale-in", help="Policy never scales in.")]
+MetricDelayOpt = Annotated[int, typer.Option(
+    min=0, help="Minutes before a CloudWatch datapoint reaches the alarms (observed: about 1–2).")]
 
 
 def _minutes_arg(text: str, key: str) -> float:
@@ -112,19 +127,14 @@ def autoscale(
                     "to the policy's count at the peak).")] = None,
     safety_factor: Annotated[float, typer.Option(
         min=0.01, max=1.0, help="Target = max TPS per instance × this × 60 (AWS advises starting at 0.5).")] = 0.5,
-    startup_s: Annotated[float, typer.Option(min=0, help="Seconds from a scale-out to the new instances serving.")]
-    = 300.0,
-    scale_in_cooldown_s: Annotated[int, typer.Option(min=0, help="ScaleInCooldown, seconds.")] = 300,
-    scale_out_cooldown_s: Annotated[int, typer.Option(min=0, help="ScaleOutCooldown, seconds.")] = 300,
-    scale_out_minutes: Annotated[int, typer.Option(
-        min=1, help="Consecutive minutes above the target before a scale-out (AWS: 3).")] = 3,
-    scale_in_minutes: Annotated[int, typer.Option(
-        min=1, help="Consecutive low minutes before a scale-in (observed: 15).")] = 15,
-    scale_in_ratio: Annotated[float, typer.Option(
-        min=0.01, max=1.0, help="A minute is low below this × target (observed: 0.9).")] = 0.9,
-    disable_scale_in: Annotated[bool, typer.Option("--disable-scale-in", help="Policy never scales in.")] = False,
-    metric_delay_minutes: Annotated[int, typer.Option(
-        min=0, help="Minutes before a CloudWatch datapoint reaches the alarms (observed: about 1–2).")] = 2,
+    startup_s: StartupOpt = 300.0,
+    scale_in_cooldown_s: ScaleInCooldownOpt = 300,
+    scale_out_cooldown_s: ScaleOutCooldownOpt = 300,
+    scale_out_minutes: ScaleOutMinutesOpt = 3,
+    scale_in_minutes: ScaleInMinutesOpt = 15,
+    scale_in_ratio: ScaleInRatioOpt = 0.9,
+    disable_scale_in: DisableScaleInOpt = False,
+    metric_delay_minutes: MetricDelayOpt = 2,
     max_utilization: Annotated[float, typer.Option(
         min=0.05, max=1.0, help="Utilisation cap of the capacity at the SLA (as in `planner recommend`).")]
     = DEFAULT_MAX_UTILIZATION,
@@ -211,6 +221,119 @@ def _print_plan(plan, commands: tuple[str, str]) -> None:
         out.print(f"  {note}", style="dim")
     out.print("Differs from AWS:", style="dim")
     for difference in simulation_differences(p):
+        out.print(f"  {difference}", style="dim")
+    out.print(f"Apply: {commands[0]}")
+    out.print(f"       {commands[1]}")
+
+
+@llm_app.command("autoscale")
+@price_options
+def llm_autoscale(
+    traffic: Annotated[str, typer.Option("--traffic", help=_TRAFFIC_HELP + " Load in requests/s.")],
+    input_tokens: Annotated[str, typer.Option("--input-tokens", help="Mean input (prompt) tokens per request.")],
+    output_tokens: Annotated[str, typer.Option("--output-tokens", help="Mean output tokens per request.")],
+    ttft_p99: Annotated[str | None, typer.Option("--ttft-p99", help="Time to first token target (at --percentile).")]
+    = None,
+    itl_p99: Annotated[str | None, typer.Option("--itl-p99", help="Inter-token latency target (at --percentile).")]
+    = None,
+    e2e_p99: Annotated[str | None, typer.Option("--e2e-p99", help="End-to-end latency target (at --percentile).")]
+    = None,
+    percentile: Annotated[str, typer.Option(help="Percentile the SLOs apply at: p50, p90, p95 or p99.")] = "p99",
+    configuration: Annotated[str | None, typer.Option(
+        help="Configuration label or instance type (default: the cheapest meeting the SLOs at the peak).")] = None,
+    target_concurrency: Annotated[str, typer.Option(
+        help="TargetValue in concurrent requests per copy: 'auto' (the highest concurrency per copy meeting every "
+             "SLO × --safety-factor) or a number.")] = "auto",
+    safety_factor: Annotated[float, typer.Option(
+        min=0.01, max=1.0, help="Target = concurrency per copy at the SLOs × this.")] = 0.5,
+    min_copies: Annotated[int | None, typer.Option(
+        min=1, help="Minimum copies (default: the policy's copies at the trough).")] = None,
+    max_copies: Annotated[int | None, typer.Option(
+        min=1, help="Maximum copies (default: the policy's copies at the peak, at least the static count).")] = None,
+    startup_s: StartupOpt = 300.0,
+    scale_in_cooldown_s: ScaleInCooldownOpt = 300,
+    scale_out_cooldown_s: ScaleOutCooldownOpt = 300,
+    scale_out_minutes: ScaleOutMinutesOpt = 3,
+    scale_in_minutes: ScaleInMinutesOpt = 15,
+    scale_in_ratio: ScaleInRatioOpt = 0.9,
+    disable_scale_in: DisableScaleInOpt = False,
+    metric_delay_minutes: MetricDelayOpt = 2,
+    extrapolate: Annotated[bool, typer.Option("--extrapolate", help="Model up to 2× the highest measured "
+                                                                    "concurrency (flagged).")] = False,
+    store: StoreOpt = None,
+    export_policy: Annotated[Path | None, typer.Option(
+        help="Write the TargetTrackingScalingPolicyConfiguration JSON (for put-scaling-policy) to this file.")]
+    = None,
+    inference_component_name: Annotated[str, typer.Option(help="Inference component named in the Apply commands.")]
+    = "INFERENCE_COMPONENT_NAME",
+    policy_name: Annotated[str, typer.Option(help="Scaling policy name in the Apply commands.")]
+    = "planner-target-tracking",
+    as_json: JsonOpt = False,
+    prices: PriceArgsArg = None,
+) -> None:
+    """Simulate target tracking of an inference component's copies on ConcurrentRequestsPerCopy over a traffic
+    profile (requests/s): SLO-breach minutes, cost against static copies at the peak, and the recommended policy."""
+    from planner.recommend.autoscale import copy_apply_commands
+    from planner.scenarios.llm import LLM_PERCENTILES, LlmAutoscaleScenario, plan_llm_autoscale
+
+    if percentile not in LLM_PERCENTILES:
+        raise typer.BadParameter(f"expected one of {', '.join(LLM_PERCENTILES)}, found {percentile!r}",
+                                 param_hint="--percentile")
+    if min_copies is not None and max_copies is not None and min_copies > max_copies:
+        raise typer.BadParameter(f"--min-copies {min_copies} is above --max-copies {max_copies}",
+                                 param_hint="--min-copies")
+    slos = {f"{m}_ms": duration_ms_arg(v, f"--{m}-p99") if v is not None else None
+            for m, v in (("ttft", ttft_p99), ("itl", itl_p99), ("e2e", e2e_p99))}
+    scenario = LlmAutoscaleScenario(
+        input_tokens=count_arg(input_tokens, "--input-tokens"), output_tokens=count_arg(output_tokens, "--output-tokens"),
+        percentile=percentile, configuration=configuration, safety_factor=safety_factor,
+        target_concurrency_per_copy=(None if target_concurrency.strip().lower() == "auto"
+                                     else count_arg(target_concurrency, "--target-concurrency")),
+        min_capacity=min_copies, max_capacity=max_copies, extrapolate=extrapolate, startup_s=startup_s,
+        scale_in_cooldown_s=scale_in_cooldown_s, scale_out_cooldown_s=scale_out_cooldown_s,
+        scale_out_minutes=scale_out_minutes, scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio,
+        disable_scale_in=disable_scale_in, metric_delay_minutes=metric_delay_minutes, **slos)
+    source = open_source(store) if traffic.startswith("run:") else None  # else after a traffic file's errors
+    profile = _traffic(traffic, source)
+    plan = plan_llm_autoscale(source or open_source(store), prices.catalog(), profile, scenario)
+    commands = copy_apply_commands(plan.policy, inference_component_name, policy_name, export_policy)
+    if export_policy:
+        export_policy.write_text(json.dumps(plan.policy.scaling_policy_configuration(), indent=2) + "\n")
+        err.print(f"policy written to {export_policy}", style="dim")
+    if as_json:
+        emit_json({**plan.to_dict(), "apply_commands": list(commands)})
+    else:
+        _print_copy_plan(plan, commands)
+
+
+def _print_copy_plan(plan, commands: tuple[str, str]) -> None:
+    from planner.recommend.llm_autoscale import copy_simulation_differences
+
+    p, auto, static = plan.policy, plan.autoscaled, plan.static
+    hours = plan.traffic.minutes / 60
+    slo = ", ".join(f"{s.metric} ≤ {s.target_ms:g} ms" for s in plan.slos) or "no SLO"
+    table = Table("", "copies", "instances", "instance-hours", f"$ over {hours:g} h", "$/month", "SLO-breach minutes",
+                  "overloaded minutes", "max conc/copy",
+                  title=f"{plan.option.label}: {slo} at {plan.percentile}, {plan.input_tokens:g}→"
+                        f"{plan.output_tokens:g} tokens, over {plan.traffic.source}")
+    for o in (auto, static):
+        worst = "unbounded" if o.max_concurrency_per_copy is None else f"{o.max_concurrency_per_copy:.1f}"
+        table.add_row(o.name, f"{o.min_copies}–{o.max_copies}", f"{o.min_instances}–{o.max_instances}",
+                      f"{o.instance_hours:,.1f}", f"{o.usd:,.2f}", f"{o.usd_per_month:,.0f}", str(o.breach_minutes),
+                      str(o.overloaded_minutes), worst)
+    out.print(table)
+    saving = plan.savings_usd / static.usd if static.usd else 0.0
+    out.print(f"Savings against static copies at the peak: ${plan.savings_usd:,.2f} ({saving:.0%}); "
+              f"{auto.breach_minutes} SLO-breach minutes autoscaled ({auto.scale_out_events} scale-outs, "
+              f"{auto.scale_in_events} scale-ins).")
+    out.print(f"Policy: ConcurrentRequestsPerCopy TargetValue {p.target_concurrent_requests_per_copy:g}; min "
+              f"{p.min_capacity}, max {p.max_capacity} copies ({plan.option.copies_per_instance} per instance); "
+              f"cooldowns in {p.scale_in_cooldown_s} s / out {p.scale_out_cooldown_s} s; start-up {p.startup_s:g} s.")
+    out.print(f"  {plan.target_value_derivation}.")
+    for note in plan.notes:
+        out.print(f"  {note}", style="dim")
+    out.print("Differs from AWS:", style="dim")
+    for difference in copy_simulation_differences(p):
         out.print(f"  {difference}", style="dim")
     out.print(f"Apply: {commands[0]}")
     out.print(f"       {commands[1]}")

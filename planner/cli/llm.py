@@ -61,6 +61,11 @@ def fit(store: StoreOpt = None, as_json: JsonOpt = False) -> None:
     for s in summaries:
         if not s.fitted:
             out.print(f"not fitted: {s.label} (runs {', '.join(r[:8] for r in s.run_ids)}): {s.reason}")
+    for s in summaries:
+        for v in s.mix_validations:
+            out.print(f"another mix: {v.fitted} moved per token to {v.heldout} ({v.levels} level(s)): held-out e2e "
+                      f"{v.statistic} error {_pct(v.e2e_heldout_error)} (unmoved {_pct(v.e2e_heldout_error_unmoved)})"
+                      + (f", TTFT {v.ttft_statistic} {_pct(v.ttft_heldout_error)}" if v.ttft_statistic else ""))
 
 
 @llm_app.command("recommend")

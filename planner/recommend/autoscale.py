@@ -33,6 +33,10 @@ and ``ScaleOutCooldown`` / ``ScaleInCooldown`` in
 https://docs.aws.amazon.com/autoscaling/application/APIReference/API_TargetTrackingScalingPolicyConfiguration.html.
 :func:`simulation_differences` lists where the simulation departs from AWS.
 
+The behaviour knobs are :class:`ScalingBehaviour`, shared by every policy. The same simulation runs on
+another per-minute metric (:data:`MinuteMetric`): :mod:`planner.recommend.llm_autoscale` scales the copies
+of an LLM inference component on ``ConcurrentRequestsPerCopy`` (:class:`CopyConcurrencyPolicy`).
+
 Pure and deterministic: same inputs, same timeline.
 """
 
@@ -41,7 +45,8 @@ from __future__ import annotations
 import json
 import math
 import shlex
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,6 +63,8 @@ from planner.traffic import TrafficProfile
 
 PREDEFINED_METRIC = "SageMakerVariantInvocationsPerInstance"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+COPY_PREDEFINED_METRIC = "SageMakerInferenceComponentConcurrentRequestsPerCopyHighResolution"
+COPY_SCALABLE_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 MAX_CAPACITY_CANDIDATES = 6  # max capacities tried between the static count and the policy's count at peak
 _IR_MODEL = "inference-recommender-point"
 
@@ -65,18 +72,12 @@ _IR_MODEL = "inference-recommender-point"
 # --------------------------------------------------------------------------- policy and simulation
 
 
-@dataclass(frozen=True)
-class TargetTrackingPolicy:
-    """A target-tracking policy on ``InvocationsPerInstance`` and the behaviour simulated around it.
+@dataclass(frozen=True, kw_only=True)
+class ScalingBehaviour:
+    """How a target-tracking policy reacts and what is simulated around it, defined once for every metric:
+    cooldowns and start-up in seconds, alarm windows in minutes (``scale_in_ratio`` × target is "low"),
+    and ``metric_delay_minutes``, how late datapoints reach the alarms (simulated, not part of the policy)."""
 
-    ``target_invocations_per_instance_per_minute`` is the policy's ``TargetValue``; capacities are
-    instance counts; durations in seconds; ``metric_delay_minutes`` is how late CloudWatch datapoints
-    reach the alarms (simulated, not part of the policy).
-    """
-
-    target_invocations_per_instance_per_minute: float
-    min_capacity: int
-    max_capacity: int
     scale_out_cooldown_s: int = 300
     scale_in_cooldown_s: int = 300
     startup_s: float = 300.0
@@ -87,14 +88,37 @@ class TargetTrackingPolicy:
     metric_delay_minutes: int = 2
 
     def __post_init__(self) -> None:
-        if not (self.target_invocations_per_instance_per_minute > 0 and 1 <= self.min_capacity <= self.max_capacity):
-            raise ValueError("need a target > 0 and 1 <= min_capacity <= max_capacity, got "
-                             f"{self.target_invocations_per_instance_per_minute!r}, {self.min_capacity!r}, "
-                             f"{self.max_capacity!r}")
         if min(self.scale_out_cooldown_s, self.scale_in_cooldown_s, self.startup_s, self.metric_delay_minutes) < 0 \
                 or min(self.scale_out_minutes, self.scale_in_minutes) < 1 or not 0 < self.scale_in_ratio <= 1:
             raise ValueError("cooldowns, start-up and metric delay must be >= 0, alarm windows >= 1 minute, "
                              "scale_in_ratio in (0, 1]")
+
+
+def _check_capacity(target: float, min_capacity: int, max_capacity: int) -> None:
+    if not (target > 0 and 1 <= min_capacity <= max_capacity):
+        raise ValueError(f"need a target > 0 and 1 <= min_capacity <= max_capacity, got {target!r}, "
+                         f"{min_capacity!r}, {max_capacity!r}")
+
+
+@dataclass(frozen=True)
+class TargetTrackingPolicy(ScalingBehaviour):
+    """A target-tracking policy on ``InvocationsPerInstance`` and the behaviour simulated around it.
+
+    ``target_invocations_per_instance_per_minute`` is the policy's ``TargetValue``; capacities are
+    instance counts; the rest is :class:`ScalingBehaviour` (keyword only).
+    """
+
+    target_invocations_per_instance_per_minute: float
+    min_capacity: int
+    max_capacity: int
+
+    def __post_init__(self) -> None:
+        _check_capacity(self.target_invocations_per_instance_per_minute, self.min_capacity, self.max_capacity)
+        super().__post_init__()
+
+    @property
+    def target_value(self) -> float:
+        return self.target_invocations_per_instance_per_minute
 
     def scaling_policy_configuration(self) -> dict[str, Any]:
         """``TargetTrackingScalingPolicyConfiguration`` as Application Auto Scaling's
@@ -109,9 +133,40 @@ class TargetTrackingPolicy:
 
 
 @dataclass(frozen=True)
+class CopyConcurrencyPolicy(ScalingBehaviour):
+    """A target-tracking policy of an inference component on ``ConcurrentRequestsPerCopy``: its
+    ``TargetValue`` is requests in flight per model copy (queued ones included), capacities are copies.
+    The rest is :class:`ScalingBehaviour` (keyword only)."""
+
+    target_concurrent_requests_per_copy: float
+    min_capacity: int
+    max_capacity: int
+
+    def __post_init__(self) -> None:
+        _check_capacity(self.target_concurrent_requests_per_copy, self.min_capacity, self.max_capacity)
+        super().__post_init__()
+
+    @property
+    def target_value(self) -> float:
+        return self.target_concurrent_requests_per_copy
+
+    def scaling_policy_configuration(self) -> dict[str, Any]:
+        """``TargetTrackingScalingPolicyConfiguration`` for ``put_scaling_policy`` on the component's
+        ``DesiredCopyCount``."""
+        return {"TargetValue": float(self.target_concurrent_requests_per_copy),
+                "PredefinedMetricSpecification": {"PredefinedMetricType": COPY_PREDEFINED_METRIC},
+                "ScaleOutCooldown": int(self.scale_out_cooldown_s), "ScaleInCooldown": int(self.scale_in_cooldown_s),
+                "DisableScaleIn": bool(self.disable_scale_in)}
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class ScalingEvent:
     """One scaling activity, decided at the end of ``minute`` on the datapoint of ``datapoint_minute``
-    (``invocations_per_instance``); the new count serves from ``effective_minute``."""
+    (``invocations_per_instance``: the metric's value, concurrent requests per copy for a copy policy);
+    the new count serves from ``effective_minute``."""
 
     minute: int
     action: str  # "scale-out" | "scale-in"
@@ -127,7 +182,8 @@ class ScalingEvent:
 
 @dataclass(frozen=True)
 class ScalingTimeline:
-    """Per minute: instances in service, instances billed (in service + starting) and the metric."""
+    """Per minute: instances (or copies) in service, billed (in service + starting) and the metric
+    (``invocations_per_instance``, or concurrent requests per copy for a copy policy)."""
 
     in_service: np.ndarray = field(repr=False, compare=False)
     billed: np.ndarray = field(repr=False, compare=False)
@@ -140,38 +196,61 @@ class ScalingTimeline:
 
 
 def _desired(invocations: float, target: float) -> int:
+    """ceil(``invocations`` / ``target``): the count that brings a proportional metric to its target
+    (an unbounded datapoint, an overloaded copy's, asks for as many as allowed)."""
+    if not math.isfinite(invocations):
+        return sys.maxsize
     return math.ceil(round(invocations / target, 9))
 
 
-def simulate_target_tracking(tps: Sequence[float] | np.ndarray, policy: TargetTrackingPolicy,
-                             initial_capacity: int | None = None) -> ScalingTimeline:
-    """Instances minute by minute under ``policy`` for traffic ``tps`` (mean requests/s per minute).
+MinuteMetric = Callable[[float, int], float]
+"""A per-minute metric: (mean requests/s in the minute, count in service) -> the datapoint."""
 
-    ``initial_capacity`` defaults to what the policy wants for minute 0; it is clamped to [min, max].
-    See the module docstring for the rules.
+
+def _invocations_per_instance(tps: float, in_service: int) -> float:
+    return tps * 60.0 / in_service
+
+
+def _first_count(metric: MinuteMetric, tps: float, target: float, max_capacity: int) -> int:
+    """The smallest count (at most ``max_capacity``) whose datapoint is at or below ``target``."""
+    return next((n for n in range(1, max_capacity + 1) if metric(tps, n) <= target * (1 + 1e-9)), max_capacity)
+
+
+def simulate_target_tracking(tps: Sequence[float] | np.ndarray, policy: TargetTrackingPolicy | CopyConcurrencyPolicy,
+                             initial_capacity: int | None = None, metric: MinuteMetric | None = None) -> ScalingTimeline:
+    """Instances (or copies) minute by minute under ``policy`` for traffic ``tps`` (mean requests/s per minute).
+
+    ``metric`` gives each minute's datapoint from its traffic and the count in service (default:
+    InvocationsPerInstance, tps × 60 / count). ``initial_capacity`` defaults to what the policy wants for
+    minute 0; it is clamped to [min, max]. See the module docstring for the rules.
     """
-    invocations = (np.asarray(tps, dtype=float) * 60.0).tolist()
-    if not invocations:
+    load = np.asarray(tps, dtype=float).tolist()
+    if not load:
         raise ValueError("no traffic to simulate")
-    target, p = policy.target_invocations_per_instance_per_minute, policy
-    start = _desired(invocations[0], target) if initial_capacity is None else int(initial_capacity)
+    target, p = policy.target_value, policy
+    if initial_capacity is not None:
+        start = int(initial_capacity)
+    else:
+        start = (_desired(load[0] * 60.0, target) if metric is None
+                 else _first_count(metric, load[0], target, p.max_capacity))
+    datapoint = metric or _invocations_per_instance
     serving = min(max(start, p.min_capacity), p.max_capacity)
     pending, ready_minute, ready_s = 0, 0, 0.0
     out_cooldown_until_s = scale_in_from_s = -math.inf
     above = below = 0
-    in_service, billed, metric = [], [], []
+    in_service, billed, values = [], [], []
     events: list[ScalingEvent] = []
-    for t, count in enumerate(invocations):
+    for t, rate in enumerate(load):
         if pending and t >= ready_minute:
             serving, pending = serving + pending, 0
             out_cooldown_until_s = ready_s + p.scale_out_cooldown_s
         in_service.append(serving)
         billed.append(serving + pending)
-        metric.append(count / serving)
+        values.append(datapoint(rate, serving))
         seen = t - p.metric_delay_minutes  # the newest datapoint the alarms have at the end of minute t
         if seen < 0:
             continue
-        value = metric[seen]
+        value = values[seen]
         above = above + 1 if value > target else 0
         below = below + 1 if value < p.scale_in_ratio * target else 0
         if pending:
@@ -193,10 +272,10 @@ def simulate_target_tracking(tps: Sequence[float] | np.ndarray, policy: TargetTr
                 events.append(ScalingEvent(t, "scale-in", serving, wanted, t + 1, seen, value))
                 serving = wanted
                 scale_in_from_s = now_s + p.scale_in_cooldown_s
-    return ScalingTimeline(np.array(in_service), np.array(billed), np.array(metric), tuple(events))
+    return ScalingTimeline(np.array(in_service), np.array(billed), np.array(values), tuple(events))
 
 
-def simulation_differences(policy: TargetTrackingPolicy) -> tuple[str, ...]:
+def simulation_differences(policy: ScalingBehaviour) -> tuple[str, ...]:
     """Where :func:`simulate_target_tracking` (and the latency read off it) departs from AWS."""
     p = policy
     return (
@@ -223,8 +302,21 @@ def apply_commands(policy: TargetTrackingPolicy, endpoint_name: str, variant_nam
     """The AWS CLI commands that apply ``policy`` to a SageMaker variant: ``register-scalable-target``
     (min/max capacity) and ``put-scaling-policy``, whose configuration is ``file://configuration_file``
     when given, else the JSON inline. Shell-quoted, ready to run."""
-    target = ["--service-namespace", "sagemaker", "--resource-id", f"endpoint/{endpoint_name}/variant/{variant_name}",
-              "--scalable-dimension", SCALABLE_DIMENSION]
+    return _commands(policy, f"endpoint/{endpoint_name}/variant/{variant_name}", SCALABLE_DIMENSION, policy_name,
+                     configuration_file)
+
+
+def copy_apply_commands(policy: CopyConcurrencyPolicy, inference_component_name: str,
+                        policy_name: str = "planner-target-tracking",
+                        configuration_file: str | Path | None = None) -> tuple[str, str]:
+    """:func:`apply_commands` for an inference component's copy count (``inference-component/NAME``)."""
+    return _commands(policy, f"inference-component/{inference_component_name}", COPY_SCALABLE_DIMENSION,
+                     policy_name, configuration_file)
+
+
+def _commands(policy: TargetTrackingPolicy | CopyConcurrencyPolicy, resource_id: str, dimension: str,
+              policy_name: str, configuration_file: str | Path | None) -> tuple[str, str]:
+    target = ["--service-namespace", "sagemaker", "--resource-id", resource_id, "--scalable-dimension", dimension]
     config = (f"file://{configuration_file}" if configuration_file is not None
               else json.dumps(policy.scaling_policy_configuration(), separators=(",", ":")))
     register = ["aws", "application-autoscaling", "register-scalable-target", *target,
@@ -418,10 +510,7 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
                      latency_target_ms: float, percentile: float | str = 99.0, instance_type: str | None = None,
                      target_tps_per_instance: float | None = None, safety_factor: float = 0.5,
                      min_capacity: int | None = None, max_capacity: int | None = None,
-                     max_utilization: float = DEFAULT_MAX_UTILIZATION, startup_s: float = 300.0, scale_in_cooldown_s: int = 300,
-                     scale_out_cooldown_s: int = 300, scale_out_minutes: int = 3, scale_in_minutes: int = 15,
-                     scale_in_ratio: float = 0.9, disable_scale_in: bool = False,
-                     metric_delay_minutes: int = 2) -> AutoscalePlan:
+                     max_utilization: float = DEFAULT_MAX_UTILIZATION, **behaviour: Any) -> AutoscalePlan:
     """Recommend and simulate a target-tracking policy for ``traffic``.
 
     The instance type is the cheapest option of :func:`recommend_realtime` at the peak TPS (random
@@ -432,7 +521,9 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
     the fitted percentile reaches the SLA (at most the saturation): the safety factor is the only
     headroom, not applied on top of the utilisation cap. ``min_capacity`` defaults to the policy's
     count at the trough, ``max_capacity`` to the best of a few tried (:func:`_search_max_capacity`).
+    ``behaviour``: :class:`ScalingBehaviour` fields (their defaults otherwise).
     """
+    reaction = ScalingBehaviour(**behaviour)
     if not (0 < safety_factor <= 1):
         raise ValueError(f"safety_factor must be in (0, 1], got {safety_factor!r}")
     option, fit = _option_at_peak(fits, catalog, float(traffic.tps.max()), latency_target_ms, percentile,
@@ -453,11 +544,7 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
     if min_capacity is None:
         min_capacity = max(1, _desired(float(traffic.invocations_per_minute.min()), target))
         min_capacity = min(min_capacity, max_capacity or min_capacity)
-    policy = TargetTrackingPolicy(
-        target, min_capacity, max_capacity or min_capacity, scale_out_cooldown_s=scale_out_cooldown_s,
-        scale_in_cooldown_s=scale_in_cooldown_s, startup_s=startup_s, scale_out_minutes=scale_out_minutes,
-        scale_in_minutes=scale_in_minutes, scale_in_ratio=scale_in_ratio, disable_scale_in=disable_scale_in,
-        metric_delay_minutes=metric_delay_minutes)
+    policy = TargetTrackingPolicy(target, min_capacity, max_capacity or min_capacity, **asdict(reaction))
     usd_per_hour = catalog.price(option.instance_type)
     search: tuple[dict[str, Any], ...] = ()
     if max_capacity is None:

@@ -20,7 +20,7 @@ from typing import Any
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog
 from planner.errors import PriceError
 from planner.jsonable import finite
-from planner.llm_fit import LlmLatencyFit
+from planner.llm_fit import MIX_ASSUMPTION, LlmLatencyFit
 
 UNPRICED = "unpriced"
 BAND = ("predicted_*_lower_ms / _upper_ms: the prediction × the smallest and largest ratio of measured to "
@@ -155,24 +155,36 @@ def copies_per_instance(fit: LlmLatencyFit, accelerators: int) -> tuple[int, lis
     return 1, []
 
 
-def _meets(fit: LlmLatencyFit, slos: Sequence[LlmSlo], c: float, output_tokens: float) -> bool:
-    return all(fit.measured_ms(s.metric, s.statistic, c, output_tokens) <= s.target_ms for s in slos)
+def _meets(fit: LlmLatencyFit, slos: Sequence[LlmSlo], c: float, output_tokens: float, input_tokens: float) -> bool:
+    return all(fit.measured_ms(s.metric, s.statistic, c, output_tokens, input_tokens) <= s.target_ms for s in slos)
 
 
-def _concurrency(fit: LlmLatencyFit, slos: Sequence[LlmSlo], output_tokens: float,
+def _concurrency(fit: LlmLatencyFit, slos: Sequence[LlmSlo], output_tokens: float, input_tokens: float,
                  extrapolate: bool) -> float | None:
     """Highest concurrency per copy meeting every SLO, not past the requests/s peak; None if not even 1."""
     limit = fit.concurrency_max * (EXTRAPOLATION_FACTOR if extrapolate else 1.0)
     grid = [float(c) for c in range(1, max(int(math.floor(limit)), 1) + 1)]
     best, best_rps = None, -math.inf
     for c in grid:
-        if not _meets(fit, slos, c, output_tokens):
+        if not _meets(fit, slos, c, output_tokens, input_tokens):
             break
-        rps = fit.requests_per_s(c, output_tokens)
+        rps = fit.requests_per_s(c, output_tokens, input_tokens)
         if rps < best_rps:
             break
         best, best_rps = c, rps
     return best
+
+
+def mix_evidence(fit: LlmLatencyFit) -> list[str]:
+    """What a prediction for another token mix rests on: the per-token transfer checked on another measured
+    mix of the configuration (its held-out error), or, with one mix measured, the assumption alone."""
+    if not fit.mix_validations_:
+        return [f"one token mix measured for this configuration: the prediction for another assumes {MIX_ASSUMPTION} "
+                "(not validated)"]
+    return [f"moved to the asked mix {MIX_ASSUMPTION}; checked on the measured {v.heldout_input_tokens or 0:.0f}→"
+            f"{v.heldout_output_tokens or 0:.0f}-token mix ({v.heldout}): held-out e2e {v.statistic} error "
+            f"{v.e2e_heldout_error or 0:.0%} over {v.levels} level(s) (curves used unmoved: "
+            f"{v.e2e_heldout_error_unmoved or 0:.0%})" for v in fit.mix_validations_]
 
 
 def _option(fit: LlmLatencyFit, catalog: PriceCatalog, target_rps: float, input_tokens: float,
@@ -198,21 +210,22 @@ def _option(fit: LlmLatencyFit, catalog: PriceCatalog, target_rps: float, input_
     copies, copy_notes = copies_per_instance(fit, spec.accelerator_count)
     if copies == 0:
         return reject(f"one copy needs more accelerators than {instance_type} has ({spec.accelerator_count})")
-    c = _concurrency(fit, slos, output_tokens, extrapolate)
+    c = _concurrency(fit, slos, output_tokens, input_tokens, extrapolate)
     if c is None:
-        worst = [f"{s.metric} {s.statistic} {fit.measured_ms(s.metric, s.statistic, 1.0, output_tokens):.0f} ms > "
-                 f"{s.target_ms:g} ms" for s in slos
-                 if fit.measured_ms(s.metric, s.statistic, 1.0, output_tokens) > s.target_ms]
+        at_one = {s: fit.measured_ms(s.metric, s.statistic, 1.0, output_tokens, input_tokens) for s in slos}
+        worst = [f"{s.metric} {s.statistic} {v:.0f} ms > {s.target_ms:g} ms" for s, v in at_one.items()
+                 if v > s.target_ms]
         return reject("SLO unreachable even at concurrency 1: " + "; ".join(worst))
-    rps_per_instance = copies * fit.requests_per_s(c, output_tokens)
+    rps_per_instance = copies * fit.requests_per_s(c, output_tokens, input_tokens)
     count = math.ceil(target_rps / rps_per_instance - 1e-9) + (1 if ha else 0)
     usd_per_hour = count * spec.usd_per_hour
-    notes = [*fit.notes_, *notes, *copy_notes, *fit.token_mix_notes(input_tokens, output_tokens)]
+    mix_notes = fit.token_mix_notes(input_tokens, output_tokens)
+    notes = [*fit.notes_, *notes, *copy_notes, *mix_notes, *(mix_evidence(fit) if mix_notes else [])]
     extrapolated = c > fit.concurrency_max + 1e-9
     if extrapolated:
         notes.append(f"extrapolated beyond the measured concurrency ({c:g} per copy > {fit.concurrency_max:g})")
-    predicted = {m: fit.predict_ms(m, statistic, c, output_tokens) for m in ("ttft", "itl", "e2e")}
-    bands = {m: fit.predict_band_ms(m, statistic, c, output_tokens) or (None, None) for m in predicted}
+    predicted = {m: fit.predict_ms(m, statistic, c, output_tokens, input_tokens) for m in ("ttft", "itl", "e2e")}
+    bands = {m: fit.predict_band_ms(m, statistic, c, output_tokens, input_tokens) or (None, None) for m in predicted}
     notes += [f"{m} {statistic} not measured: predicted_{m}_ms is null" for m, v in predicted.items() if v is None]
     if ha:
         notes.append("HA: one instance more than the load needs")

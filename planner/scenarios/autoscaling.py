@@ -8,16 +8,17 @@ from dataclasses import dataclass, fields
 from planner.catalog import PriceCatalog
 from planner.ingest.traffic import traffic_from_metrics
 from planner.recommend import DEFAULT_MAX_UTILIZATION
-from planner.recommend.autoscale import AutoscalePlan, plan_autoscaling
+from planner.recommend.autoscale import AutoscalePlan, ScalingBehaviour, plan_autoscaling
 from planner.scenarios.source import RunSource
 from planner.steps import StepRules
 from planner.traffic import TrafficProfile
 
 
 @dataclass(frozen=True)
-class AutoscaleScenario:
-    """The SLA (p99, ms), the policy's knobs left to choose (None: recommended) and the simulated
-    behaviour around it (seconds, minutes); see :func:`planner.recommend.autoscale.plan_autoscaling`."""
+class AutoscaleScenario(ScalingBehaviour):
+    """The SLA (p99, ms) and the policy's knobs left to choose (None: recommended); the simulated
+    behaviour around it is :class:`~planner.recommend.autoscale.ScalingBehaviour` (keyword only, its
+    defaults); see :func:`planner.recommend.autoscale.plan_autoscaling`."""
 
     latency_target_ms: float
     target_tps_per_instance: float | None = None
@@ -26,14 +27,6 @@ class AutoscaleScenario:
     max_capacity: int | None = None
     safety_factor: float = 0.5
     max_utilization: float = DEFAULT_MAX_UTILIZATION
-    startup_s: float = 300.0
-    scale_in_cooldown_s: int = 300
-    scale_out_cooldown_s: int = 300
-    scale_out_minutes: int = 3
-    scale_in_minutes: int = 15
-    scale_in_ratio: float = 0.9
-    disable_scale_in: bool = False
-    metric_delay_minutes: int = 2
     run_ids: tuple[str, ...] = ()  # fit only these runs (all when empty)
 
 

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import pandas as pd
 
 from planner.catalog import PriceCatalog
 from planner.errors import InputError
 from planner.llm_fit import LlmLatencyFit, fit_llm_configurations
+from planner.recommend.autoscale import ScalingBehaviour
 from planner.recommend.llm import EXTRAPOLATION_FACTOR, LlmRecommendation, LlmSlo, recommend_llm
+from planner.recommend.llm_autoscale import LlmAutoscalePlan, plan_copy_autoscaling
 from planner.scenarios.source import SAMPLE_NOTE, SAMPLE_ORIGIN, RunSource, with_notes
+from planner.traffic import TrafficProfile
 
 LLM_PERCENTILES = ("p50", "p90", "p95", "p99")
 SLO_METRICS = ("ttft", "itl", "e2e")
@@ -59,8 +62,12 @@ class LlmScenario:
 
     @property
     def slos(self) -> tuple[LlmSlo, ...]:
-        return tuple(LlmSlo(metric=m, statistic=self.percentile, target_ms=target)
-                     for m in SLO_METRICS if (target := getattr(self, f"{m}_ms")) is not None)
+        return _slos(self)
+
+
+def _slos(scenario: LlmScenario | LlmAutoscaleScenario) -> tuple[LlmSlo, ...]:
+    return tuple(LlmSlo(metric=m, statistic=scenario.percentile, target_ms=target)
+                 for m in SLO_METRICS if (target := getattr(scenario, f"{m}_ms")) is not None)
 
 
 def llm_fits(runs: RunSource) -> list[LlmLatencyFit]:
@@ -128,9 +135,54 @@ def latency_curves(runs: RunSource | Sequence[LlmLatencyFit], scenario: LlmScena
             if not fit.has(metric, scenario.percentile):
                 continue
             for c in range(1, max(math.floor(limit), 1) + 1):
-                value = fit.predict_ms(metric, scenario.percentile, c, scenario.output_tokens)
-                low, high = fit.predict_band_ms(metric, scenario.percentile, c, scenario.output_tokens) or (
-                    math.nan, math.nan)
+                value = fit.predict_ms(metric, scenario.percentile, c, scenario.output_tokens, scenario.input_tokens)
+                low, high = fit.predict_band_ms(metric, scenario.percentile, c, scenario.output_tokens,
+                                                scenario.input_tokens) or (math.nan, math.nan)
                 rows.append((fit.config.label, metric, float(c), value, low, high, target,
                              c <= fit.concurrency_max + 1e-9))
     return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+@dataclass(frozen=True)
+class LlmAutoscaleScenario(ScalingBehaviour):
+    """Autoscaling an LLM inference component on ConcurrentRequestsPerCopy: the token mix, the SLOs (ms,
+    None: none) at ``percentile``, the configuration (a label or instance type; None: the cheapest at the
+    peak), the policy's knobs left to choose (None: recommended) and the simulated behaviour
+    (:class:`~planner.recommend.autoscale.ScalingBehaviour`, keyword only)."""
+
+    input_tokens: float
+    output_tokens: float
+    ttft_ms: float | None = None
+    itl_ms: float | None = None
+    e2e_ms: float | None = None
+    percentile: str = "p99"
+    configuration: str | None = None
+    target_concurrency_per_copy: float | None = None
+    safety_factor: float = 0.5
+    min_capacity: int | None = None
+    max_capacity: int | None = None
+    extrapolate: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.percentile not in LLM_PERCENTILES:
+            raise InputError("LLM autoscale scenario", "percentile", f"one of {', '.join(LLM_PERCENTILES)}",
+                             repr(self.percentile))
+
+    @property
+    def slos(self) -> tuple[LlmSlo, ...]:
+        return _slos(self)
+
+
+def plan_llm_autoscale(runs: RunSource | Sequence[LlmLatencyFit], catalog: PriceCatalog, traffic: TrafficProfile,
+                       scenario: LlmAutoscaleScenario) -> LlmAutoscalePlan:
+    """``planner llm autoscale``: the recommended ConcurrentRequestsPerCopy policy for ``traffic`` and its
+    simulation (:func:`~planner.recommend.llm_autoscale.plan_copy_autoscaling`)."""
+    fits = llm_fits(runs) if isinstance(runs, RunSource) else list(runs)
+    behaviour = {f.name: getattr(scenario, f.name) for f in fields(ScalingBehaviour)}
+    return plan_copy_autoscaling(
+        fits, catalog, traffic, input_tokens=scenario.input_tokens, output_tokens=scenario.output_tokens,
+        slos=scenario.slos, statistic=scenario.percentile, configuration=scenario.configuration,
+        target_concurrency_per_copy=scenario.target_concurrency_per_copy, safety_factor=scenario.safety_factor,
+        min_capacity=scenario.min_capacity, max_capacity=scenario.max_capacity, extrapolate=scenario.extrapolate,
+        **behaviour)
