@@ -12,6 +12,7 @@ plan autoscaling                ``scenarios.autoscaling``  ``plan_autoscale`` (`
 compare costs                   ``scenarios.costs``        ``compare_costs`` (``CostScenario``)
 LLM curves (`planner llm fit`)  ``scenarios.llm``          ``llm_fits``
 size LLM endpoints              ``scenarios.llm``          ``size_llm`` (``LlmScenario``)
+autoscale LLM copies            ``scenarios.llm``          ``plan_llm_autoscale`` (``LlmAutoscaleScenario``)
 ==============================  =========================  ==========================================
 
 Each reads a :class:`~planner.scenarios.source.RunSource` (``open_runs``: the user's collection, the
