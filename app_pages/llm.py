@@ -190,7 +190,7 @@ def page() -> None:
     with st.expander(f"Not an option ({len(rec.rejected)})"):
         for r in rec.rejected:
             st.markdown(f"- **{r.label}**: {r.reason}")
-    json_and_prices("planner llm recommend", rec.to_dict(), rec.price_catalog["provenance"], rec.hours_per_month)
+    json_and_prices("planner llm recommend", rec.to_dict(), rec.price_catalog.text, rec.hours_per_month)
     keep_scenario(PREFIX, values)
 
 

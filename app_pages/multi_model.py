@@ -157,7 +157,7 @@ def page() -> None:
     with st.expander("Notes"):
         for note in rec.to_dict()["notes"]:
             st.markdown(f"- {note}")
-    json_and_prices("planner mme", rec.to_dict(), rec.price_catalog["provenance"], rec.hours_per_month)
+    json_and_prices("planner mme", rec.to_dict(), rec.price_catalog.text, rec.hours_per_month)
     keep_scenario(PREFIX, values)
 
 

@@ -196,7 +196,7 @@ def page() -> None:
     with st.expander(f"Notes ({len(rec.notes)})"):
         for note in rec.notes:
             st.markdown(f"- {note}")
-    json_and_prices("planner serverless", rec.to_dict(), rec.price_catalog["provenance"], rec.hours_per_month)
+    json_and_prices("planner serverless", rec.to_dict(), rec.price_catalog.text, rec.hours_per_month)
     keep_scenario(PREFIX, values)
 
 

@@ -4,7 +4,7 @@ The snapshot for each region is package data (``planner/data/prices/<region>.jso
 the wheel; ``data/prices/README.md`` in the repository says where its numbers come from and how to
 refresh them. Every price carries the ids of its sources, and every change made on top of the
 snapshot (a price file, explicit overrides, a discount) is recorded in :attr:`PriceCatalog.overrides`
-so a printed cost can always say which prices it used (:meth:`PriceCatalog.provenance`).
+so a printed cost can always say which prices it used (:meth:`PriceCatalog.price_provenance`).
 """
 
 from __future__ import annotations
@@ -68,6 +68,30 @@ class InstanceSpec:
 
 
 @dataclass(frozen=True)
+class PriceProvenance:
+    """Which prices a result used: the catalog's region, source and date, and every change made on top
+    of it (price files, overrides, a discount), in order. Every recommendation carries one."""
+
+    region: str
+    source: str
+    date: str
+    currency: str = "USD"
+    overrides: tuple[str, ...] = ()
+
+    @property
+    def text(self) -> str:
+        """One line naming the prices, for every printed or exported cost."""
+        text = f"{self.currency} prices for {self.region} as of {self.date} ({self.source.split(':')[0]})"
+        return text + (f"; {len(self.overrides)} change(s): " + "; ".join(self.overrides) if self.overrides else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``price_catalog`` JSON of every recommendation: source, date, region, overrides, and
+        ``provenance`` (:attr:`text`)."""
+        return {"source": self.source, "date": self.date, "region": self.region, "overrides": list(self.overrides),
+                "provenance": self.text}
+
+
+@dataclass(frozen=True)
 class PriceCatalog:
     """Prices (USD) and instance specs for one region, with where they came from.
 
@@ -116,10 +140,14 @@ class PriceCatalog:
         return _by_memory(self.provisioned_inference_usd_per_second_by_memory_mb, memory_mb,
                           "provisioned-concurrency inference", self.region)
 
+    def price_provenance(self) -> PriceProvenance:
+        """Where these prices come from, as every recommendation records it."""
+        return PriceProvenance(region=self.region, source=self.source, date=self.date, currency=self.currency,
+                               overrides=self.overrides)
+
     def provenance(self) -> str:
-        """One line naming the prices used, for every printed or exported cost."""
-        text = f"{self.currency} prices for {self.region} as of {self.date} ({self.source.split(':')[0]})"
-        return text + (f"; {len(self.overrides)} change(s): " + "; ".join(self.overrides) if self.overrides else "")
+        """One line naming the prices used, for every printed or exported cost (:attr:`PriceProvenance.text`)."""
+        return self.price_provenance().text
 
     def price_origin(self, instance_type: str | None = None) -> tuple[str, str]:
         """(source, date) of one hosting price (or, without ``instance_type``, of the snapshot's other

@@ -50,7 +50,7 @@ def serverless_cost_chart(rec: ServerlessRecommendation) -> alt.LayerChart:
     labels = alt.Chart(frame).mark_text(align="left", dx=4, dy=-6, baseline="top").encode(
         x=x, y=alt.value(0), text="mark:N")
     return alt.LayerChart(layer=[lines, rules, labels]).properties(
-        title=f"{rec.recommended_memory_mb} MB serverless vs real-time ({rec.price_catalog['provenance']})",
+        title=f"{rec.recommended_memory_mb} MB serverless vs real-time ({rec.price_catalog.text})",
         width=640, height=380)
 
 

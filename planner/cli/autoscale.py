@@ -216,7 +216,7 @@ def _print_plan(plan, commands: tuple[str, str]) -> None:
     err_text = f"{m['heldout_error']:.0%}" if m["heldout_error"] is not None else "n/a"
     out.print(f"Model: {m['latency_model']} fit of {m['label']} ({m['origin']}), held-out error {err_text}"
               + (", extrapolated beyond the measured load" if m["extrapolated"] else "") + ".", style="dim")
-    out.print(f"Prices: {plan.price_catalog['provenance']}.", style="dim")
+    out.print(f"Prices: {plan.price_catalog.text}.", style="dim")
     for note in plan.notes:
         out.print(f"  {note}", style="dim")
     out.print("Differs from AWS:", style="dim")

@@ -10,6 +10,7 @@ import functools
 import inspect
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -37,6 +38,19 @@ def emit_json(data: Any) -> None:
     from planner.jsonable import dumps
 
     sys.stdout.write(dumps(data) + "\n")
+
+
+def emit_result(result: Any, as_json: bool, show: Callable[[], None], why_infeasible: str) -> None:
+    """Print a recommendation (``result.to_dict()`` as JSON, or ``show()``); when it is not ``feasible``,
+    say ``why_infeasible`` on stderr (tables only) and exit with code 1."""
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        show()
+    if not result.feasible:
+        if not as_json:
+            err.print(why_infeasible)
+        raise typer.Exit(1)
 
 
 def write_store(store: str | None):
@@ -90,6 +104,12 @@ class PriceArgs:
         from planner.catalog import load_catalog
 
         return load_catalog(self.region, price_file=self.price_file, discount=self.discount)
+
+
+def print_prices(result: Any) -> None:
+    """The line under every priced table: which prices (``result.price_catalog``, a
+    :class:`planner.catalog.PriceProvenance`) and how many hours a month (``result.hours_per_month``)."""
+    out.print(f"Prices: {result.price_catalog.text}; months of {result.hours_per_month:g} h.", style="dim")
 
 
 PriceArgsArg = Any  # a PriceArgs: the ``prices`` parameter :func:`price_options` fills

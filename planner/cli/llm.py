@@ -15,10 +15,11 @@ from planner.cli.common import (
     count_arg,
     duration_ms_arg,
     emit_json,
-    err,
+    emit_result,
     open_source,
     out,
     price_options,
+    print_prices,
 )
 
 llm_app = typer.Typer(help="LLM endpoints: fit TTFT / ITL / e2e against concurrency, size and price per million "
@@ -109,14 +110,7 @@ def recommend(
                                     if target_output_tps is not None else None),
         percentile=percentile, ha=ha, extrapolate=extrapolate, **slos)
     rec = size_llm(open_source(store), prices.catalog(), scenario)
-    if as_json:
-        emit_json(rec.to_dict())
-    else:
-        _print(rec)
-    if not rec.feasible:
-        if not as_json:
-            err.print("No configuration meets the target: see the reasons above.")
-        raise typer.Exit(1)
+    emit_result(rec, as_json, lambda: _print(rec), "No configuration meets the target: see the reasons above.")
 
 
 def _ms(value: float | None) -> str:
@@ -164,4 +158,4 @@ def _print(rec) -> None:
         by_reason.setdefault(r.reason, []).append(r.label)
     for reason, labels in by_reason.items():
         out.print(f"  not an option: {', '.join(labels)}: {reason}", style="dim")
-    out.print(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h.", style="dim")
+    print_prices(rec)

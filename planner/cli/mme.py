@@ -8,10 +8,8 @@ import typer
 from rich.table import Table
 
 from planner.cli.common import (
-    DiscountOpt,
     JsonOpt,
-    PriceFileOpt,
-    RegionOpt,
+    PriceArgsArg,
     StepRulesArg,
     StoreOpt,
     app,
@@ -20,6 +18,8 @@ from planner.cli.common import (
     emit_json,
     open_source,
     out,
+    price_options,
+    print_prices,
     progress,
     step_rule_options,
 )
@@ -28,6 +28,7 @@ from planner.recommend import DEFAULT_MAX_UTILIZATION
 
 @app.command()
 @step_rule_options
+@price_options
 def mme(
     target_tps: Annotated[str | None, typer.Option("--target-tps", help="Peak throughput over all models, e.g. 500 "
                                                    "or 1.5k (without it: models per instance only).")] = None,
@@ -51,21 +52,17 @@ def mme(
     run: Annotated[list[str] | None, typer.Option("--run", help="Only these GPU memory series runs (repeatable).")]
     = None,
     store: StoreOpt = None,
-    region: RegionOpt = "us-east-1",
-    price_file: PriceFileOpt = None,
-    discount: DiscountOpt = 0.0,
     as_json: JsonOpt = False,
     rules: StepRulesArg = None,
+    prices: PriceArgsArg = None,
 ) -> None:
     """Models per GPU instance, cache hit ratio, cold-load p99, instances and cost for M models (without
     --target-tps: models per instance only)."""
-    from planner.catalog import load_catalog
     from planner.ingest.traffic import parse_popularity
     from planner.scenarios.multi_model import MultiModelScenario, size_multi_model
 
     if target_tps is None:
-        _density_only(store, run, memory_threshold, load_catalog(region, price_file=price_file, discount=discount),
-                      as_json)
+        _density_only(store, run, memory_threshold, prices.catalog(), as_json)
         return
     scenario = MultiModelScenario(
         target_tps=count_arg(target_tps, "--target-tps"), popularity=parse_popularity(popularity, models),
@@ -74,9 +71,8 @@ def mme(
         memory_threshold=memory_threshold, max_miss_ratio=max_miss_ratio,
         cold_load_ms=duration_ms_arg(cold_load, "--cold-load-ms") if cold_load else None, run_ids=tuple(run or ()))
     source = open_source(store)
-    catalog = load_catalog(region, price_file=price_file, discount=discount)
     with progress("fitting", total=None):
-        rec = size_multi_model(source, catalog, scenario, rules)
+        rec = size_multi_model(source, prices.catalog(), scenario, rules)
     if as_json:
         emit_json(rec.to_dict())
     else:
@@ -149,4 +145,4 @@ def _print(rec) -> None:
         out.print(f"  not an option: {label}: {reason}", style="dim")
     for note in rec.to_dict()["notes"]:
         out.print(f"  note: {note}", style="dim")
-    out.print(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h.", style="dim")
+    print_prices(rec)

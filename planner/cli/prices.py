@@ -8,19 +8,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from planner.cli.common import DiscountOpt, JsonOpt, PriceFileOpt, RegionOpt, app, emit_json, out, progress
+from planner.cli.common import JsonOpt, PriceArgsArg, RegionOpt, app, emit_json, out, price_options, progress
 
 prices_app = typer.Typer(help="Show or refresh the dated price and instance-spec catalog.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
 
 @prices_app.command("show")
-def prices_show(region: RegionOpt = "us-east-1", price_file: PriceFileOpt = None, discount: DiscountOpt = 0.0,
-                instance: Annotated[list[str] | None, typer.Option("--instance", help="Only these types.")] = None,
-                as_json: JsonOpt = False) -> None:
+@price_options
+def prices_show(instance: Annotated[list[str] | None, typer.Option("--instance", help="Only these types.")] = None,
+                as_json: JsonOpt = False, prices: PriceArgsArg = None) -> None:
     """The prices and specs planner uses, with their source and date."""
-    from planner.catalog import load_catalog
-
-    catalog = load_catalog(region, price_file=price_file, discount=discount)
+    catalog = prices.catalog()
     if as_json:
         emit_json(catalog.to_dict())
         return

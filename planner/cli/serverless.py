@@ -126,4 +126,4 @@ def _print(rec, text: str) -> None:
     out.print(text)
     for note in rec.notes:
         out.print(f"  note: {note}", style="dim")
-    out.print(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h.", style="dim")
+    out.print(f"Prices: {rec.price_catalog.text}; months of {rec.hours_per_month:g} h.", style="dim")

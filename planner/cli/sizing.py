@@ -244,5 +244,5 @@ def _print_recommendation(rec) -> None:
         by_reason.setdefault(r.reason, []).append(r.label)
     for reason, labels in by_reason.items():
         out.print(f"  not an option: {', '.join(labels)}: {reason}", style="dim")
-    out.print(f"Prices: {rec.price_catalog['provenance']}; months of {rec.hours_per_month:g} h.", style="dim")
+    out.print(f"Prices: {rec.price_catalog.text}; months of {rec.hours_per_month:g} h.", style="dim")
 

@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 
 from planner.capacity import ConfigurationFit
-from planner.catalog import HOURS_PER_MONTH, PriceCatalog
+from planner.catalog import HOURS_PER_MONTH, PriceCatalog, PriceProvenance
 from planner.errors import InfeasibleError
 from planner.recommend import DEFAULT_MAX_UTILIZATION
 from planner.recommend.realtime import RealtimeOption, recommend_realtime
@@ -403,7 +403,7 @@ class AutoscalePlan:
     autoscaled: ProvisioningOutcome
     static: ProvisioningOutcome
     usd_per_hour_per_instance: float
-    price_catalog: dict[str, Any]
+    price_catalog: PriceProvenance
     model: dict[str, Any]
     max_capacity_search: tuple[dict[str, Any], ...]
     notes: tuple[str, ...]
@@ -451,7 +451,7 @@ class AutoscalePlan:
                          self.autoscaled.first_breach_minute, "overloaded_minutes": self.autoscaled.overloaded_minutes,
                          "overloaded_latency": "inf (null in JSON)", "max_latency_ms": self.autoscaled.max_latency_ms,
                          "events": [e.to_dict() for e in self.timeline.events]},
-            "max_capacity_search": list(self.max_capacity_search), "price_catalog": self.price_catalog,
+            "max_capacity_search": list(self.max_capacity_search), "price_catalog": self.price_catalog.to_dict(),
             "model": self.model, "notes": list(self.notes),
             "simulation_differences": list(simulation_differences(self.policy))}
 
@@ -567,8 +567,7 @@ def plan_autoscaling(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, tr
         target_tps_per_instance=max_tps, target_tps_per_instance_source=source, target_value_derivation=derivation,
         safety_factor=safety_factor, policy=policy, autoscaled=autoscaled, static=static,
         usd_per_hour_per_instance=usd_per_hour,
-        price_catalog={"source": catalog.source, "date": catalog.date, "region": catalog.region,
-                       "overrides": list(catalog.overrides), "provenance": catalog.provenance()},
+        price_catalog=catalog.price_provenance(),
         model=_model_provenance(option, fit, float(np.max(traffic.tps / timeline.in_service))),
         max_capacity_search=search,
         notes=tuple(notes), timeline=timeline, fit=fit)

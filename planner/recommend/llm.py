@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from planner.catalog import HOURS_PER_MONTH, PriceCatalog
+from planner.catalog import HOURS_PER_MONTH, PriceCatalog, PriceProvenance
 from planner.errors import PriceError
 from planner.jsonable import finite
 from planner.llm_fit import MIX_ASSUMPTION, LlmLatencyFit
@@ -100,7 +100,7 @@ class LlmRecommendation:
     percentile: str
     ha: bool
     hours_per_month: float
-    price_catalog: dict[str, Any]
+    price_catalog: PriceProvenance
     options: tuple[LlmOption, ...]
     rejected: tuple[LlmRejection, ...]
     notes: tuple[str, ...]
@@ -116,7 +116,7 @@ class LlmRecommendation:
         return finite({"target_rps": self.target_rps, "target_output_tokens_per_s": self.target_output_tokens_per_s,
                        "input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
                        "slos": {**slos, "percentile": self.percentile}, "ha": self.ha,
-                       "hours_per_month": self.hours_per_month, "price_catalog": self.price_catalog,
+                       "hours_per_month": self.hours_per_month, "price_catalog": self.price_catalog.to_dict(),
                        "feasible": self.feasible, "prediction_band": BAND,
                        "options": [o.to_dict() for o in self.options],
                        "rejected": [r.to_dict() for r in self.rejected], "notes": list(self.notes)})
@@ -271,6 +271,5 @@ def recommend_llm(fits: Sequence[LlmLatencyFit], catalog: PriceCatalog, *, targe
         target_rps=target_rps, target_output_tokens_per_s=target_rps * output_tokens, input_tokens=input_tokens,
         output_tokens=output_tokens, slos=tuple(slos), percentile=statistic, ha=ha,
         hours_per_month=HOURS_PER_MONTH,
-        price_catalog={"region": catalog.region, "date": catalog.date, "source": catalog.source,
-                       "provenance": catalog.provenance()},
+        price_catalog=catalog.price_provenance(),
         options=tuple(options), rejected=tuple(rejected), notes=tuple(notes))

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.catalog import HOURS_PER_MONTH, PriceCatalog
+from planner.catalog import HOURS_PER_MONTH, PriceCatalog, PriceProvenance
 from planner.errors import InfeasibleError
 from planner.jsonable import finite
 from planner.llm_fit import LlmLatencyFit
@@ -151,7 +151,7 @@ class LlmAutoscalePlan:
     autoscaled: CopyProvisioningOutcome
     static: CopyProvisioningOutcome
     usd_per_hour_per_instance: float
-    price_catalog: dict[str, Any]
+    price_catalog: PriceProvenance
     notes: tuple[str, ...]
     timeline: ScalingTimeline = field(repr=False, compare=False)
     fit: LlmLatencyFit = field(repr=False, compare=False)
@@ -206,7 +206,7 @@ class LlmAutoscalePlan:
                          "events": [e.to_dict() for e in self.timeline.events]},
             "fit": {"label": o.label, "run_ids": list(o.run_ids), "origin": o.origin, "heldout_error": o.heldout_error,
                     "extrapolated": o.extrapolated},
-            "price_catalog": self.price_catalog, "notes": list(self.notes),
+            "price_catalog": self.price_catalog.to_dict(), "notes": list(self.notes),
             "simulation_differences": list(copy_simulation_differences(self.policy))})
 
 
@@ -313,6 +313,5 @@ def plan_copy_autoscaling(fits: Sequence[LlmLatencyFit], catalog: PriceCatalog, 
         target_value_derivation=derivation, safety_factor=safety_factor, policy=policy,
         autoscaled=outcome("autoscaled", timeline), static=outcome("static at peak", static_timeline),
         usd_per_hour_per_instance=usd_per_hour,
-        price_catalog={"source": catalog.source, "date": catalog.date, "region": catalog.region,
-                       "provenance": catalog.provenance()},
+        price_catalog=catalog.price_provenance(),
         notes=tuple(notes), timeline=timeline, fit=fit)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from planner.capacity import KEY_FIELDS, ConfigurationFit
-from planner.catalog import HOURS_PER_MONTH, PriceCatalog
+from planner.catalog import HOURS_PER_MONTH, PriceCatalog, PriceProvenance
 from planner.costs import usd_per_month
 from planner.errors import FitError, InfeasibleError, PriceError
 from planner.gpu_memory_fit import (
@@ -228,7 +228,7 @@ class MmeRecommendation:
     max_miss_ratio: float
     max_utilization: float
     latency_target_ms: float | None
-    price_catalog: dict[str, Any]
+    price_catalog: PriceProvenance
     variants: tuple[MmeVariant, ...]
     rejected: tuple[tuple[str, str], ...] = ()
     hours_per_month: float = HOURS_PER_MONTH
@@ -239,7 +239,7 @@ class MmeRecommendation:
         return {"models": self.models, "popularity": self.popularity, "target_tps": self.target_tps,
                 "percentile": "p99", "memory_threshold": self.memory_threshold, "max_miss_ratio": self.max_miss_ratio,
                 "max_utilization": self.max_utilization, "latency_target_ms": self.latency_target_ms,
-                "hours_per_month": self.hours_per_month, "price_catalog": self.price_catalog,
+                "hours_per_month": self.hours_per_month, "price_catalog": self.price_catalog.to_dict(),
                 **self.variants[0].to_dict(), "variants": [v.to_dict() for v in self.variants],
                 "rejected": [{"label": label, "reason": reason} for label, reason in self.rejected],
                 "notes": [*self.notes, *self.variants[0].notes]}
@@ -406,12 +406,10 @@ def recommend_mme(series: Sequence[MemorySeries], catalog: PriceCatalog, popular
         reasons = "; ".join(f"{label}: {why}" for label, why in rejected) or "no GPU memory series in the collection"
         raise InfeasibleError(f"no multi-model endpoint variant can be sized: {reasons}")
     variants.sort(key=lambda v: (v.usd_per_month, v.latency_p99_ms or 0.0))
-    price = {"source": catalog.source, "date": catalog.date, "region": catalog.region,
-             "overrides": list(catalog.overrides), "provenance": catalog.provenance()}
     return MmeRecommendation(popularity.models, popularity.description, float(target_tps),
                              options.get("memory_threshold", DEFAULT_MEMORY_THRESHOLD),
                              options.get("max_miss_ratio", DEFAULT_MAX_MISS_RATIO), options.get("max_utilization", DEFAULT_MAX_UTILIZATION),
-                             options.get("latency_target_ms"), price, tuple(variants), tuple(rejected),
+                             options.get("latency_target_ms"), catalog.price_provenance(), tuple(variants), tuple(rejected),
                              notes=NOTES)
 
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from planner.capacity import ALL_FAILED, Configuration, ConfigurationFit, RecommenderPoint
-from planner.catalog import PriceCatalog
+from planner.catalog import PriceCatalog, PriceProvenance
 from planner.costs import realtime_cost
 from planner.errors import PriceError
 from planner.fit import CapacityEstimate, LatencyModel
@@ -106,7 +106,7 @@ class RealtimeRecommendation:
     max_utilization: float
     ha: bool
     routing: str
-    price_catalog: dict[str, Any]
+    price_catalog: PriceProvenance
     options: tuple[RealtimeOption, ...]
     rejected: tuple[Rejection, ...]
     hours_per_month: float = 730.0
@@ -131,7 +131,7 @@ class RealtimeRecommendation:
                 "latency_target_ms": self.latency_target_ms, "max_utilization": self.max_utilization,
                 "ha": self.ha, "routing": self.routing, "confidence": self.confidence,
                 "hours_per_month": self.hours_per_month,
-                "price_catalog": self.price_catalog, "feasible": self.feasible,
+                "price_catalog": self.price_catalog.to_dict(), "feasible": self.feasible,
                 "options": [o.to_dict() for o in self.options], "models": list(self.models),
                 "rejected": [r.to_dict() for r in self.rejected], "notes": list(self.notes)}
 
@@ -422,11 +422,9 @@ def recommend_realtime(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, 
             rejected.append(result)
     options.sort(key=lambda o: (o.usd_per_month, o.predicted_latency_ms))
     options, models, notes = _ranked_by_model(options, top)
-    catalog_info = {"source": catalog.source, "date": catalog.date, "region": catalog.region,
-                    "overrides": list(catalog.overrides), "provenance": catalog.provenance()}
     return RealtimeRecommendation(
         target_tps=float(target_tps), percentile=_percentile_label(percentile), latency_target_ms=float(latency_target_ms),
-        max_utilization=max_utilization, ha=ha, routing=routing, price_catalog=catalog_info,
+        max_utilization=max_utilization, ha=ha, routing=routing, price_catalog=catalog.price_provenance(),
         options=tuple(options), rejected=tuple(rejected), notes=notes, models=models, confidence=confidence)
 
 
@@ -440,7 +438,7 @@ def rationale(rec: RealtimeRecommendation) -> str:
                 f"{rec.latency_target_ms:g} ms at {rec.target_tps:g} TPS.")
         if unpriced:  # the headline: a price is missing, not capacity
             names = ", ".join(sorted({r.instance_type or "" for r in unpriced}))
-            text = (f"no price for {names} in {rec.price_catalog['region']} (add it with --price-file or "
+            text = (f"no price for {names} in {rec.price_catalog.region} (add it with --price-file or "
                     f"`planner prices refresh`).{' ' + text if len(unpriced) < len(rec.rejected) else ''}")
         if closest:
             text += f" Closest: {closest.label}, {closest.best_latency_ms:.0f} ms at light load."

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from planner.capacity import ConfigurationFit
-from planner.catalog import HOURS_PER_MONTH, SERVERLESS_MEMORY_SIZES_MB, PriceCatalog
+from planner.catalog import HOURS_PER_MONTH, SERVERLESS_MEMORY_SIZES_MB, PriceCatalog, PriceProvenance
 from planner.costs import (
     GIB_BYTES,
     ServerlessMonthlyCost,
@@ -150,7 +150,7 @@ class ServerlessRecommendation:
     provisioned_cost: ServerlessMonthlyCost
     break_even_monthly_invocations: float | None
     realtime_option: RealtimeBaseline | None
-    price_catalog: dict[str, Any]
+    price_catalog: PriceProvenance
     latency_provenance: dict[str, Any]
     notes: tuple[str, ...] = ()
 
@@ -181,7 +181,7 @@ class ServerlessRecommendation:
                                  "with_provisioned": self.provisioned_cost.to_dict()},
                 "break_even_monthly_invocations": self.break_even_monthly_invocations,
                 "realtime_option": self.realtime_option.to_dict() if self.realtime_option else None,
-                "price_catalog": self.price_catalog, "latency_provenance": self.latency_provenance,
+                "price_catalog": self.price_catalog.to_dict(), "latency_provenance": self.latency_provenance,
                 "notes": list(self.notes)}
         return finite(out)
 
@@ -384,8 +384,7 @@ def recommend_serverless(latencies: Sequence[MemoryLatency], catalog: PriceCatal
         throttle_probability=throttle, provisioned_concurrency=provisioned, spillover_probability=spill,
         cold_starts_per_day=spill * monthly_invocations / (hours_per_month / 24), on_demand_cost=on_demand,
         provisioned_cost=with_provisioned, break_even_monthly_invocations=break_even, realtime_option=realtime,
-        price_catalog={"source": catalog.source, "date": catalog.date, "region": catalog.region,
-                       "overrides": list(catalog.overrides), "provenance": catalog.provenance()},
+        price_catalog=catalog.price_provenance(),
         latency_provenance={
             "origins": sorted({part for o in options for part in o.origin.split("+")}),
             "percentiles": "measured" if not estimated else "estimated-from-mean" if len(estimated) == len(options)
