@@ -36,7 +36,7 @@ from planner.store import RunRecord, RunStore
 
 STEP_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 FLAGS = ("warmup_trimmed", "too_short", "errors", "cumulative_percentiles", "generator_saturated",
-         "no_clean_percentiles")
+         "no_clean_percentiles", "percentile_window_untrimmed")
 SETTLE_RESPONSE_TIMES = 5.0
 """A closed loop settles on a new user count within a few response times: a level's transition trim is
 ``max(StepRules.trim_s, SETTLE_RESPONSE_TIMES × the level's mean latency)``."""
@@ -196,11 +196,18 @@ def _concurrency(c: _Counters, span: _Span) -> float:
     return float(users @ weights / weights.sum()) if weights.sum() > 0 else float(users.mean())
 
 
-def _clean_rows(c: _Counters, span: _Span) -> np.ndarray:
-    """Rows of ``span`` whose percentile window (:data:`PERCENTILE_WINDOW_S`, ending at the row) starts
-    no earlier than its measured start and its first own row: windows holding only this step's requests."""
-    rows = np.arange(max(span.base + 1, span.first), span.end + 1)
-    return rows[c.t_s[rows] - PERCENTILE_WINDOW_S >= max(c.t_s[span.base], c.t_s[span.first])]
+def _clean_rows(c: _Counters, span: _Span) -> tuple[np.ndarray, bool]:
+    """Rows of ``span`` whose percentile window (:data:`PERCENTILE_WINDOW_S`, ending at the row) holds only
+    this step's requests, and whether those windows take in the trimmed transition: windows starting no
+    earlier than the measured start and the first own row; failing those (holds of 10-11 s), windows
+    starting no earlier than the row before the level's first (the level's own requests, transition
+    included: a closed loop settles in a few response times)."""
+    rows = np.arange(span.first, span.end + 1)
+    start_s = c.t_s[rows] - PERCENTILE_WINDOW_S
+    trimmed = rows[start_s >= max(c.t_s[span.base], c.t_s[span.first])]
+    if trimmed.size:
+        return trimmed, False
+    return rows[start_s >= c.t_s[_begin(c, span.first)]], True
 
 
 def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = StepRules()) -> pd.DataFrame:
@@ -242,11 +249,13 @@ def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = Ste
             "errors": bool(dcount > 0 and dfail / dcount > rules.max_error_rate),
         }
         if percentiles == "window" and pct_cols:
-            part = rows.iloc[_clean_rows(c, span)]
+            clean, untrimmed = _clean_rows(c, span)
+            part = rows.iloc[clean]
             for col in pct_cols:
                 values = pd.to_numeric(part[col], errors="coerce").dropna()
                 row[col] = float(values.median()) if len(values) else np.nan
             row["no_clean_percentiles"] = part.empty
+            row["percentile_window_untrimmed"] = untrimmed and not part.empty
         out.append(row)
     return _flags(pd.DataFrame(out))
 

@@ -143,19 +143,22 @@ def test_a_ramp_is_binned_and_its_hold_is_one_level():
     assert hold["latency_p50_ms"] == 150 and hold["latency_p99_ms"] == 150
 
 
-@pytest.mark.parametrize("hold_s, clean", [(10, False), (15, True)])
-def test_a_staircase_of_short_holds_gives_one_step_per_level(hold_s, clean):
+@pytest.mark.parametrize("hold_s, trimmed_window", [(9, None), (10, False), (11, False), (12, True), (15, True)])
+def test_a_staircase_of_short_holds_gives_one_step_per_level(hold_s, trimmed_window):
     levels = [(u, hold_s, 10 * u, 20.0 + u) for u in (10, 20, 30, 40, 50)]
-    steps = from_history(Seconds.of(levels).history(), "window")
+    steps = from_history(Seconds.of([(5, 30, 50, 24.0), *levels]).history(), "window").iloc[1:]
     assert steps["concurrency"].tolist() == [10, 20, 30, 40, 50]
     assert (steps["levels_merged"] == 1).all() and not steps["too_short"].any()
     assert steps["throughput_rps"].tolist() == [100, 200, 300, 400, 500]
     assert steps["latency_mean_ms"].tolist() == pytest.approx([30, 40, 50, 60, 70])
-    assert steps["no_clean_percentiles"].tolist() == [not clean] * 5
-    if clean:  # every window counted is inside its level: the level's own latency
-        assert steps["latency_p50_ms"].tolist() == [30, 40, 50, 60, 70]
-    else:  # a 10 s hold has no row whose window is wholly inside the level
+    assert steps["no_clean_percentiles"].tolist() == [trimmed_window is None] * 5
+    if trimmed_window is None:  # a 9 s hold has no row whose 10 s window lies inside the level
         assert steps["latency_p50_ms"].isna().all() and steps["latency_p99_ms"].isna().all()
+    else:  # every window counted is inside its level: the level's own latency
+        assert steps["latency_p50_ms"].tolist() == [30, 40, 50, 60, 70]
+        assert steps["latency_p99_ms"].tolist() == [30, 40, 50, 60, 70]
+        # 10-11 s: only windows that take in the level's trimmed transition, said by a flag
+        assert steps["percentile_window_untrimmed"].tolist() == [not trimmed_window] * 5
 
 
 def test_the_trim_grows_with_the_response_time():
@@ -258,14 +261,19 @@ def test_the_step_rules_are_options_of_the_commands_that_fit(tmp_path):
 
 @pytest.mark.parametrize("hold_s", range(8, 17))
 def test_collect_warns_exactly_when_the_holds_give_no_clean_percentile(hold_s):
+    """No percentile below 10 s holds; 10-11 s only from windows taking in the level's transition."""
     shape = parse_shape(f"stairs:users=10,20,30,warmup=30s,hold={hold_s}s")
     warning = hold_warning(shape)
     levels = [(10, 30, 100, 25.0), (20, hold_s, 200, 40.0), (30, hold_s, 300, 55.0)]
     held = from_history(Seconds.of(levels).history(), "window").iloc[1:]
-    assert held["no_clean_percentiles"].all() == (warning is not None)
-    assert held["no_clean_percentiles"].any() == (warning is not None)
-    if warning:
-        assert "percentiles need holds >= 12 s; use hold=15s or more" in warning
+    assert held["no_clean_percentiles"].all() == held["no_clean_percentiles"].any() == (hold_s < 10)
+    untrimmed = held["percentile_window_untrimmed"].all()
+    assert (warning is not None) == (hold_s < 12) == (held["no_clean_percentiles"].all() or untrimmed)
+    if hold_s < 10:
+        assert "give no percentiles: percentiles need holds >= 10 s; use hold=15s or more" in warning
+    elif warning:
+        assert "percentiles only from windows that include each level's transition" in warning
+        assert "use hold=15s or more" in warning
 
 
 def test_collect_refuses_an_open_loop_hold_that_cannot_give_the_minimum_requests(tmp_path):

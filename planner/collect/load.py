@@ -256,8 +256,8 @@ def _ramp_shape(body: str, text: str) -> StairsShape:
 
 def hold_warning(shape: StairsShape, rules: StepRules | None = None) -> str | None:
     """Whether the holds (the warmup aside) can give usable steps under ``rules`` (default
-    :class:`~planner.steps.StepRules`): a warning with the fix when a hold is too short for a clean
-    percentile (Locust's window, :data:`PERCENTILE_WINDOW_S`, after the trim), else None; InputError when
+    :class:`~planner.steps.StepRules`): a warning with the fix when a hold is too short for a percentile
+    (Locust's window, :data:`PERCENTILE_WINDOW_S`) or for one clear of the trimmed transition, else None; InputError when
     an open-loop level cannot even offer ``min_requests`` after the trim."""
     rules = rules or StepRules()
     kept_s = shape.hold_s - rules.trim_s
@@ -265,10 +265,13 @@ def hold_warning(shape: StairsShape, rules: StepRules | None = None) -> str | No
     if rates and min(rates) * kept_s < rules.min_requests:
         raise InputError(_SHAPE, "hold", f">= {rules.min_requests} requests per level after the {rules.trim_s:g} s "
                          "trim", f"{min(rates):g} rps x {kept_s:g} s = {min(rates) * max(kept_s, 0):g}")
-    need_s = PERCENTILE_WINDOW_S + rules.trim_s
-    if shape.hold_s < need_s:
-        return (f"holds of {shape.hold_s:g} s give no clean percentiles: percentiles need holds >= {need_s:g} s; "
-                f"use hold={need_s + 3:g}s or more")
+    clean_s = PERCENTILE_WINDOW_S + rules.trim_s
+    if shape.hold_s < PERCENTILE_WINDOW_S:
+        return (f"holds of {shape.hold_s:g} s give no percentiles: percentiles need holds >= "
+                f"{PERCENTILE_WINDOW_S:g} s; use hold={clean_s + 3:g}s or more")
+    if shape.hold_s < clean_s:
+        return (f"holds of {shape.hold_s:g} s give percentiles only from windows that include each level's "
+                f"transition (the {rules.trim_s:g} s trim); use hold={clean_s + 3:g}s or more")
     return None
 
 
