@@ -24,6 +24,7 @@ from planner.charts.spec import _filled
 FLAG_NAMES = {"warmup_trimmed": "trimmed", "too_short": "too short", "errors": "errors",
               "saturated": "past the knee", "cumulative_percentiles": "percentiles dropped (cumulative history)",
               "no_clean_percentiles": "percentiles dropped (no clean 10 s window)",
+              "percentile_window_untrimmed": "percentiles from a window taking in the transition",
               "generator_saturated": "load generator saturated"}
 # Flags that make a step doubtful (shaded orange); ``warmup_trimmed`` alone is routine (shaded green).
 DOUBTFUL = ("too_short", "errors", "saturated", "generator_saturated")
