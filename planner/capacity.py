@@ -21,6 +21,7 @@ import pandas as pd
 from planner.errors import FitError, InputError
 from planner.fit import CapacityEstimate, LatencyModel, LatencySummary
 from planner.schema import CONFIG_FIELDS
+from planner.steps import MIN_LOAD_LEVELS
 from planner.usl import USLFit, USLSummary
 
 if TYPE_CHECKING:
@@ -333,7 +334,7 @@ def fit_configuration(steps: pd.DataFrame, *, exclude: Sequence[str] = DEFAULT_E
                       if used[c].notna().any())
     if latency_only_with_instance_type and not config.instance_type:
         notes.append("latency model not fitted: no instance type to size")
-    elif has_latency and _load_levels(used) >= 3:
+    elif has_latency and _load_levels(used) >= MIN_LOAD_LEVELS:
         try:
             if used["saturated"].any():
                 notes.append(f"{int(used['saturated'].sum())} closed-loop steps past the throughput knee: fitted at "
@@ -344,7 +345,7 @@ def fit_configuration(steps: pd.DataFrame, *, exclude: Sequence[str] = DEFAULT_E
             latency = summary = None
             notes.append(f"latency model not fitted: {exc}")
     else:
-        notes.append("latency model not fitted: fewer than 3 steady load levels with latency")
+        notes.append(f"latency model not fitted: fewer than {MIN_LOAD_LEVELS} steady load levels with latency")
     plateau = float(used["throughput_rps"].max()) if used["saturated"].any() else None
     return ConfigurationFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps), n_steps_used=len(used),
                             usl=usl, latency_summary=summary, recommender=None, notes=tuple(notes), latency=latency,

@@ -37,6 +37,8 @@ from planner.store import RunRecord, RunStore
 STEP_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 FLAGS = ("warmup_trimmed", "too_short", "errors", "cumulative_percentiles", "generator_saturated",
          "no_clean_percentiles", "percentile_window_untrimmed")
+MIN_LOAD_LEVELS = 3
+"""Distinct steady load levels a latency model needs (fewer leave the configuration unfitted)."""
 SETTLE_RESPONSE_TIMES = 5.0
 """A closed loop settles on a new user count within a few response times: a level's transition trim is
 ``max(StepRules.trim_s, SETTLE_RESPONSE_TIMES × the level's mean latency)``."""

@@ -307,3 +307,20 @@ def test_why_unfittable_names_zero_load_total_failure_and_short_steps_under_the_
     short = why_unfittable(steps([5.0, 9.0], [0.0, 0.0], [True, True]), StepRules(min_duration_s=7.5, min_requests=90))
     assert short.startswith("all 2 step(s) too short") and "7.5 s and 90 requests" in short
     assert why_unfittable(steps([5.0, 9.0], [0.0, 1.0], [True, False])) is None
+
+
+@pytest.mark.parametrize("spawn_rate", [0.2, 0.25, 0.5, 1.0, 2.0])
+@pytest.mark.parametrize("users", [2, 4, 6, 9, 12, 16, 24])
+def test_collect_warns_exactly_when_a_ramp_gives_fewer_than_three_levels(users, spawn_rate):
+    """``ramp:users=N,spawn-rate=R``: a warning exactly when the steps of such a ramp (each user 100 rps,
+    enough for any bin) have fewer than three steady levels, the hold included."""
+    shape = parse_shape(f"ramp:users={users},spawn-rate={spawn_rate:g},hold=30s")
+    per_user_s = np.arange(1, users) / spawn_rate  # when each further user starts
+    second = np.arange(int(round(per_user_s[-1])) + 30)
+    crowd = np.minimum(users, 1 + np.searchsorted(per_user_s, second, side="right"))
+    steps = from_history(Seconds(crowd, crowd * 100, np.full(len(crowd), 10.0)).history(), "window")
+    steady = int((~steps["too_short"]).sum())
+    warning = hold_warning(shape)
+    assert (warning is not None) == (steady < 3), (steady, warning)
+    if warning:
+        assert "fewer than the 3 load levels a latency fit needs" in warning

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import re
 import signal
@@ -54,7 +55,7 @@ from planner.collect.endpoint import EndpointSettings, probe_serve_local
 from planner.collection import IngestOutcome, ingest
 from planner.errors import InputError, PlannerError
 from planner.ingest.locust.percentiles import PERCENTILE_WINDOW_S
-from planner.steps import StepRules
+from planner.steps import MIN_LOAD_LEVELS, StepRules
 from planner.store import RunStore
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -256,10 +257,16 @@ def _ramp_shape(body: str, text: str) -> StairsShape:
 
 def hold_warning(shape: StairsShape, rules: StepRules | None = None) -> str | None:
     """Whether the holds (the warmup aside) can give usable steps under ``rules`` (default
-    :class:`~planner.steps.StepRules`): a warning with the fix when a hold is too short for a percentile
+    :class:`~planner.steps.StepRules`): a warning with the fix when a ramp climbs too fast for
+    :data:`~planner.steps.MIN_LOAD_LEVELS` levels (its bins and the hold) or a hold is too short for a percentile
     (Locust's window, :data:`PERCENTILE_WINDOW_S`) or for one clear of the trimmed transition, else None; InputError when
     an open-loop level cannot even offer ``min_requests`` after the trim."""
     rules = rules or StepRules()
+    if shape.ramp and (bins := _ramp_bins(shape, rules)) + 1 < MIN_LOAD_LEVELS:
+        slower = shape.users[0] / (2 * MIN_LOAD_LEVELS * rules.min_duration_s)
+        return (f"a ramp to {shape.users[0]} users at {shape.spawn_rate:g} users/s gives at most {bins} bin(s) of "
+                f">= {rules.min_duration_s:g} s plus the hold, fewer than the {MIN_LOAD_LEVELS} load levels a latency "
+                f"fit needs; use spawn-rate={slower:.2g} or less, or a staircase (stairs:users=...,hold=15s)")
     kept_s = shape.hold_s - rules.trim_s
     rates = (shape.rates_rps or ())[0 if shape.warmup_s is None else 1:]
     if rates and min(rates) * kept_s < rules.min_requests:
@@ -273,6 +280,14 @@ def hold_warning(shape: StairsShape, rules: StepRules | None = None) -> str | No
         return (f"holds of {shape.hold_s:g} s give percentiles only from windows that include each level's "
                 f"transition (the {rules.trim_s:g} s trim); use hold={clean_s + 3:g}s or more")
     return None
+
+
+def _ramp_bins(shape: StairsShape, rules: StepRules) -> int:
+    """Bins of at least ``rules.min_duration_s`` a ramp's levels (1 .. users - 1, each ``1 / spawn_rate``
+    s or one 1 s history row) can make, requests permitting."""
+    level_s = max(1.0 / shape.spawn_rate, 1.0)
+    levels = (shape.users[0] - 1) / shape.spawn_rate / level_s
+    return int(levels // math.ceil(rules.min_duration_s / level_s))
 
 
 def parse_shape(text: str) -> StairsShape:
