@@ -25,6 +25,8 @@ from app_pages.shared import (
     positive_ms,
     price_catalog,
     price_widgets,
+    shown_value,
+    table,
     url_scenario,
     whole,
     widget_values,
@@ -142,7 +144,7 @@ def page() -> None:
     _headline(data["options"], float(values["p99_ms"]))
     if data["options"]:
         draw(comparison_chart(data["options"]))
-        st.dataframe(pd.DataFrame(data["options"])[list(LINE_COLUMNS)], column_config=LINE_COLUMNS, hide_index=True)
+        table(pd.DataFrame(data["options"])[list(LINE_COLUMNS)], LINE_COLUMNS)
     else:
         st.info("No option meets this target: see the Capacity planner page for why.")
     catalog = price_catalog(str(values["region"]), float(values["discount"]), args["overrides"])
@@ -150,7 +152,7 @@ def page() -> None:
                "Assumptions sheet.")
     _downloads(result)
     with st.expander("Assumptions"):
-        st.dataframe(pd.DataFrame(data["assumptions"]).astype(str), hide_index=True)
+        table(pd.DataFrame(data["assumptions"]).map(shown_value))
     with st.expander("As `planner export costs --json` (without the path)"):
         st.code(json.dumps(data, indent=2, default=str), language="json")
     keep_scenario(PREFIX, values)

@@ -23,6 +23,7 @@ from app_pages.shared import (
     price_catalog,
     price_widgets,
     run_source,
+    table,
     url_scenario,
     widget_values,
 )
@@ -128,7 +129,7 @@ def _headline(rec: LlmRecommendation) -> None:
 def _options_table(rec: LlmRecommendation) -> None:
     frame = pd.DataFrame([o.to_dict() for o in rec.options])[list(OPTION_COLUMNS)]
     frame.index = range(1, len(frame) + 1)
-    st.dataframe(frame, column_config=OPTION_COLUMNS)
+    table(frame, OPTION_COLUMNS, ranked=True)
 
 
 def _curve_chart(frame: pd.DataFrame, metric: str, rec: LlmRecommendation) -> dict:

@@ -23,6 +23,7 @@ from app_pages.shared import (
     positive_count,
     price_catalog,
     price_widgets,
+    table,
     url_scenario,
     whole,
     widget_values,
@@ -149,8 +150,8 @@ def page() -> None:
         draw(mme_memory_chart(rec, gpu_memory_series(choice.root, version), catalog))
     with right:
         draw(mme_instances_chart(rec, shares))
-    table = pd.DataFrame([v.to_dict() for v in rec.variants])[list(VARIANT_COLUMNS)]
-    st.dataframe(table, column_config=VARIANT_COLUMNS, hide_index=True)
+    variants = pd.DataFrame([v.to_dict() for v in rec.variants])[list(VARIANT_COLUMNS)]
+    table(variants, VARIANT_COLUMNS)
     with st.expander(f"Not an option ({len(rec.rejected)})"):
         for label, reason in rec.rejected:
             st.markdown(f"- **{label}**: {reason}")

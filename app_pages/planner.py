@@ -18,6 +18,7 @@ from app_pages.shared import (
     recommendation,
     sizing_fits,
     step_rule_widgets,
+    table,
 )
 from planner.catalog import available_regions
 from planner.charts import cost_chart, option_latency_chart, short_instance_type, short_usd
@@ -126,7 +127,7 @@ def _scenario_widgets() -> dict[str, object]:
 def _options_table(rec: RealtimeRecommendation) -> None:
     frame = pd.DataFrame([o.to_dict() for o in rec.options])[list(TABLE_COLUMNS)]
     frame.index = range(1, len(frame) + 1)
-    st.dataframe(frame, column_config=TABLE_COLUMNS)
+    table(frame, TABLE_COLUMNS, ranked=True)
 
 
 def _headline(rec: RealtimeRecommendation) -> None:

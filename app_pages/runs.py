@@ -18,6 +18,7 @@ from app_pages.shared import (
     run_usl_chart,
     runs_table,
     step_rule_widgets,
+    table,
 )
 from planner.charts import fit_chart, past_knee_steps
 
@@ -29,7 +30,9 @@ STEP_COLUMNS = ["step", "concurrency", "duration_s", "throughput_rps", "error_ra
                 "cumulative_percentiles", "generator_saturated"]
 STEP_FORMAT = {
     "step": st.column_config.NumberColumn("step"),
-    "concurrency": st.column_config.NumberColumn("users", format="%.0f"),
+    "concurrency": st.column_config.NumberColumn(
+        "concurrency", format="%.1f", help="Closed loop: users (a ramp bin's time-weighted mean); open loop: "
+        "requests in flight (Little's law)"),
     "duration_s": st.column_config.NumberColumn("duration (s)", format="%.0f"),
     "throughput_rps": st.column_config.NumberColumn("throughput (requests/s)", format="%.1f"),
     "error_rate": st.column_config.NumberColumn("errors", format="percent"),
@@ -113,7 +116,7 @@ def page() -> None:
     choice, version, rules = opened
     runs = runs_table(choice.root, version)
     shown = _filtered(runs, labels_of_runs(choice.root, version))
-    st.dataframe(shown[[c for c in RUN_COLUMNS if c in shown]], hide_index=True, column_config=RUN_FORMAT)
+    table(shown[[c for c in RUN_COLUMNS if c in shown]], RUN_FORMAT)
     if shown.empty:
         st.info("No run matches these filters.")
         return
@@ -132,7 +135,7 @@ def page() -> None:
                 "recommender rows with load levels).")
         return
     st.subheader("Steady-state steps")
-    st.dataframe(steps[[c for c in STEP_COLUMNS if c in steps]], hide_index=True, column_config=STEP_FORMAT)
+    table(steps[[c for c in STEP_COLUMNS if c in steps]], STEP_FORMAT)
     left, right = st.columns(2)
     pct = LATENCY_PERCENTILES[left.selectbox("Latency percentile", list(LATENCY_PERCENTILES), index=3)]
     sla_ms = right.number_input("Latency target (ms, 0: none)", min_value=0.0, step=10.0, format="%g",

@@ -26,6 +26,7 @@ from app_pages.shared import (
     scenario_state,
     serverless_cost_spec,
     serverless_recommendation,
+    table,
     url_scenario,
     whole,
     widget_values,
@@ -189,7 +190,7 @@ def page() -> None:
     (st.markdown if rec.feasible else st.error)(rationale(rec))
     draw(serverless_memory_chart(rec))
     frame = pd.DataFrame([o.to_dict() for o in rec.memory_options])[list(OPTION_COLUMNS)]
-    st.dataframe(frame, column_config=OPTION_COLUMNS, hide_index=True)
+    table(frame, OPTION_COLUMNS)
     _concurrency(rec, values, args["overrides"])
     st.subheader("Break-even against real-time")
     draw(serverless_cost_spec(choice.root, version, **args))

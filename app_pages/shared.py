@@ -38,6 +38,8 @@ from planner.traffic import Popularity
 from planner.units import parse_count, parse_duration_ms
 
 EXPLICIT = "--store / PLANNER_STORE"
+EMPTY = "—"
+"""What a table shows for a value that is not there (not measured, not applicable); each column's help says why."""
 SAMPLE_VERSION = "bundled sample"  # tags the sample's part of a collection version
 
 
@@ -178,6 +180,21 @@ def recommendation(root: str, version: tuple, target_tps: float, latency_target_
                                 max_utilization=max_utilization, ha=ha, routing=routing, top=top,
                                 confidence=confidence)
     return size_realtime(sizing_fits(root, version, rules), price_catalog(region, discount, overrides), scenario)
+
+
+def table(frame: pd.DataFrame, column_config: dict | None = None, *, ranked: bool = False) -> None:
+    """``frame`` as a table: missing values as :data:`EMPTY`, the index shown only for a ranking."""
+    st.dataframe(frame, column_config=column_config, hide_index=not ranked, placeholder=EMPTY)
+
+
+def shown_value(value: object) -> str:
+    """A table cell as text: :data:`EMPTY` for nothing, whole numbers with thousands separators,
+    others to 4 significant digits."""
+    if value is None or value == "" or (isinstance(value, float) and value != value):
+        return EMPTY
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
 
 
 def store_banner(choice: StoreChoice) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from app_pages.shared import default_store, max_upload_mb, store_banner
+from app_pages.shared import default_store, max_upload_mb, store_banner, table
 from planner.collection import ingest
 from planner.errors import PlannerError
 from planner.ingest import SOURCES, formats
@@ -158,7 +158,7 @@ def page() -> None:
     st.success(f"{added} run(s) added to `{choice.upload_root}`; {len(outcomes) - added} already present or "
                "skipped.")
     _warn_unfittable(outcomes, choice.upload_root)
-    st.dataframe(outcomes, hide_index=True)
+    table(outcomes)
 
 
 page()

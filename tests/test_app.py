@@ -38,11 +38,9 @@ from planner.recommend.serverless import (
 )
 from planner.steps import for_collection
 from planner.store import RunStore
+from tests.apptest import APP, SAMPLE, as_json, metric, open_page, open_planner, widget
 from tests.samples import profile_run
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "sample-store"
-APP = str(REPO / "app_streamlit.py")
 C5 = profile_run("c5.2xlarge-small-model")  # the sample's emulated ml.c5.2xlarge Locust run
 WINE = ("results_stats.csv", "results_stats_history.csv", "results_failures.csv", "results_exceptions.csv")
 
@@ -59,39 +57,22 @@ def sizing():
     return shared.sizing_fits(root, shared.store_version(root))
 
 
-def _app(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _recommended(at: AppTest) -> tuple[int, str]:
     count, _, instance = at.metric[0].help.partition(" (")[0].partition(" × ")  # the full value is the tooltip
     return int(count), instance
-
-
-def _as_json(at: AppTest) -> dict:
-    return json.loads(at.code[0].value)
-
-
-def _widget(at: AppTest, key: str):
-    kinds = ("number_input", "slider", "checkbox", "text_input", "selectbox", "radio")
-    return next(w for kind in kinds for w in at.sidebar.get(kind) if w.key == key)
 
 
 # ------------------------------------------------------------------ planner page
 
 
 def test_planner_numbers_equal_planner_recommend_json(sample_env):
-    at = _app()
-    _widget(at, "plan_tps").set_value(1500.0)
-    _widget(at, "plan_sla_ms").set_value(150.0)
-    _widget(at, "plan_util").set_value(0.6)
-    _widget(at, "plan_ha").check()
-    _widget(at, "plan_discount_pct").set_value(20)
-    _widget(at, "plan_conf").set_value(0.5)
+    at = open_planner()
+    widget(at, "plan_tps").set_value(1500.0)
+    widget(at, "plan_sla_ms").set_value(150.0)
+    widget(at, "plan_util").set_value(0.6)
+    widget(at, "plan_ha").check()
+    widget(at, "plan_discount_pct").set_value(20)
+    widget(at, "plan_conf").set_value(0.5)
     at.run()
     assert not at.exception
     cli = CliRunner().invoke(cli_app, ["recommend", "--target-tps", "1500", "--p99", "150ms", "--max-utilization",
@@ -99,7 +80,7 @@ def test_planner_numbers_equal_planner_recommend_json(sample_env):
                                        "--json"])
     assert cli.exit_code == 0, cli.output
     expected = json.loads(cli.stdout)
-    assert _as_json(at) == expected
+    assert as_json(at) == expected
     best = expected["options"][0]
     assert at.metric[0].value == f"{best['instance_count']} × {charts.short_instance_type(best['instance_type'])}"
     assert at.metric[0].help.startswith(f"{best['instance_count']} × {best['instance_type']} (")
@@ -111,60 +92,60 @@ def test_planner_numbers_equal_planner_recommend_json(sample_env):
 
 
 def test_widget_changes_change_the_numbers(sample_env):
-    at = _app()
-    base = _as_json(at)
+    at = open_planner()
+    base = as_json(at)
     count, instance = _recommended(at)
-    _widget(at, "plan_tps").set_value(4000.0)
+    widget(at, "plan_tps").set_value(4000.0)
     at.run()
     assert _recommended(at)[0] > count
-    _widget(at, "plan_tps").set_value(1000.0)
-    _widget(at, "plan_util").set_value(0.4)
+    widget(at, "plan_tps").set_value(1000.0)
+    widget(at, "plan_util").set_value(0.4)
     at.run()
-    lower_cap = _as_json(at)["options"][0]
+    lower_cap = as_json(at)["options"][0]
     assert lower_cap["instance_count"] > base["options"][0]["instance_count"]
     assert lower_cap["utilization"] <= 0.4
-    _widget(at, "plan_util").set_value(0.7)
-    _widget(at, "plan_discount_pct").set_value(25)
+    widget(at, "plan_util").set_value(0.7)
+    widget(at, "plan_discount_pct").set_value(25)
     at.run()
-    discounted = _as_json(at)["options"][0]
+    discounted = as_json(at)["options"][0]
     assert discounted["usd_per_month"] == pytest.approx(0.75 * base["options"][0]["usd_per_month"])
-    _widget(at, "plan_discount_pct").set_value(0)
-    _widget(at, "plan_prices").input(f"{instance}=100")
+    widget(at, "plan_discount_pct").set_value(0)
+    widget(at, "plan_prices").input(f"{instance}=100")
     at.run()
-    assert all(o["instance_type"] != instance for o in _as_json(at)["options"][:1])
-    _widget(at, "plan_prices").input("not a price")
+    assert all(o["instance_type"] != instance for o in as_json(at)["options"][:1])
+    widget(at, "plan_prices").input("not a price")
     at.run()
     assert "expected instance_type=USD/hour" in at.error[0].value
 
 
 def test_scenario_round_trips_through_the_url(sample_env):
-    at = _app(tps="2.5k", sla_ms="120", util="0.5", conf="0.6", ha="true", routing="random", top="3",
+    at = open_planner(tps="2.5k", sla_ms="120", util="0.5", conf="0.6", ha="true", routing="random", top="3",
               option="nonsense")
-    assert _widget(at, "plan_tps").value == 2500.0
-    assert _widget(at, "plan_ha").value is True
-    rec = _as_json(at)
+    assert widget(at, "plan_tps").value == 2500.0
+    assert widget(at, "plan_ha").value is True
+    rec = as_json(at)
     assert (rec["target_tps"], rec["latency_target_ms"], rec["max_utilization"], rec["confidence"], rec["ha"],
             rec["routing"]) == (2500.0, 120.0, 0.5, 0.6, True, "random")
     assert len(rec["options"]) <= 3
     assert at.query_params["tps"] == "2500" and at.query_params["util"] == "0.5"
     assert at.query_params["option"] == rec["options"][0]["label"]  # an unknown option falls back to the best
-    shared_link = _app(**at.query_params)
-    assert _as_json(shared_link) == rec
-    bad = _app(tps="lots", pct="p42", conf="0.3")
+    shared_link = open_planner(**at.query_params)
+    assert as_json(shared_link) == rec
+    bad = open_planner(tps="lots", pct="p42", conf="0.3")
     assert len(bad.warning) == 3 and "tps='lots'" in "".join(w.value for w in bad.warning)
     assert "conf='0.3': expected a fraction between 0.5 and 0.95" in "".join(w.value for w in bad.warning)
-    assert _as_json(bad)["target_tps"] == 1000.0
+    assert as_json(bad)["target_tps"] == 1000.0
 
 
 def test_utilisation_slider_changes_the_answer(sample_env):
     """Each slider change reruns the page with the new cap (re-render times: bench/app_render.py)."""
-    at = _app()
+    at = open_planner()
     counts = {}
     for cap in (0.5, 0.85):
-        _widget(at, "plan_util").set_value(cap)
+        widget(at, "plan_util").set_value(cap)
         at.run()
-        assert not at.exception and _as_json(at)["max_utilization"] == cap
-        counts[cap] = _as_json(at)["options"][0]["instance_count"]
+        assert not at.exception and as_json(at)["max_utilization"] == cap
+        counts[cap] = as_json(at)["options"][0]["instance_count"]
     assert counts[0.5] > counts[0.85]  # a lower cap needs more instances for the same 1000 TPS
 
 
@@ -214,7 +195,7 @@ def test_option_latency_curve_passes_through_the_recommended_point(sizing):
 
 
 def test_runs_page_filters_and_shows_one_runs_fits(sample_env):
-    at = _runs_page(run=C5)
+    at = open_page("runs", run=C5)
     assert len(at.dataframe[0].value) == len(RunStore(SAMPLE).run_ids())
     steps = at.dataframe[1].value
     assert len(steps) > 3 and steps["throughput_rps"].max() > 300
@@ -229,16 +210,6 @@ def test_runs_page_filters_and_shows_one_runs_fits(sample_env):
     assert not at.exception
     assert at.query_params["run"] == other.split(" · ")[0]
     assert not at.dataframe[1].value.equals(steps)
-
-
-def _runs_page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.query_params.update(params)
-    at.switch_page("app_pages/runs.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def test_usl_band_reproduces_the_fit_and_held_out_steps_are_the_top_levels():
@@ -260,15 +231,6 @@ def test_usl_band_reproduces_the_fit_and_held_out_steps_are_the_top_levels():
 # ------------------------------------------------------------------ upload page
 
 
-def _upload_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.switch_page("app_pages/upload.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _wine(datasets: Path) -> list[tuple[str, bytes, str]]:
     prefix = "louskac_deep-vision__"  # a real set with load (nogibjj's, at User Count 0 throughout, is refused)
     return [(prefix + name, (datasets / "locust" / (prefix + name)).read_bytes(), "text/csv") for name in WINE]
@@ -277,7 +239,7 @@ def _wine(datasets: Path) -> list[tuple[str, bytes, str]]:
 def test_upload_adds_a_run_that_the_runs_page_shows(datasets, tmp_path, monkeypatch):
     store = tmp_path / "store"
     monkeypatch.setenv("PLANNER_STORE", str(store))
-    at = _upload_page()
+    at = open_page("upload")
     at.file_uploader[0].set_value(_wine(datasets)).run()
     at.text_input[0].input("ml.m5.large")
     next(t for t in at.text_input if t.label == "Labels").input("team=ml, scenario=nightly")
@@ -289,7 +251,7 @@ def test_upload_adds_a_run_that_the_runs_page_shows(datasets, tmp_path, monkeypa
                                                                                      "scenario": "nightly"}
     at.button[0].click().run()  # the same bytes again: present, not duplicated
     assert "0 run(s) added" in at.success[0].value and len(RunStore(store).run_ids()) == 1
-    runs = _runs_page()
+    runs = open_page("runs")
     label = next(m for m in runs.multiselect if m.label == "Label")
     assert set(label.options) == {"team=ml", "scenario=nightly"}
     label.set_value(["team=ml"]).run()
@@ -304,7 +266,7 @@ def test_upload_errors_are_planner_ingests(datasets, tmp_path, monkeypatch):
     cli = CliRunner().invoke(cli_app, ["ingest", str(bad), "--store", str(tmp_path / "cli-store")])
     assert cli.exit_code == 1
     cli_message = str(cli.exception).replace(f"{bad.parent}/", "")
-    at = _upload_page()
+    at = open_page("upload")
     at.file_uploader[0].set_value(("notes.csv", bad.read_bytes(), "text/csv")).run()
     at.button[0].click().run()
     assert at.error[0].value == cli_message
@@ -313,7 +275,7 @@ def test_upload_errors_are_planner_ingests(datasets, tmp_path, monkeypatch):
     limit = st_config.get_option("server.maxUploadSize")
     st_config.set_option("server.maxUploadSize", 1)
     try:
-        big = _upload_page()
+        big = open_page("upload")
         big.file_uploader[0].set_value(("big_stats.csv", b"x" * (2 * 2**20), "text/csv")).run()
         big.button[0].click().run()
         assert big.error[0].value == "big_stats.csv: size: expected at most 1 MB, found 2.0 MB"
@@ -327,7 +289,7 @@ def test_an_upload_named_with_300_characters_is_stored_under_a_short_name(datase
     store = tmp_path / "store"
     monkeypatch.setenv("PLANNER_STORE", str(store))
     prefix = "ü" + "r" * 299 + "?"  # multi-byte, and a character no file name should carry
-    at = _upload_page()
+    at = open_page("upload")
     at.file_uploader[0].set_value([(prefix + name.removeprefix("louskac_deep-vision__results"), data, kind)
                                    for name, data, kind in _wine(datasets)]).run()
     at.button[0].click().run()
@@ -344,7 +306,7 @@ def test_an_upload_named_with_300_characters_is_stored_under_a_short_name(datase
 def test_an_upload_the_collection_cannot_take_is_one_line_without_server_paths(datasets, tmp_path, monkeypatch):
     (tmp_path / "file").write_text("not a directory")
     monkeypatch.setenv("PLANNER_STORE", str(tmp_path / "file" / "store"))
-    at = _upload_page()
+    at = open_page("upload")
     at.file_uploader[0].set_value(_wine(datasets)).run()
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -353,11 +315,11 @@ def test_an_upload_the_collection_cannot_take_is_one_line_without_server_paths(d
 
 def test_the_bundled_sample_is_never_written(datasets, tmp_path, monkeypatch, sample_env):
     before = shared.store_version(str(SAMPLE))
-    at = _upload_page()
+    at = open_page("upload")
     assert "never modified" in at.error[0].value and not at.file_uploader
     monkeypatch.delenv("PLANNER_STORE")
     monkeypatch.chdir(tmp_path)  # no ./planner-store: the app shows the sample, uploads create one
-    at = _upload_page()
+    at = open_page("upload")
     assert "uploads go to" in at.info[0].value
     at.file_uploader[0].set_value(_wine(datasets)).run()
     at.button[0].click().run()
@@ -385,28 +347,12 @@ def test_planner_app_runs_streamlit_on_the_store():
 # ------------------------------------------------------------------ serverless, multi-model, compare pages
 
 
-def _page(url_path: str, **params) -> AppTest:
-    """The app on page ``url_path`` opened from a link carrying ``params`` (and nothing another page left)."""
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.query_params.clear()
-    at.query_params.update(params)
-    at.switch_page(f"app_pages/{url_path}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def _metric(at: AppTest, label_start: str) -> str:
-    return next(m.value for m in at.metric if m.label.startswith(label_start))
-
-
 def test_serverless_page_equals_the_library_and_its_sliders_follow_erlang_b(sample_env, sizing):
-    at = _page("serverless")
-    _widget(at, "sls_peak_tps").set_value(60.0)
-    _widget(at, "sls_p99_ms").set_value(250.0)
-    _widget(at, "sls_strategy").set_value("balanced")
-    _widget(at, "sls_request_bytes").set_value(40_000.0)
+    at = open_page("serverless")
+    widget(at, "sls_peak_tps").set_value(60.0)
+    widget(at, "sls_p99_ms").set_value(250.0)
+    widget(at, "sls_strategy").set_value("balanced")
+    widget(at, "sls_request_bytes").set_value(40_000.0)
     at.run()
     assert not at.exception
     catalog = load_catalog()
@@ -416,9 +362,9 @@ def test_serverless_page_equals_the_library_and_its_sliders_follow_erlang_b(samp
     rec = recommend_serverless(latencies, catalog, monthly_invocations=3e6, peak_tps=60, latency_target_ms=250,
                                strategy="balanced", request_bytes=40_000, realtime=baseline)
     expected = {**rec.to_dict(), "notes": [*skipped, *extra, *rec.notes]}
-    assert _as_json(at) == json.loads(json.dumps(expected))
-    assert _metric(at, "Memory") == f"{rec.recommended_memory_mb} MB"
-    assert _metric(at, "On demand") == charts.short_usd(rec.on_demand_cost.usd_per_month)
+    assert as_json(at) == json.loads(json.dumps(expected))
+    assert metric(at, "Memory").value == f"{rec.recommended_memory_mb} MB"
+    assert metric(at, "On demand").value == charts.short_usd(rec.on_demand_cost.usd_per_month)
     # Power Tuning view and Pareto front, throttle/spill-over and cost vs slots, break-even: one chart per view
     assert len(at.get("vega_lite_chart")) == 5
     assert (at.query_params["max_conc"], at.query_params["prov"]) == (str(rec.max_concurrency),
@@ -429,66 +375,66 @@ def test_serverless_page_equals_the_library_and_its_sliders_follow_erlang_b(samp
     fewer, spill_slots = rec.max_concurrency - 3, rec.provisioned_concurrency - 4
     throttle = erlang_b(rec.offered_load_erlang, fewer)
     assert throttle > rec.throttle_target
-    assert _metric(at, f"Throttled at MaxConcurrency {fewer}") == f"{throttle:.3g}"
+    assert metric(at, f"Throttled at MaxConcurrency {fewer}").value == f"{throttle:.3g}"
     spill = erlang_b(rec.offered_load_erlang, spill_slots)
-    assert _metric(at, f"Spill-over with {spill_slots} provisioned") == f"{spill:.3g}"
+    assert metric(at, f"Spill-over with {spill_slots} provisioned").value == f"{spill:.3g}"
     best = rec.recommended
     cost = serverless_usd_per_month(best.memory_mb, best.latency_mean_ms, 40_000, 0, catalog, 3e6,
                                     provisioned_concurrency=spill_slots, provisioned_served_fraction=1 - spill)
-    assert _metric(at, f"Cost with {spill_slots} provisioned") == charts.short_usd(cost.usd_per_month)
+    assert metric(at, f"Cost with {spill_slots} provisioned").value == charts.short_usd(cost.usd_per_month)
     assert at.query_params["max_conc"] == str(fewer)
-    _widget(at, "sls_peak_tps").set_value(120.0)  # a new recommendation resets the sliders to it
+    widget(at, "sls_peak_tps").set_value(120.0)  # a new recommendation resets the sliders to it
     at.run()
-    assert at.slider(key="sls_max_conc").value == _as_json(at)["max_concurrency"] > rec.max_concurrency
+    assert at.slider(key="sls_max_conc").value == as_json(at)["max_concurrency"] > rec.max_concurrency
 
 
 def test_serverless_link_restores_the_scenario_and_the_sliders(sample_env):
-    at = _page("serverless", invocations="10M", peak_tps="80", p99_ms="0.5s", strategy="speed", max_conc="40",
+    at = open_page("serverless", invocations="10M", peak_tps="80", p99_ms="0.5s", strategy="speed", max_conc="40",
                prov="25", throttle="lots")
-    rec = _as_json(at)
+    rec = as_json(at)
     assert (rec["monthly_invocations"], rec["peak_tps"], rec["latency_target_ms"], rec["strategy"]) == \
         (1e7, 80.0, 500.0, "speed")
     assert at.slider(key="sls_max_conc").value == 40 and at.slider(key="sls_prov").value == 25
     assert "throttle='lots'" in at.warning[0].value and rec["throttle_target"] == 0.001
     assert at.query_params["invocations"] == "10000000" and at.query_params["prov"] == "25"
-    again = _page("serverless", **at.query_params)
-    assert _as_json(again) == rec and again.slider(key="sls_max_conc").value == 40
+    again = open_page("serverless", **at.query_params)
+    assert as_json(again) == rec and again.slider(key="sls_max_conc").value == 40
 
 
 def test_multi_model_page_equals_planner_mme_json(sample_env):
-    at = _page("multi_model")
-    _widget(at, "mme_tps").set_value(500.0)
-    _widget(at, "mme_models").set_value(100)
-    _widget(at, "mme_zipf_s").set_value(0.8)
-    _widget(at, "mme_p99_ms").set_value(900.0)
+    at = open_page("multi_model")
+    widget(at, "mme_tps").set_value(500.0)
+    widget(at, "mme_models").set_value(100)
+    widget(at, "mme_zipf_s").set_value(0.8)
+    widget(at, "mme_p99_ms").set_value(900.0)
     at.run()
     assert not at.exception
     cli = CliRunner().invoke(cli_app, ["mme", "--target-tps", "500", "--models", "100", "--popularity", "zipf:0.8",
                                        "--p99", "900ms", "--store", str(SAMPLE), "--json"])
     assert cli.exit_code == 0, cli.output
     expected = json.loads(cli.stdout)
-    assert _as_json(at) == expected
-    assert _metric(at, "Recommended") == f"{expected['instances']} × {charts.short_instance_type(expected['instance_type'])}"
+    assert as_json(at) == expected
+    assert metric(at, "Recommended").value == f"{expected['instances']} × {charts.short_instance_type(expected['instance_type'])}"
     assert len(at.get("vega_lite_chart")) == 3  # density; hit ratio; cost vs instances
-    _widget(at, "mme_models").set_value(2000)  # more models than fit: misses, more instances for memory
+    widget(at, "mme_models").set_value(2000)  # more models than fit: misses, more instances for memory
     at.run()
-    many = _as_json(at)
+    many = as_json(at)
     assert many["instances_for_memory"] > expected["instances_for_memory"]
-    _widget(at, "mme_popularity").set_value("uniform")
+    widget(at, "mme_popularity").set_value("uniform")
     at.run()
-    uniform = _as_json(at)
+    uniform = as_json(at)
     assert uniform["popularity"] == "uniform" and uniform["instances_for_memory"] > many["instances_for_memory"]
-    _widget(at, "mme_models").set_value(100)
-    _widget(at, "mme_threshold").set_value(0.5)
+    widget(at, "mme_models").set_value(100)
+    widget(at, "mme_threshold").set_value(0.5)
     at.run()
     density = {v["label"]: v["max_models_per_instance"] for v in expected["variants"]}
-    half = {v["label"]: v["max_models_per_instance"] for v in _as_json(at)["variants"]}
+    half = {v["label"]: v["max_models_per_instance"] for v in as_json(at)["variants"]}
     assert half.keys() == density.keys() and all(half[k] < density[k] for k in density)
     assert at.query_params["threshold"] == "0.5" and at.query_params["popularity"] == "uniform"
 
 
 def test_compare_page_lines_equal_planner_export_costs(sample_env, tmp_path):
-    at = _page("compare", tps="1000", p99_ms="800", invocations="30M", models="100", popularity="zipf",
+    at = open_page("compare", tps="1000", p99_ms="800", invocations="30M", models="100", popularity="zipf",
                scenario="=HYPERLINK(1)")
     cli = CliRunner().invoke(cli_app, ["export", "costs", "--target-tps", "1000", "--p99", "800ms",
                                        "--monthly-invocations", "30M", "--models", "100", "--popularity", "zipf:1.1",
@@ -497,7 +443,7 @@ def test_compare_page_lines_equal_planner_export_costs(sample_env, tmp_path):
     assert cli.exit_code == 0, cli.output
     expected = json.loads(cli.stdout)
     expected.pop("path")
-    assert _as_json(at) == expected
+    assert as_json(at) == expected
     deployments = {line["deployment"] for line in expected["options"]}
     assert {"serverless", "serverless, provisioned concurrency", "multi-model (100 models)"} <= deployments
     assert any(d.startswith("real-time") and "HA" in d for d in deployments)
@@ -513,10 +459,10 @@ def test_compare_page_lines_equal_planner_export_costs(sample_env, tmp_path):
     assert [row[0].value for row in book["Options"].iter_rows(min_row=2)] == [
         line["option"] for line in expected["options"]]
     assert "'=HYPERLINK(1)" in [row[1].value for row in book["Assumptions"].iter_rows()]
-    _widget(at, "cmp_models").set_value(0)
-    _widget(at, "cmp_tps").set_value(3000.0)
+    widget(at, "cmp_models").set_value(0)
+    widget(at, "cmp_tps").set_value(3000.0)
     at.run()
-    fewer = _as_json(at)["options"]
+    fewer = as_json(at)["options"]
     assert not any(line["deployment"].startswith("multi-model") for line in fewer)
     assert min(line["usd_per_month"] for line in fewer if line["deployment"].startswith("real-time")) > min(
         line["usd_per_month"] for line in expected["options"] if line["deployment"].startswith("real-time"))
@@ -604,12 +550,12 @@ OVERRIDES = "ml.c5.2xlarge=0.2, ml.g4dn.2xlarge=0.5"
 def test_price_overrides_on_each_page_equal_the_cli_with_a_price_file(sample_env, tmp_path, url_path, cli_args,
                                                                      numbers):
     prefix = {"serverless": "sls", "multi_model": "mme", "compare": "cmp"}[url_path]
-    at = _page(url_path)
-    default = numbers(_as_json(at))
-    _widget(at, f"{prefix}_prices").set_value(OVERRIDES)
+    at = open_page(url_path)
+    default = numbers(as_json(at))
+    widget(at, f"{prefix}_prices").set_value(OVERRIDES)
     at.run()
     assert not at.exception and not at.error
-    overridden = _as_json(at)
+    overridden = as_json(at)
     price_file = tmp_path / "prices.csv"
     price_file.write_text("instance_type,usd_per_hour\nml.c5.2xlarge,0.2\nml.g4dn.2xlarge,0.5\n")
     extra = ["--out", str(tmp_path / "costs.csv")] if url_path == "compare" else []
@@ -618,7 +564,7 @@ def test_price_overrides_on_each_page_equal_the_cli_with_a_price_file(sample_env
     assert cli.exit_code == 0, cli.output
     assert numbers(overridden) == numbers(json.loads(cli.stdout)) != default
     assert at.query_params["prices"] == OVERRIDES  # the what-if link carries the prices
-    _widget(at, f"{prefix}_prices").set_value("ml.c5.2xlarge=cheap")
+    widget(at, f"{prefix}_prices").set_value("ml.c5.2xlarge=cheap")
     at.run()
     assert not at.exception and len(at.error) == 1 and "'ml.c5.2xlarge=cheap'" in at.error[0].value
 
@@ -627,17 +573,17 @@ def test_multi_model_page_takes_a_measured_traffic_file_as_the_cli_does(sample_e
     rows = [f"model-{i:03d},{int(1000 / (i + 1) ** 1.2)}" for i in range(120)]  # 120 models, skewed traffic
     traffic = tmp_path / "traffic.csv"
     traffic.write_text("model,requests\n" + "\n".join(rows) + "\n")
-    at = _page("multi_model")
+    at = open_page("multi_model")
     at.sidebar.file_uploader[0].set_value([("traffic.csv", traffic.read_bytes(), "text/csv")]).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     cli = CliRunner().invoke(cli_app, ["mme", "--target-tps", "500", "--popularity", str(traffic), "--store",
                                        str(SAMPLE), "--json"])
     assert cli.exit_code == 0, cli.output
-    expected, page = json.loads(cli.stdout), _as_json(at)
+    expected, page = json.loads(cli.stdout), as_json(at)
     assert page["models"] == expected["models"] == 120 and page["popularity"].startswith("measured traffic")
     assert (page["hit_ratio"], page["instances"], page["usd_per_month"]) == (
         expected["hit_ratio"], expected["instances"], expected["usd_per_month"])
-    assert _widget(at, "mme_models").disabled
+    assert widget(at, "mme_models").disabled
     bad = tmp_path / "bad.csv"
     bad.write_text("model,requests\na,5\nb,lots\n")
     at.sidebar.file_uploader[0].set_value([("bad.csv", bad.read_bytes(), "text/csv")]).run()
@@ -681,7 +627,7 @@ def test_compare_headline_is_the_cheapest_option_meeting_the_sla():
 
 
 def test_an_unreachable_sla_says_how_close_the_collection_gets(sample_env):
-    at = _app(tps="1000", sla_ms="5")
+    at = open_planner(tps="1000", sla_ms="5")
     assert not at.exception
     assert not at.metric
     (error,) = at.error
@@ -697,7 +643,7 @@ def test_every_chart_colours_a_deployment_type_the_same(sample_env):
                                          "serverless, provisioned concurrency", "serverless + 12 provisioned",
                                          "multi-model (100 models)")] == [
         "real-time", "real-time", "serverless", "serverless, provisioned", "serverless, provisioned", "multi-model"]
-    at = _app()
+    at = open_planner()
     at.switch_page("app_pages/compare.py").run()
     compare = at.get("vega_lite_chart")[0].proto.spec
     at.switch_page("app_pages/serverless.py").run()
@@ -765,3 +711,29 @@ def _encodings(spec) -> list[dict]:
         return []
     own = [spec["encoding"]] if isinstance(spec.get("encoding"), dict) else []
     return own + [e for k, v in spec.items() if k != "datasets" for e in _encodings(v)]
+
+
+# ------------------------------------------------------------------ tables
+
+
+@pytest.mark.parametrize("url_path, params", [
+    ("planner", {}), ("serverless", {}), ("multi_model", {}), ("runs", {}),
+    ("compare", {"tps": "1000", "p99_ms": "800", "invocations": "30M", "models": "100"})])
+def test_every_table_shows_a_dash_for_a_missing_value_and_no_raw_text(sample_env, url_path, params):
+    at = open_page(url_path, **params)
+    assert at.dataframe, "the page shows a table"
+    for frame in at.dataframe:
+        assert frame.proto.placeholder == shared.EMPTY
+        text = frame.value.astype(str)
+        assert not text.isin(["None", "nan", "NaN", "<NA>"]).any().any(), frame.value
+    if url_path == "compare":
+        assumptions = at.dataframe[-1].value
+        assert not assumptions["value"].str.fullmatch(r"-?[\d,]+\.0").any(), "whole numbers without a trailing .0"
+        assert (assumptions["date"] == shared.EMPTY).any() and "30,000,000" in assumptions["value"].tolist()
+
+
+@pytest.mark.parametrize("value, shown", [(None, "—"), ("", "—"), (float("nan"), "—"), (2_000_000.0, "2,000,000"),
+                                          (0.7, "0.7"), (0.123456, "0.1235"), (3, "3"), (True, "True"),
+                                          ("zipf:1.1", "zipf:1.1")])
+def test_a_table_cell_is_shown_with_separators_and_a_dash_for_nothing(value, shown):
+    assert shared.shown_value(value) == shown

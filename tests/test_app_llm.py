@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from streamlit.testing.v1 import AppTest
 from typer.testing import CliRunner
 
 from planner.cli import app as cli_app
+from tests.apptest import as_json, metric, open_page
 from tests.test_llm_fit import KIMI_P5E, QWEN14_G7E, QWEN32_G7E
 
 APP = str(Path(__file__).resolve().parents[1] / "app_streamlit.py")
@@ -35,41 +35,22 @@ def llm_env(llm_store, monkeypatch) -> str:
     return llm_store
 
 
-def _page(**params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.query_params.clear()
-    at.query_params.update(params)
-    at.switch_page("app_pages/llm.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def _cli(store: str, *args: str) -> dict:
     done = CliRunner().invoke(cli_app, ["llm", "recommend", "--store", store, *args, "--json"])
     return json.loads(done.stdout)
 
 
-def _metric(at: AppTest, label_start: str):
-    return next(m for m in at.metric if m.label.startswith(label_start))
-
-
-def _as_json(at: AppTest) -> dict:
-    return json.loads(at.code[0].value)
-
-
 def test_page_equals_planner_llm_recommend_json(llm_env):
-    at = _page(load="2", input_tokens="520", output_tokens="600", e2e_ms="40000")
-    shown = _as_json(at)
+    at = open_page("llm", load="2", input_tokens="520", output_tokens="600", e2e_ms="40000")
+    shown = as_json(at)
     assert shown == _cli(llm_env, "--target-rps", "2", "--input-tokens", "520", "--output-tokens", "600",
                          "--e2e-p99", "40s")
     # the cheapest: gpt-oss-20b on one ml.g7e.2xlarge (4.20 USD/h) at 32 in flight
     best = shown["options"][0]
     assert (best["instance_type"], best["instance_count"], best["concurrency_per_instance"]) == ("ml.g7e.2xlarge", 1, 32)
-    assert _metric(at, "Recommended").value == "1 × g7e.2xl"
-    assert _metric(at, "Cost per month").help.startswith("$3,066.00/month, $4.20/hour")
-    assert _metric(at, "Per 1M output tokens").help.startswith(
+    assert metric(at, "Recommended").value == "1 × g7e.2xl"
+    assert metric(at, "Cost per month").help.startswith("$3,066.00/month, $4.20/hour")
+    assert metric(at, "Per 1M output tokens").help.startswith(
         f"${4.20 / (2 * 600 * 3600) * 1e6:,.4f} per million output tokens")
     table = at.dataframe[0].value
     assert list(table.columns[:4]) == ["usd_per_hour", "usd_per_month", "usd_per_million_output_tokens",
@@ -82,20 +63,20 @@ def test_page_equals_planner_llm_recommend_json(llm_env):
 
 
 def test_widgets_and_the_link_change_the_answer(llm_env):
-    at = _page(load="2", input_tokens="520", output_tokens="600", e2e_ms="40000")
+    at = open_page("llm", load="2", input_tokens="520", output_tokens="600", e2e_ms="40000")
     at.sidebar.number_input(key="llm_e2e_ms").set_value(10_000.0).run()
     assert not at.exception
-    tight = _as_json(at)
+    tight = as_json(at)
     assert tight == _cli(llm_env, "--target-rps", "2", "--input-tokens", "520", "--output-tokens", "600",
                          "--e2e-p99", "10s")
     assert {o["instance_type"] for o in tight["options"]} == {"ml.g7e.2xlarge", "ml.p5e.48xlarge"}
     assert all(o["predicted_e2e_ms"] <= 10_000 for o in tight["options"])
     assert at.query_params["e2e_ms"] == "10000", "the scenario is in the address bar"
     # the same load as output tokens/s, from a link
-    by_tokens = _page(load_kind="output_tps", load="1200", input_tokens="520", output_tokens="600", e2e_ms="10000")
+    by_tokens = open_page("llm", load_kind="output_tps", load="1200", input_tokens="520", output_tokens="600", e2e_ms="10000")
     assert by_tokens.sidebar.radio(key="llm_load_kind").value == "output_tps"
-    assert _as_json(by_tokens)["options"] == tight["options"]
-    assert any(n.startswith("load given as 1200 output tokens/s = 2 requests/s") for n in _as_json(by_tokens)["notes"])
+    assert as_json(by_tokens)["options"] == tight["options"]
+    assert any(n.startswith("load given as 1200 output tokens/s = 2 requests/s") for n in as_json(by_tokens)["notes"])
 
 
 def test_latency_chart_is_the_fitted_curve_with_its_band_and_the_slo(llm_env):
@@ -103,7 +84,7 @@ def test_latency_chart_is_the_fitted_curve_with_its_band_and_the_slo(llm_env):
     from planner.scenarios.llm import LlmScenario, latency_curves, size_llm
     from planner.scenarios.source import open_runs
 
-    at = _page(load="2", input_tokens="520", output_tokens="600", e2e_ms="40000")
+    at = open_page("llm", load="2", input_tokens="520", output_tokens="600", e2e_ms="40000")
     (chart,) = at.get("vega_lite_chart")  # one SLO metric: one chart
     spec = json.loads(chart.proto.spec)
     data = {d.name: pa.ipc.open_stream(d.data.data).read_pandas() for d in chart.proto.datasets}
@@ -127,7 +108,7 @@ def test_latency_chart_is_the_fitted_curve_with_its_band_and_the_slo(llm_env):
 
 
 def test_a_bad_link_is_named_and_an_empty_collection_says_so(llm_env, tmp_path, monkeypatch):
-    at = _page(load="lots", e2e_ms="40000")
+    at = open_page("llm", load="lots", e2e_ms="40000")
     assert any("load='lots'" in w.value for w in at.warning)
     assert at.sidebar.number_input(key="llm_load").value == 2.0, "the default"
     empty = tmp_path / "empty"
@@ -136,6 +117,6 @@ def test_a_bad_link_is_named_and_an_empty_collection_says_so(llm_env, tmp_path, 
                                         "--store", str(empty)])
     assert done.exit_code == 0, done.output
     monkeypatch.setenv("PLANNER_STORE", str(empty))
-    at = _page(e2e_ms="40000")
+    at = open_page("llm", e2e_ms="40000")
     assert any(i.value.startswith("no LLM load levels in ") for i in at.info)
     assert at.error and "No configuration meets this scenario" in at.error[0].value

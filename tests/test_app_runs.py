@@ -12,36 +12,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from planner.store import RunStore
+from tests.apptest import SAMPLE, open_page, open_planner, widget
 
-REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "data" / "sample-store"
-APP = str(REPO / "app_streamlit.py")
 C5 = "8655be92da9d0ed8"  # the sample's ml.c5.2xlarge open-loop Locust run: 9 steps of 35 s
 
 
 @pytest.fixture
 def sample_env(monkeypatch):
     monkeypatch.setenv("PLANNER_STORE", str(SAMPLE))
-
-
-def _page(url_path: str, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    at.query_params.clear()
-    at.query_params.update(params)
-    at.switch_page(f"app_pages/{url_path}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
-def _planner(**params) -> AppTest:
-    """The planner (the app's first page) opened from a link carrying ``params``."""
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _specs(at: AppTest) -> list[dict]:
@@ -54,16 +32,11 @@ def _red_marks(at: AppTest) -> list[str]:
             for layer in spec["layer"] if layer["mark"].get("color") == "red"]
 
 
-def _widget(at: AppTest, key: str):
-    kinds = ("number_input", "slider", "checkbox", "text_input", "selectbox", "radio")
-    return next(w for kind in kinds for w in [*at.sidebar.get(kind), *at.main.get(kind)] if w.key == key)
-
-
 # ------------------------------------------------------------------ runs page
 
 
 def test_runs_page_shows_the_load_test_over_time_with_its_steps(sample_env):
-    at = _page("runs", run=C5)
+    at = open_page("runs", run=C5)
     texts = [json.dumps(s, ensure_ascii=False) for s in _specs(at)]
     timeline = [t for t in texts if "time since start (s)" in t]
     assert len(timeline) == 3  # users; requests/s and failures/s; p50 and p99
@@ -71,7 +44,7 @@ def test_runs_page_shows_the_load_test_over_time_with_its_steps(sample_env):
     assert "requests/s, failures/s" in timeline[1] and "latency, 10 s window (ms)" in timeline[2]
     assert any("Fitted p99 latency vs throughput" in t for t in texts)
     assert _red_marks(at) == []
-    _widget(at, "runs_sla_ms").set_value(45.0).run()
+    widget(at, "runs_sla_ms").set_value(45.0).run()
     assert not at.exception
     assert _red_marks(at) == ["point", "rule", "text"]  # the steps over 45 ms ringed; the SLA line, labelled
 
@@ -79,7 +52,7 @@ def test_runs_page_shows_the_load_test_over_time_with_its_steps(sample_env):
 def test_a_run_without_a_history_has_no_timeline(sample_env):
     points = next(r.run_id for r in RunStore(SAMPLE).records() if r.tables == ("points",) or
                   list(r.tables) == ["points"])
-    at = _page("runs", run=points)
+    at = open_page("runs", run=points)
     assert any("not a Locust history" in c.value for c in at.caption)
     assert not any("time since start (s)" in json.dumps(s, ensure_ascii=False) for s in _specs(at))
 
@@ -88,7 +61,7 @@ def test_a_run_without_a_history_has_no_timeline(sample_env):
 
 
 def _upload(files: list[tuple[str, bytes, str]]) -> AppTest:
-    at = _page("upload")
+    at = open_page("upload")
     at.file_uploader[0].set_value(files).run()
     at.button[0].click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -143,9 +116,9 @@ def _monthly(at: AppTest) -> float:
 
 
 def test_planner_discount_is_a_percentage_and_links_keep_the_fraction(sample_env):
-    full = _planner()
-    old_link = _planner(discount="0.2")
-    slider = _widget(old_link, "plan_discount_pct")
+    full = open_planner()
+    old_link = open_planner(discount="0.2")
+    slider = widget(old_link, "plan_discount_pct")
     assert slider.value == 20 and slider.label == "Discount on compute prices (%)"
     assert _monthly(old_link) == pytest.approx(0.8 * _monthly(full))
     slider.set_value(35).run()
@@ -154,16 +127,16 @@ def test_planner_discount_is_a_percentage_and_links_keep_the_fraction(sample_env
 
 
 def test_serverless_discount_link_restores_and_is_written_as_a_fraction(sample_env):
-    at = _page("serverless", discount="0.25")
-    assert _widget(at, "sls_discount_pct").value == 25
+    at = open_page("serverless", discount="0.25")
+    assert widget(at, "sls_discount_pct").value == 25
     assert at.query_params["discount"] == "0.25"
-    _widget(at, "sls_discount_pct").set_value(50).run()
+    widget(at, "sls_discount_pct").set_value(50).run()
     assert at.query_params["discount"] == "0.5"
     assert json.loads(at.code[-1].value)["price_catalog"]["overrides"][-1].startswith("discount 0.5 (50.00%)")
 
 
 def test_an_override_for_an_unknown_instance_type_is_named_and_not_applied(sample_env):
-    at = _planner(prices="ml.c5.2xlarge=0.2, ml.c5.2xlarg=0.1")
+    at = open_planner(prices="ml.c5.2xlarge=0.2, ml.c5.2xlarg=0.1")
     (warning,) = [w.value for w in at.warning]
     assert warning.startswith("Price override ml.c5.2xlarg=0.1 not applied: no price for instance type "
                               "'ml.c5.2xlarg' in the us-east-1 catalog (did you mean ml.c5.2xlarge")
@@ -176,11 +149,11 @@ def test_an_override_for_an_unknown_instance_type_is_named_and_not_applied(sampl
 
 
 def test_serverless_and_multi_model_tables_put_money_first(sample_env):
-    serverless = _page("serverless")
+    serverless = open_page("serverless")
     table = serverless.dataframe[0].value
     assert list(table.columns[:4]) == ["memory_mb", "usd_per_month", "usd_per_million_invocations", "meets_sla"]
     assert table["memory_mb"].tolist() == [1024, 2048, 3072, 4096, 5120, 6144]
-    mme = _page("multi_model")
+    mme = open_page("multi_model")
     variants = mme.dataframe[0].value
     assert list(variants.columns[:3]) == ["label", "usd_per_month", "instances"]
     cost = json.loads(mme.code[0].value)["variants"][0]["usd_per_month"]
@@ -189,7 +162,7 @@ def test_serverless_and_multi_model_tables_put_money_first(sample_env):
 
 def test_a_zero_load_run_shows_its_flat_timeline_and_why_it_has_no_steps(sample_env):
     zero = "f1cf28ccc6b84e55"  # the sample's nogibjj/wine-prediction history: 2,031 rows at 0 users
-    at = _page("runs", run=zero)
+    at = open_page("runs", run=zero)
     timeline = [s for s in _specs(at) if "time since start (s)" in json.dumps(s)]
     assert len(timeline) == 2  # users and requests/s; no latency panel: no request was answered
     assert "No steady-state steps could be derived" in at.info[0].value
@@ -199,9 +172,9 @@ def test_runs_page_step_detection_follows_the_sidebar_rules(sample_env):
     """The sidebar's step options are `planner fit`'s: the steps shown are the library's under them."""
     from planner.steps import StepRules, for_run
 
-    at = _page("runs", run=C5)
+    at = open_page("runs", run=C5)
     default = at.dataframe[1].value
-    _widget(at, "rules_min_step_s").set_value(60.0).run()
+    widget(at, "rules_min_step_s").set_value(60.0).run()
     assert not at.exception
     shown = at.dataframe[1].value
     expected = for_run(RunStore(SAMPLE), C5, StepRules(min_duration_s=60.0))
