@@ -6,6 +6,7 @@ screenshot of the planner page is kept under test-artifacts/ (ignored by git).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -17,6 +18,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app as cli_app
+from tests.test_app_llm import GPTOSS_G7E, KIMI_P5E, QWEN14_G7E, QWEN32_G7E
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample-store"
@@ -50,13 +55,13 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout_s: float 
     raise AssertionError(f"planner app not healthy after {timeout_s} s:\n{log.read_text()}")
 
 
-@pytest.fixture
-def app_url(tmp_path):
-    """`planner app --store <bundled sample>` on a free loopback port; stopped (its process group) after."""
+@contextlib.contextmanager
+def _serving(store: Path, tmp_path: Path):
+    """`planner app --store <store>` on a free loopback port; stopped (its process group) after."""
     port = _free_port()
     log = tmp_path / "streamlit.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "planner.cli", "app", "--store", str(SAMPLE), "--port",
+        proc = subprocess.Popen([sys.executable, "-m", "planner.cli", "app", "--store", str(store), "--port",
                                  str(port), "--address", "127.0.0.1", "--headless"],
                                 cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -70,6 +75,23 @@ def app_url(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    """The app on the bundled sample."""
+    with _serving(SAMPLE, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def llm_app_url(tmp_path):
+    """The app on a collection of four real LLM benchmark-suite files (the LLM page's inputs)."""
+    store = tmp_path / "llm-store"
+    done = CliRunner().invoke(cli_app, ["ingest", *(str(p) for p in LLM_FILES), "--store", str(store)])
+    assert done.exit_code == 0, done.output
+    with _serving(store, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -162,6 +184,8 @@ def _charts_drawn(driver, wait) -> None:
 PAGES = (("?tps=1000&sla_ms=200", "×"), ("serverless?peak_tps=40", " MB"),
          ("multi-model?models=100", " × "), ("compare?p99_ms=800", ""), ("runs", None),
          ("runs?run=8655be92da9d0ed8", None), ("upload", None))  # the sample's c5 run: its load-test timeline
+LLM_FILES = (QWEN32_G7E, QWEN14_G7E, KIMI_P5E, GPTOSS_G7E)
+LLM_PAGE = ("llm?load=2&input_tokens=520&output_tokens=600&e2e_ms=40000", " × ")
 WIDTHS_PX = (1280, 1600)
 BAD_TEXT = re.compile(r"\bNone\b|\bnan\b|\bNaN\b|Traceback")
 # The drawn width of every chart, the main column's inner width, and every metric value's scroll and
@@ -210,10 +234,8 @@ def _settled(driver, wait, metric_text: str | None) -> bool:
     return headline
 
 
-@pytest.mark.parametrize("width_px", WIDTHS_PX)
-def test_every_page_holds_its_layout(app_url, browser, width_px):
-    """Issue #14's proof, measured in the DOM of every page: charts within the main column, metric values not
-    cut, no None/nan/Traceback text, the headline metric present; a screenshot per page and width."""
+def _layout_problems(browser, app_url: str, pages, width_px: int) -> dict[str, list[str]]:
+    """Open each of ``pages`` (path, headline text) at ``width_px``: a screenshot each, and what is wrong."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -221,7 +243,7 @@ def test_every_page_holds_its_layout(app_url, browser, width_px):
     wait = WebDriverWait(browser, 60, poll_frequency=0.1)
     ARTIFACTS.mkdir(exist_ok=True)
     found = {}
-    for path, metric_text in PAGES:
+    for path, metric_text in pages:
         browser.get(f"{app_url}/{path}")
         headline = _settled(browser, wait, metric_text)
         if "run=" in path:  # the timeline's three panels, then the USL and latency fits (after the bootstrap)
@@ -243,4 +265,19 @@ def test_every_page_holds_its_layout(app_url, browser, width_px):
             problems.append("an exception is shown")
         if problems:
             found[path] = problems
+    return found
+
+
+@pytest.mark.parametrize("width_px", WIDTHS_PX)
+def test_every_page_holds_its_layout(app_url, browser, width_px):
+    """Issue #14's proof, measured in the DOM of every page: charts within the main column, metric values not
+    cut, no None/nan/Traceback text, the headline metric present; a screenshot per page and width."""
+    found = _layout_problems(browser, app_url, PAGES, width_px)
+    assert not found, "\n".join(f"{width_px} px /{p}: {x}" for p, xs in found.items() for x in xs)
+
+
+@pytest.mark.parametrize("width_px", WIDTHS_PX)
+def test_the_llm_page_holds_its_layout(llm_app_url, browser, width_px):
+    """The same proof for the LLM page, on a collection of real LLM benchmark results."""
+    found = _layout_problems(browser, llm_app_url, (LLM_PAGE,), width_px)
     assert not found, "\n".join(f"{width_px} px /{p}: {x}" for p, xs in found.items() for x in xs)
