@@ -44,7 +44,9 @@ STEP_FORMAT = {
     "generator_saturated": st.column_config.CheckboxColumn("generator saturated"),
 }
 RUN_FORMAT = {c: st.column_config.TextColumn(c.replace("_", " ")) for c in RUN_COLUMNS} | {
-    "instance_count": st.column_config.NumberColumn("instances", format="%.0f")}
+    "instance_count": st.column_config.NumberColumn("instances", format="%.0f"),
+    "started_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC"),
+    "labels": st.column_config.TextColumn("labels", help="key=value labels given at ingest (— : none)")}
 LATENCY_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
 
 
@@ -67,6 +69,16 @@ def _filtered(runs: pd.DataFrame, labels: dict[str, dict[str, str]]) -> pd.DataF
     if chosen_labels:
         keep &= runs["run_id"].map(lambda r: set(chosen_labels) <= pairs.get(r, set()))
     return runs[keep.astype(bool)]
+
+
+def _readable(runs: pd.DataFrame, labels: dict[str, dict[str, str]]) -> pd.DataFrame:
+    """The runs table as shown: labels as ``key=value, …`` (None when there are none), start times as
+    UTC timestamps."""
+    shown = runs.copy()
+    shown["labels"] = shown["run_id"].map(
+        lambda r: ", ".join(f"{k}={v}" for k, v in sorted(labels.get(r, {}).items())) or None)
+    shown["started_at"] = pd.to_datetime(shown["started_at"], utc=True, format="ISO8601")
+    return shown
 
 
 def _describe(row: pd.Series) -> str:
@@ -115,8 +127,9 @@ def page() -> None:
         return
     choice, version, rules = opened
     runs = runs_table(choice.root, version)
-    shown = _filtered(runs, labels_of_runs(choice.root, version))
-    table(shown[[c for c in RUN_COLUMNS if c in shown]], RUN_FORMAT)
+    labels = labels_of_runs(choice.root, version)
+    shown = _filtered(runs, labels)
+    table(_readable(shown, labels)[[c for c in RUN_COLUMNS if c in shown]], RUN_FORMAT)
     if shown.empty:
         st.info("No run matches these filters.")
         return
