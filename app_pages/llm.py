@@ -135,7 +135,8 @@ def _options_table(rec: LlmRecommendation) -> None:
 def _curve_chart(frame: pd.DataFrame, metric: str, rec: LlmRecommendation) -> dict:
     """Predicted ``metric`` against concurrency per copy, one line and band per configuration, the SLO
     as a rule and each option's chosen concurrency as a point."""
-    data = frame[frame["metric"] == metric]
+    data = frame[frame["metric"] == metric].assign(
+        concurrency_range=lambda d: d["measured"].map({True: "measured", False: "extrapolated"}))
     title = f"Predicted {METRIC_NAMES[metric]} ({rec.percentile}) against concurrency per copy"
     x = alt.X("concurrency:Q", title="concurrency per copy (requests in flight)")
     colour = alt.Color("label:N", title="configuration", legend=alt.Legend(orient="bottom", columns=1))
@@ -143,8 +144,8 @@ def _curve_chart(frame: pd.DataFrame, metric: str, rec: LlmRecommendation) -> di
     layers = [base.mark_area(opacity=0.15).encode(x=x, y="lower_ms:Q", y2="upper_ms:Q", color=colour),
               base.mark_line().encode(x=x, y=alt.Y("predicted_ms:Q", title=f"{metric} {rec.percentile} (ms)"),
                                       color=colour, strokeDash=alt.StrokeDash(
-                                          "measured:N", title="within measured concurrency",
-                                          sort="descending"),
+                                          "concurrency_range:N", title="concurrency range",
+                                          sort=["measured", "extrapolated"]),
                                       tooltip=["label", "concurrency", alt.Tooltip("predicted_ms:Q", format=",.0f"),
                                                alt.Tooltip("lower_ms:Q", format=",.0f"),
                                                alt.Tooltip("upper_ms:Q", format=",.0f")])]

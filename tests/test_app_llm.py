@@ -100,8 +100,9 @@ def test_latency_chart_is_the_fitted_curve_with_its_band_and_the_slo(llm_env):
     assert kimi.loc[32.0, "predicted_ms"] == pytest.approx(12_366, rel=0.01)  # the CSV: 12,299 ms p99 at C=32
     assert kimi.loc[32.0, "lower_ms"] <= 12_299.0 <= kimi.loc[32.0, "upper_ms"]
     assert (frame["slo_ms"] == 40_000).all()
-    pd.testing.assert_frame_equal(layer["line"].reset_index(drop=True), frame.reset_index(drop=True),
-                                  check_dtype=False)
+    drawn = layer["line"].reset_index(drop=True)
+    assert drawn.pop("concurrency_range").tolist() == ["measured" if m else "extrapolated" for m in frame["measured"]]
+    pd.testing.assert_frame_equal(drawn, frame.reset_index(drop=True), check_dtype=False)
     chosen = layer["point"].set_index("label")
     assert chosen.loc[kimi["label"].iloc[0], "concurrency"] == 32.0
     assert chosen["predicted_ms"].tolist() == pytest.approx([o.predicted_e2e_ms for o in rec.options])
