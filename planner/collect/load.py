@@ -349,7 +349,7 @@ def write_payload(path: Path, out: Path) -> Path:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CollectResult:
     """What one Locust run measured and where its files are.
 
@@ -604,9 +604,12 @@ def run_locust(target: str, shape: StairsShape, *, user_env: Mapping[str, str], 
     cpu_max, saturated = saturated_levels(csv_paths[1], cpu_path)
     reason = "killed" if killed else (reason_path.read_text(encoding="utf-8").strip()
                                       if reason_path.exists() else "unknown")
-    return CollectResult(target, shape, out_dir, tuple(p for p in csv_paths if p.exists()), reason, proc.returncode,
-                         wall_s, requests, failures, cpu_max, saturated, started_at_s, started_at_s + wall_s,
-                         expect_workers or processes, log_path, expect_workers, max_duration_s)
+    return CollectResult(url=target, shape=shape, out_dir=out_dir, csv_paths=tuple(p for p in csv_paths if p.exists()),
+                         stop_reason=reason, exit_code=proc.returncode, wall_s=wall_s, request_count=requests,
+                         failure_count=failures, generator_cpu_max_percent=cpu_max,
+                         generator_saturated_levels=saturated, started_at_s=started_at_s,
+                         ended_at_s=started_at_s + wall_s, processes=expect_workers or processes, log_path=log_path,
+                         remote_workers=expect_workers, max_duration_s=max_duration_s)
 
 
 def run_worker(target: str, shape: StairsShape, *, user_env: Mapping[str, str], master_host: str,

@@ -316,7 +316,7 @@ def _with_measured_count(meta: Mapping[str, Any], metric_runs: list[ParsedRun]) 
 # ---------------------------------------------------------------------------- collect
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SageMakerCollectResult:
     """One collected SageMaker run: its ingest outcome, the Locust run, the endpoint as described,
     the CloudWatch pull (None when skipped) and warnings (pull failures)."""
@@ -359,4 +359,5 @@ def collect_sagemaker(store: RunStore, target: SageMakerTarget, shape: StairsSha
     all_labels = {**run_labels(result, labels), "endpoint_config": endpoint.config_name, "aws_region": endpoint.region}
     outcome, ingest_warnings = ingest_one_run(store, result.csv_paths, pull.paths if pull and pull.datapoints else (),
                                               meta=endpoint.meta(), labels=all_labels, origin=origin)
-    return SageMakerCollectResult(outcome, result, endpoint, pull, (pull.warnings if pull else ()) + ingest_warnings)
+    return SageMakerCollectResult(outcome=outcome, collect=result, endpoint=endpoint, cloudwatch=pull,
+                                  warnings=(pull.warnings if pull else ()) + ingest_warnings)
