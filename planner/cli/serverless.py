@@ -17,8 +17,7 @@ from planner.cli.common import (
     bytes_arg,
     count_arg,
     duration_ms_arg,
-    emit_json,
-    err,
+    emit_result,
     open_source,
     out,
     price_options,
@@ -85,14 +84,7 @@ def serverless(
         from planner.charts import save_chart, serverless_cost_chart
 
         save_chart(serverless_cost_chart(rec), plot)
-    if as_json:
-        emit_json(rec.to_dict())
-    else:
-        _print(rec, rationale(rec))
-    if not rec.feasible:
-        if not as_json:
-            err.print("infeasible: " + rationale(rec))
-        raise typer.Exit(1)
+    emit_result(rec, as_json, lambda: _print(rec, rationale(rec)), "infeasible: " + rationale(rec))
 
 
 def _print(rec, text: str) -> None:
