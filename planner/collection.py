@@ -21,6 +21,7 @@ from planner import __version__
 from planner.errors import InputError, RunExistsError, StoreError
 from planner.ingest import ParsedRun, parse_paths
 from planner.ingest.base import merge_runs
+from planner.ingest.secrets import TEXT_SUFFIXES, redact
 from planner.schema import ORIGINS, RUN_FIELDS, SCHEMA_VERSION
 from planner.store import RunRecord, RunScan, RunStore, TableWrite, input_sha256, run_id_for, utc_now
 
@@ -71,27 +72,50 @@ def ingest(store: RunStore, paths: Iterable[Path], *, fmt: str = "auto", meta: M
     for run in parsed:  # before anything is written
         _settle_measured(run, overrides)
     store.create()
-    shas: dict[Path, str] = {}
     outcomes: list[IngestOutcome] = []
     committed: list[str] = []
-    try:
-        for run in parsed:
-            for path in run.inputs:
-                if path not in shas:
-                    shas[path] = input_sha256(path)
-            options = {"fmt": fmt, "overrides": overrides, "labels": dict(labels or {}), "origin": origin,
-                       "source_ref": source_ref}
-            outcome = _commit(store, run, shas, options)
-            if outcome.status == "added":
-                committed.append(outcome.run_id)
-            outcomes.append(outcome)
-            if on_run:
-                on_run(outcome)
-    except BaseException:
-        for run_id in committed:
-            store.remove(run_id)
-        raise
+    with tempfile.TemporaryDirectory(prefix="planner-redacted-") as tmp:
+        kept = _kept_inputs({p for run in parsed for p in run.inputs}, Path(tmp))
+        try:
+            for run in parsed:
+                options = {"fmt": fmt, "overrides": overrides, "labels": dict(labels or {}), "origin": origin,
+                           "source_ref": source_ref}
+                outcome = _commit(store, run, kept, options)
+                if outcome.status == "added":
+                    committed.append(outcome.run_id)
+                outcomes.append(outcome)
+                if on_run:
+                    on_run(outcome)
+        except BaseException:
+            for run_id in committed:
+                store.remove(run_id)
+            raise
     return outcomes + [IngestOutcome("", "skipped", "", "", (p.name,), reason=why) for p, why in skipped]
+
+
+@dataclass(frozen=True)
+class KeptInput:
+    """What the collection keeps of one input: the file whose bytes it copies (the input itself, or a
+    copy with its secret values replaced, :func:`planner.ingest.secrets.redact`), their SHA-256 and
+    how many secret values were replaced."""
+
+    path: Path
+    sha256: str
+    secrets_redacted: int = 0
+
+
+def _kept_inputs(paths: Iterable[Path], tmp: Path) -> dict[Path, KeptInput]:
+    """Each input's :class:`KeptInput` (redacted copies written under ``tmp``, one folder per input)."""
+    kept = {}
+    for i, path in enumerate(sorted(paths)):
+        data, count = redact(path.read_bytes(), path.name) if path.name.lower().endswith(TEXT_SUFFIXES) else (b"", 0)
+        copy = path
+        if count:
+            (tmp / str(i)).mkdir()
+            copy = tmp / str(i) / path.name
+            copy.write_bytes(data)
+        kept[path] = KeptInput(copy, input_sha256(copy), count)
+    return kept
 
 
 def ingest_together(store: RunStore, runs: Sequence[ParsedRun], *, meta: Mapping[str, Any] | None = None,
@@ -109,10 +133,11 @@ def ingest_together(store: RunStore, runs: Sequence[ParsedRun], *, meta: Mapping
     options = {"fmt": "auto", "overrides": {k: v for k, v in (meta or {}).items() if v is not None},
                "labels": dict(labels or {}), "origin": origin, "source_ref": source_ref,
                "merged_sources": [r.source for r in runs]}
-    return _commit(store, merged, {p: input_sha256(p) for p in merged.inputs}, options)
+    with tempfile.TemporaryDirectory(prefix="planner-redacted-") as tmp:
+        return _commit(store, merged, _kept_inputs(merged.inputs, Path(tmp)), options)
 
 
-def _run_fields(run: ParsedRun, options: Mapping[str, Any], shas: Mapping[Path, str]) -> dict[str, Any]:
+def _run_fields(run: ParsedRun, options: Mapping[str, Any], kept: Mapping[Path, KeptInput]) -> dict[str, Any]:
     fields: dict[str, Any] = {k: None for k in RUN_FIELDS}
     fields.update({k: v for k, v in run.meta.items() if k in RUN_FIELDS})
     _settle_measured(run, options["overrides"])
@@ -126,13 +151,20 @@ def _run_fields(run: ParsedRun, options: Mapping[str, Any], shas: Mapping[Path, 
         # The same dict the parser holds: a streaming parser may still fill it while the store
         # consumes its tables; the store serialises the manifest only after that.
         notes=run.notes,
-        inputs=[{"name": p.name, "sha256": shas[p], "bytes": p.stat().st_size} for p in run.inputs],
+        inputs=[_input_entry(p.name, kept[p]) for p in run.inputs],
         ingested_at=utc_now(), schema_version=SCHEMA_VERSION,
     )
     for key in ("started_at", "ended_at"):
         if fields.get(key) is not None:
             fields[key] = str(fields[key])
     return fields
+
+
+def _input_entry(name: str, kept: KeptInput) -> dict[str, Any]:
+    """One ``inputs`` entry of a run's manifest: name, SHA-256 and size of the kept bytes, and how many
+    secret values were replaced in them (only when some were)."""
+    entry = {"name": name, "sha256": kept.sha256, "bytes": kept.path.stat().st_size}
+    return {**entry, "secrets_redacted": kept.secrets_redacted} if kept.secrets_redacted else entry
 
 
 def _settle_measured(run: ParsedRun, overrides: Mapping[str, Any]) -> None:
@@ -156,15 +188,15 @@ def _tables(run: ParsedRun) -> list[TableWrite]:
     return [TableWrite(name, src if not callable(src) else src()) for name, src in run.tables.items()]
 
 
-def _commit(store: RunStore, run: ParsedRun, shas: Mapping[Path, str], options: Mapping[str, Any]) -> IngestOutcome:
-    run_id = run_id_for((shas[p] for p in run.inputs), run.key)
+def _commit(store: RunStore, run: ParsedRun, kept: Mapping[Path, KeptInput], options: Mapping[str, Any]) -> IngestOutcome:
+    run_id = run_id_for((kept[p].sha256 for p in run.inputs), run.key)
     names = tuple(p.name for p in run.inputs)
     if store.has_run(run_id):
         return IngestOutcome(run_id, "present", run.source, run.format, names)
-    fields = _run_fields(run, options, shas)
+    fields = _run_fields(run, options, kept)
     parse = {**options, "key": run.key, "parser_version": __version__}
     try:
-        record = store.commit(run_id, fields, _tables(run), parse, [(p, shas[p]) for p in run.inputs])
+        record = store.commit(run_id, fields, _tables(run), parse, [(kept[p].path, kept[p].sha256) for p in run.inputs])
     except RunExistsError:
         return IngestOutcome(run_id, "present", run.source, run.format, names)
     return IngestOutcome(run_id, "added", run.source, run.format, names,
@@ -187,14 +219,15 @@ def reparse(store: RunStore, run_ids: Iterable[str] | None = None) -> list[Inges
                 path = Path(tmp) / item["name"]
                 path.write_bytes(store.read_raw(item["sha256"]))
                 paths.append(path)
-            shas = {p: item["sha256"] for p, item in zip(paths, inputs, strict=True)}
+            kept = {p: KeptInput(p, item["sha256"], item.get("secrets_redacted", 0))
+                    for p, item in zip(paths, inputs, strict=True)}
             matches = [r for r in _parse_again(paths, rec.parse)
                        if set(r.inputs) == set(paths) and r.key == rec.parse.get("key", "")]
             if len(matches) != 1:
                 raise StoreError(f"{store.root}: run {rec.run_id}: its raw inputs no longer parse into one run "
                                  f"(found {len(matches)})")
             run = matches[0]
-            fields = _run_fields(run, rec.parse, shas)
+            fields = _run_fields(run, rec.parse, kept)
             fields["ingested_at"] = rec.run.get("ingested_at")
             fields["reparsed_at"] = utc_now()
             new = store.replace_tables(rec.run_id, fields, _tables(run), {**rec.parse, "parser_version": __version__})
