@@ -52,11 +52,11 @@ class IngestOutcome:
 
 def ingest(store: RunStore, paths: Iterable[Path], *, fmt: str = "auto", meta: Mapping[str, Any] | None = None,
            labels: Mapping[str, str] | None = None, origin: str = "measured", source_ref: str | None = None,
-           on_run: Callable[[IngestOutcome], None] | None = None) -> list[IngestOutcome]:
+           on_run: Callable[[IngestOutcome], None] | None = None, recursive: bool = False) -> list[IngestOutcome]:
     """Parse ``paths`` and commit one run per parsed run; return what happened to each.
 
     ``meta`` holds user-given run fields (see :data:`USER_FIELDS`); ``labels`` free key=value
-    pairs; ``origin`` is measured | emulated | published.
+    pairs; ``origin`` is measured | emulated | published; ``recursive``: a directory's directories too.
     """
     if origin not in ORIGINS:
         raise InputError("--origin", "value", " | ".join(ORIGINS), repr(origin))
@@ -65,7 +65,7 @@ def ingest(store: RunStore, paths: Iterable[Path], *, fmt: str = "auto", meta: M
     if unknown:
         raise InputError("--meta", "field", "one of " + ", ".join(USER_FIELDS), ", ".join(unknown))
     skipped: list[tuple[Path, str]] = []
-    parsed = parse_paths([Path(p) for p in paths], fmt, skipped)
+    parsed = parse_paths([Path(p) for p in paths], fmt, skipped, recursive=recursive)
     if not parsed:
         raise InputError(", ".join(str(p) for p in paths), "content", "at least one file in a format planner reads",
                          "none (" + "; ".join(f"{p.name}: {why}" for p, why in skipped) + ")")

@@ -46,6 +46,8 @@ def ingest(
     label: Annotated[list[str] | None, typer.Option("--label", help="key=value label (repeatable).")] = None,
     origin: Annotated[str, typer.Option(help="measured | emulated | published.")] = "measured",
     source_ref: Annotated[str | None, typer.Option(help="Where the data came from (for published data).")] = None,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Also read the directories inside a "
+                                                                        "directory (a sweep's result folders).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest load-test results into the run collection (atomic, idempotent, lossless)."""
@@ -57,7 +59,7 @@ def ingest(
     target = write_store(store)
     with progress("ingesting", total=None) as tick:
         outcomes = do_ingest(target, paths, fmt=fmt, meta=meta, labels=parse_labels(label or []), origin=origin,
-                             source_ref=source_ref, on_run=lambda _o: tick())
+                             source_ref=source_ref, on_run=lambda _o: tick(), recursive=recursive)
     if as_json:
         emit_json({"store": target.root, "runs": [o.to_dict() for o in outcomes]})
         return

@@ -33,8 +33,9 @@ def formats() -> dict[str, str]:
     return {fmt: mod.__name__.rsplit(".", 1)[-1] for mod in _modules() for fmt in mod.FORMATS}
 
 
-def expand_paths(paths: list[Path], from_dirs: set[Path] | None = None) -> list[Path]:
-    """Directories -> their files (sorted, hidden files skipped); a Locust prefix -> its CSV set.
+def expand_paths(paths: list[Path], from_dirs: set[Path] | None = None, *, recursive: bool = False) -> list[Path]:
+    """Directories -> their files (sorted, hidden files and directories skipped; with ``recursive``, the
+    files of the directories inside too); a Locust prefix -> its CSV set.
 
     ``results`` where ``results_stats.csv`` etc. exist expands to those files, as Locust's
     ``--csv results`` names them. Files found inside a directory are added to ``from_dirs``.
@@ -43,7 +44,8 @@ def expand_paths(paths: list[Path], from_dirs: set[Path] | None = None) -> list[
     for path in paths:
         path = Path(path)
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            found = sorted(p for p in (path.rglob("*") if recursive else path.iterdir()) if p.is_file()
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
             out.extend(found)
             if from_dirs is not None:
                 from_dirs.update(found)
@@ -80,18 +82,22 @@ def sniff(path: Path) -> tuple[ModuleType, str]:
                      "(SageMaker suite, FMBench, vLLM, SGLang, LLMPerf, GuideLLM, GenAI-Perf, AIPerf) or points CSV", _describe(head))
 
 
-def parse_paths(paths: list[Path], fmt: str = "auto",
-                skipped: list[tuple[Path, str]] | None = None) -> list[ParsedRun]:
+def parse_paths(paths: list[Path], fmt: str = "auto", skipped: list[tuple[Path, str]] | None = None, *,
+                recursive: bool = False) -> list[ParsedRun]:
     """Parse files (or directories, or Locust prefixes) into runs. Nothing is written anywhere.
 
     ``fmt`` is ``auto`` (sniff each file), a source name (``locust``, ``cloudwatch``...) which
     still sniffs but insists on that source, or a per-file format (``locust-stats``...) which
     skips sniffing and lets that parser check the content. A file named explicitly must be
     recognised; one found inside a directory that matches no format (a README, a constants
-    table) is passed over, and listed in ``skipped`` with the reason when a list is given.
+    table) is passed over, and listed in ``skipped`` with the reason when a list is given, as is a
+    directory inside a directory when not ``recursive``.
     """
     from_dirs: set[Path] = set()
-    files = expand_paths(paths, from_dirs)
+    files = expand_paths(paths, from_dirs, recursive=recursive)
+    if skipped is not None and not recursive:
+        skipped.extend((d, "a directory (--recursive reads the directories inside)") for p in map(Path, paths)
+                       if p.is_dir() for d in sorted(p.iterdir()) if d.is_dir() and not d.name.startswith("."))
     by_format = formats()
     groups: dict[tuple[str, str], list[Path]] = defaultdict(list)
     for path in files:
