@@ -182,8 +182,11 @@ def page() -> None:
             draw(_curve_chart(frame, metric, rec))
         st.caption(f"Bands: {BAND}.")
     else:
-        st.error("No configuration meets this scenario: relax an SLO, allow extrapolation, or measure another "
-                 "configuration (Upload page); why each one misses is under *Not an option*.")
+        closest = "; ".join(f"lowest reachable {c.slo} is {c.lowest_ms:,.0f} ms ({c.label}, one request in flight)"
+                            for c in rec.closest_reach())
+        st.error("No configuration meets this scenario" + (f": {closest}" if closest else "") + ". Relax an SLO, "
+                 "allow extrapolation, or measure another configuration (Upload page); why each one misses is under "
+                 "*Not an option*.")
     for note in rec.notes:
         st.info(note)
     with st.expander(f"Notes per option ({len(rec.options)})"):

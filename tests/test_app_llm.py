@@ -121,3 +121,14 @@ def test_a_bad_link_is_named_and_an_empty_collection_says_so(llm_env, tmp_path, 
     at = open_page("llm", e2e_ms="40000")
     assert any(i.value.startswith("no LLM load levels in ") for i in at.info)
     assert at.error and "No configuration meets this scenario" in at.error[0].value
+
+
+def test_an_unreachable_slo_says_how_close_the_collection_gets(llm_env):
+    at = open_page("llm", load="2", input_tokens="520", output_tokens="600", e2e_ms="100")
+    shown = _cli(llm_env, "--target-rps", "2", "--input-tokens", "520", "--output-tokens", "600", "--e2e-p99", "100ms")
+    assert not shown["options"] and len(shown["rejected"]) == 4
+    closest = min(shown["rejected"], key=lambda r: r["closest_ms"]["e2e p99"])
+    assert closest["label"].startswith("ml.g7e.2xlarge gpt-oss-20b")
+    assert closest["closest_ms"]["e2e p99"] == pytest.approx(2955, abs=1)  # the fit at one request in flight
+    (error,) = at.error
+    assert f"lowest reachable e2e p99 is {closest['closest_ms']['e2e p99']:,.0f} ms ({closest['label']}" in error.value

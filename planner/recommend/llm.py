@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog, PriceProvenance
@@ -78,14 +78,25 @@ class LlmOption:
 
 @dataclass(frozen=True)
 class LlmRejection:
-    """A configuration that is not an option, and why."""
+    """A configuration that is not an option, and why; ``closest_ms``: when no concurrency meets the SLOs,
+    each missed SLO's latency at concurrency 1 (``"e2e p99"`` -> ms), the best the configuration does."""
 
     label: str
     instance_type: str | None
     reason: str
+    closest_ms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class ClosestReach:
+    """The lowest latency any rejected configuration reaches for one missed SLO (``slo``: ``"e2e p99"``)."""
+
+    slo: str
+    lowest_ms: float
+    label: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,15 @@ class LlmRecommendation:
     @property
     def feasible(self) -> bool:
         return bool(self.options)
+
+    def closest_reach(self) -> tuple[ClosestReach, ...]:
+        """Per missed SLO, the configuration that comes closest to it (at concurrency 1)."""
+        best: dict[str, ClosestReach] = {}
+        for r in self.rejected:
+            for slo, ms in r.closest_ms.items():
+                if slo not in best or ms < best[slo].lowest_ms:
+                    best[slo] = ClosestReach(slo=slo, lowest_ms=ms, label=r.label)
+        return tuple(best.values())
 
     def to_dict(self) -> dict[str, Any]:
         """The ``planner llm recommend --json`` shape."""
@@ -213,9 +233,10 @@ def _option(fit: LlmLatencyFit, catalog: PriceCatalog, target_rps: float, input_
     c = _concurrency(fit, slos, output_tokens, input_tokens, extrapolate)
     if c is None:
         at_one = {s: fit.measured_ms(s.metric, s.statistic, 1.0, output_tokens, input_tokens) for s in slos}
-        worst = [f"{s.metric} {s.statistic} {v:.0f} ms > {s.target_ms:g} ms" for s, v in at_one.items()
-                 if v > s.target_ms]
-        return reject("SLO unreachable even at concurrency 1: " + "; ".join(worst))
+        missed = {s: v for s, v in at_one.items() if v > s.target_ms}
+        return replace(reject("SLO unreachable even at concurrency 1: " + "; ".join(
+            f"{s.metric} {s.statistic} {v:.0f} ms > {s.target_ms:g} ms" for s, v in missed.items())),
+            closest_ms={f"{s.metric} {s.statistic}": float(v) for s, v in missed.items()})
     rps_per_instance = copies * fit.requests_per_s(c, output_tokens, input_tokens)
     count = math.ceil(target_rps / rps_per_instance - 1e-9) + (1 if ha else 0)
     usd_per_hour = count * spec.usd_per_hour
