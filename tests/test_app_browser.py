@@ -186,7 +186,7 @@ PAGES = (("?tps=1000&sla_ms=200", "×"), ("serverless?peak_tps=40", " MB"),
          ("runs?run=8655be92da9d0ed8", None), ("upload", None))  # the sample's c5 run: its load-test timeline
 LLM_FILES = (QWEN32_G7E, QWEN14_G7E, KIMI_P5E, GPTOSS_G7E)
 LLM_PAGE = ("llm?load=2&input_tokens=520&output_tokens=600&e2e_ms=40000", " × ")
-WIDTHS_PX = (1280, 1600)
+WIDTHS_PX = (1280, 1600, 1920)
 BAD_TEXT = re.compile(r"\bNone\b|\bnan\b|\bNaN\b|Traceback")
 # The drawn width of every chart, the main column's inner width, and every metric value's scroll and
 # client widths, measured in the page (CSS pixels).
