@@ -20,6 +20,7 @@ from app_pages.shared import (
     step_rule_widgets,
     table,
 )
+from planner.capacity import CurveFit
 from planner.catalog import available_regions
 from planner.charts import cost_chart, option_latency_chart, short_instance_type, short_usd
 from planner.errors import PlannerError
@@ -156,7 +157,7 @@ def _charts(rec: RealtimeRecommendation, fits, chosen_label: str) -> str:
     chosen = st.selectbox("Option to inspect", labels, key="plan_inspect")
     option = rec.options[labels.index(chosen)]
     fit = next(f for f in fits if f.config.label == option.label)
-    if fit.latency is None:
+    if not isinstance(fit, CurveFit) or fit.latency is None:
         st.info(f"{option.label}: Inference Recommender gives one measured point, not a curve: "
                 f"{option.predicted_latency_ms:.0f} ms ModelLatency at its plateau.")
     else:

@@ -20,6 +20,7 @@ from app_pages.shared import (
     step_rule_widgets,
     table,
 )
+from planner.capacity import CurveFit
 from planner.charts import fit_chart, past_knee_steps
 
 UNKNOWN = "(not recorded)"
@@ -100,6 +101,14 @@ def _choose_run(shown: pd.DataFrame) -> str:
 def _fit_section(fit, root: str, version: tuple, run_id: str, percentile: float, sla_ms: float | None,
                  rules: tuple) -> None:
     st.subheader(fit.config.label)
+    if not isinstance(fit, CurveFit):
+        point = fit.recommender
+        st.markdown(f"Inference Recommender point: **{point.throughput_rps_per_instance:.0f} requests/s per instance** "
+                    f"at its plateau, ModelLatency {point.model_latency_ms:.0f} ms (a mean, not a percentile), "
+                    f"measured on {point.instance_count_tested} instance(s); one point, no curve.")
+        for note in fit.notes:
+            st.caption(note)
+        return
     if fit.latency_summary is not None:
         s = fit.latency_summary
         err = f"{fit.heldout_error:.0%}" if fit.heldout_error is not None else "not measured"

@@ -18,7 +18,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from planner.capacity import ConfigurationFit
+from planner.capacity import ConfigurationFit, curve_fits
 from planner.catalog import PriceCatalog, available_regions, load_catalog
 from planner.charts import serverless_cost_chart, timeline_chart, usl_chart
 from planner.errors import PlannerError
@@ -242,7 +242,7 @@ def open_page(title: str, scenario: Callable[[], dict]) -> tuple[StoreChoice, tu
 def run_usl_chart(root: str, version: tuple, run_id: str, config_label: str,
                   rules: RulesKey = ()) -> alt.LayerChart:
     """:func:`planner.charts.usl_chart` of one configuration of :func:`run_fits`."""
-    fit = next(f for f in run_fits(root, version, run_id, rules) if f.config.label == config_label)
+    fit = next(f for f in curve_fits(run_fits(root, version, run_id, rules)) if f.config.label == config_label)
     return usl_chart(fit)
 
 

@@ -59,7 +59,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from planner.capacity import fit_store  # noqa: E402
+from planner.capacity import curve_fits, fit_store  # noqa: E402
 from planner.catalog import load_catalog  # noqa: E402
 from planner.collect.endpoint import EndpointSettings, LocalEndpoint  # noqa: E402
 from planner.collect.load import collect_and_ingest, parse_shape  # noqa: E402
@@ -228,7 +228,7 @@ def run_cell(cell: Cell, work: Path, quick: bool, fleet_hold_s: float, delay_ms:
     run_id, saturated = _collect(store, cell.settings, cell.shape_text(quick), work / "collect")
     if saturated:
         result.saturated.append(f"collect at {','.join(map(str, saturated))} users")
-    fits = [f for f in fit_store(store, [run_id], for_sizing=True) if f.latency is not None]
+    fits = [f for f in curve_fits(fit_store(store, [run_id], for_sizing=True)) if f.latency is not None]
     if not fits:
         result.error = "no fit"
         return result

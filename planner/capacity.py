@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -87,9 +87,9 @@ class RecommenderPoint:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class ConfigurationFit:
-    """Everything fitted for one configuration; ``latency`` is the fitted estimator itself.
+@dataclass(frozen=True, kw_only=True)
+class _FittedConfiguration:
+    """What every fitted configuration has: its identity, its steps and what was noted fitting them.
 
     ``instance_counts``: the distinct instance counts its steps were measured on (a missing count
     counts as 1, as in the per-instance pooling); ``labels``: the ``key=value`` labels all its runs
@@ -102,22 +102,36 @@ class ConfigurationFit:
     origin: str
     n_steps: int
     n_steps_used: int
-    usl: USLSummary | None
-    latency_summary: LatencySummary | None
-    recommender: RecommenderPoint | None
     notes: tuple[str, ...]
-    latency: LatencyModel | None = field(default=None, repr=False, compare=False)
     steps: pd.DataFrame | None = field(default=None, repr=False, compare=False)
-    plateau_rps: float | None = None  # per-instance throughput plateau, when a knee was measured
-    usl_model: USLFit | None = field(default=None, repr=False, compare=False)  # the bootstrapped estimator
     instance_counts: tuple[int, ...] = ()
     labels: dict[str, Any] = field(default_factory=dict)
     excluded_by_flag: dict[str, int] = field(default_factory=dict)  # set by :func:`fit_collection_steps`
 
+    def _identity_dict(self) -> dict[str, Any]:
+        return {"config": {**self.config.to_dict(), "instance_counts": list(self.instance_counts),
+                           "labels": dict(self.labels)},
+                "label": self.config.label, "run_ids": list(self.run_ids), "origin": self.origin,
+                "n_steps": self.n_steps, "n_steps_used": self.n_steps_used}
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurveFit(_FittedConfiguration):
+    """A configuration's steps fitted as curves: the latency model (``latency``, the fitted estimator
+    itself, and its ``latency_summary``) and the USL throughput curve (``usl``, ``usl_model``), each
+    None when the steps could not give it (the notes say why); ``plateau_rps``: the per-instance
+    throughput plateau, when a knee was measured."""
+
+    usl: USLSummary | None = None
+    latency_summary: LatencySummary | None = None
+    latency: LatencyModel | None = field(default=None, repr=False, compare=False)
+    plateau_rps: float | None = None
+    usl_model: USLFit | None = field(default=None, repr=False, compare=False)
+
     @property
     def fitted(self) -> bool:
-        """Whether anything was fitted: a latency model, a USL fit or an Inference Recommender point."""
-        return bool(self.latency_summary is not None or self.usl is not None or self.recommender is not None)
+        """Whether anything was fitted: a latency model or a USL fit."""
+        return self.latency_summary is not None or self.usl is not None
 
     @property
     def saturation_rps(self) -> float:
@@ -163,13 +177,7 @@ class ConfigurationFit:
                                      "heldout_error", "heldout_points")}
             usl["lambda"] = u["lambda_rps"]
         return {
-            "config": {**self.config.to_dict(), "instance_counts": list(self.instance_counts),
-                       "labels": dict(self.labels)},
-            "label": self.config.label,
-            "run_ids": list(self.run_ids),
-            "origin": self.origin,
-            "n_steps": self.n_steps,
-            "n_steps_used": self.n_steps_used,
+            **self._identity_dict(),
             "usl": usl,
             "peak_concurrency": self.usl.peak_concurrency if self.usl else None,
             "peak_throughput_rps": self.usl.peak_throughput_rps if self.usl else None,
@@ -179,9 +187,34 @@ class ConfigurationFit:
             "heldout_error": self.heldout_error,
             "capacity_at_sla_rps": capacity.capacity_rps if capacity else None,
             "capacity": capacity.to_dict() if capacity else None,
-            "recommender": self.recommender.to_dict() if self.recommender else None,
+            "recommender": None,
             "notes": list(self.notes),
         }
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecommenderFit(_FittedConfiguration):
+    """A configuration measured by SageMaker Inference Recommender: one point (its plateau), no curve."""
+
+    recommender: RecommenderPoint
+    fitted: bool = field(default=True, init=False)
+
+    def to_dict(self, capacity: CapacityEstimate | None = None) -> dict[str, Any]:
+        """The ``planner fit --json`` shape: a curve fit's keys, the curve's null (no SLA capacity either)."""
+        return {**self._identity_dict(), "usl": None, "peak_concurrency": None, "peak_throughput_rps": None,
+                **{f"{name}_ci_{end}": None for name in ("peak_concurrency", "peak_throughput_rps")
+                   for end in ("lower", "upper")},
+                "latency_model": None, "heldout_error": None, "capacity_at_sla_rps": None, "capacity": None,
+                "recommender": self.recommender.to_dict(), "notes": list(self.notes)}
+
+
+ConfigurationFit = CurveFit | RecommenderFit
+"""A fitted configuration: curves from its steps, or an Inference Recommender point."""
+
+
+def curve_fits(fits: Iterable[ConfigurationFit]) -> list[CurveFit]:
+    """The ``fits`` that are curve fits (not Inference Recommender points), in order."""
+    return [f for f in fits if isinstance(f, CurveFit)]
 
 
 def _config_of(row: pd.Series) -> Configuration:
@@ -347,9 +380,9 @@ def fit_configuration(steps: pd.DataFrame, *, exclude: Sequence[str] = DEFAULT_E
     else:
         notes.append(f"latency model not fitted: fewer than {MIN_LOAD_LEVELS} steady load levels with latency")
     plateau = float(used["throughput_rps"].max()) if used["saturated"].any() else None
-    return ConfigurationFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps), n_steps_used=len(used),
-                            usl=usl, latency_summary=summary, recommender=None, notes=tuple(notes), latency=latency,
-                            steps=used, plateau_rps=plateau, usl_model=usl_fit, instance_counts=_instance_counts(steps))
+    return CurveFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps), n_steps_used=len(used),
+                    usl=usl, latency_summary=summary, notes=tuple(notes), latency=latency, steps=used,
+                    plateau_rps=plateau, usl_model=usl_fit, instance_counts=_instance_counts(steps))
 
 
 def _recommender_fit(steps: pd.DataFrame, config: Configuration, run_ids: tuple[str, ...],
@@ -359,18 +392,16 @@ def _recommender_fit(steps: pd.DataFrame, config: Configuration, run_ids: tuple[
     count = pd.to_numeric(steps["instance_count"], errors="coerce").fillna(1).clip(lower=1)
     per_instance = (pd.to_numeric(steps["throughput_rps"], errors="coerce") / count).astype(float)
     if not np.isfinite(per_instance.to_numpy()).any():
-        return ConfigurationFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps), n_steps_used=0,
-                                usl=None, latency_summary=None, recommender=None,
-                                notes=(_no_recommender_point(steps),), steps=steps.iloc[:0])
+        return CurveFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps), n_steps_used=0,
+                        notes=(_no_recommender_point(steps),), steps=steps.iloc[:0])
     best = int(np.nanargmax(per_instance.to_numpy()))
     point = RecommenderPoint(throughput_rps_per_instance=float(per_instance.iloc[best]),
                              model_latency_ms=float(steps["latency_mean_ms"].iloc[best]),
                              instance_count_tested=int(count.iloc[best]))
     notes = ("Inference Recommender reports one point per instance type (where throughput first plateaus) "
              "and its ModelLatency is not a percentile: no curve, no held-out error",)
-    return ConfigurationFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps),
-                            n_steps_used=len(steps), usl=None, latency_summary=None, recommender=point, notes=notes,
-                            steps=steps)
+    return RecommenderFit(config=config, run_ids=run_ids, origin=origin, n_steps=len(steps),
+                          n_steps_used=len(steps), recommender=point, notes=notes, steps=steps)
 
 
 def _no_recommender_point(steps: pd.DataFrame) -> str:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from planner import capacity
-from planner.capacity import ConfigurationFit, configurations, fit_collection_steps
+from planner.capacity import CurveFit, RecommenderFit, configurations, fit_collection_steps
 from planner.errors import StoreError
 from planner.fit_cache import FitCache
 from planner.steps import StepRules, for_collection
@@ -69,7 +69,7 @@ def test_changed_steps_or_options_miss(tmp_path):
 
 def test_one_entry_serves_every_sla(tmp_path, monkeypatch):
     """A fit is a model of the instance, at no SLA: the cached one answers any target as a fresh one does."""
-    assert "capacity" not in {f.name for f in dataclasses.fields(ConfigurationFit)}
+    assert not any("capacity" in f.name for kind in (CurveFit, RecommenderFit) for f in dataclasses.fields(kind))
     fit_cache = FitCache(tmp_path / "fits")
     fit_collection_steps(_steps(), cache=fit_cache, **OPTIONS)
     expected = fit_collection_steps(_steps(), **OPTIONS)  # no cache

@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from planner.capacity import ConfigurationFit
+from planner.capacity import ConfigurationFit, CurveFit, curve_fits
 from planner.charts.palette import family_color, family_scale, instance_family
 from planner.charts.spec import _sla_layers, _vertical_rule
 from planner.errors import PlannerError
@@ -38,7 +38,7 @@ def curve_frame(fits: Sequence[ConfigurationFit], percentile: float, points: int
     """Predicted latency (ms) with its bootstrap band over per-instance throughput (rps), per configuration,
     of the statistic its steps measured (:func:`plotted_statistic`)."""
     rows = []
-    for fit in fits:
+    for fit in curve_fits(fits):
         if fit.latency is None or fit.latency_summary is None:  # fitted together
             continue
         stat = plotted_statistic(fit, percentile)
@@ -58,7 +58,7 @@ def measured_frame(fits: Sequence[ConfigurationFit], percentile: float,
     """The measured steps behind each fit: per-instance throughput and the statistic its curve plots
     (:func:`plotted_statistic`; steps without it are left out), and whether each meets ``sla_ms``."""
     rows = []
-    for fit in fits:
+    for fit in curve_fits(fits):
         if fit.steps is None or fit.latency is None:
             continue
         stat = plotted_statistic(fit, percentile)
@@ -130,7 +130,7 @@ def fit_chart(fits: Sequence[ConfigurationFit], percentile: float, sla_ms: float
                                                    width=560, height=340)
 
 
-def usl_frame(fit: ConfigurationFit, points: int = 80) -> pd.DataFrame:
+def usl_frame(fit: CurveFit, points: int = 80) -> pd.DataFrame:
     """Fitted USL throughput (rps per instance) with its bootstrap band over concurrency (users per
     instance), from the configuration's own bootstrapped estimator (``fit.usl_model``)."""
     usl = fit.usl_model
@@ -145,7 +145,7 @@ def usl_frame(fit: ConfigurationFit, points: int = 80) -> pd.DataFrame:
                          "lower_rps": lower, "upper_rps": upper})
 
 
-def usl_chart(fit: ConfigurationFit) -> alt.LayerChart:
+def usl_chart(fit: CurveFit) -> alt.LayerChart:
     """Throughput vs concurrency per instance: measured steps, the USL curve and its 95 % band (in the instance
     family's colour), the peak."""
     curve = usl_frame(fit)
@@ -181,13 +181,13 @@ def fit_report_chart(fits: Sequence[ConfigurationFit], percentile: float,
     latency model), then throughput vs concurrency (:func:`usl_chart`) per USL fit, titled with its
     parameters and held-out error."""
     views = []
-    for f in fits:
+    for f in curve_fits(fits):
         if f.usl_model is not None and f.usl is not None:
             u = f.usl
             err = "n/a" if u.heldout_error is None else f"{u.heldout_error:.0%}"
             views.append(usl_chart(f).properties(title=alt.TitleParams([
                 f"{f.config.label}: throughput vs concurrency (USL, band: 95% bootstrap)",
                 f"σ={u.sigma:.3g}, κ={u.kappa:.3g}, λ={u.lambda_rps:.3g} requests/s, held-out error {err}"])))
-    if any(f.latency is not None for f in fits) or not views:
+    if any(f.latency is not None for f in curve_fits(fits)) or not views:
         views.insert(0, fit_chart(fits, percentile, sla_ms))
     return views[0] if len(views) == 1 else alt.vconcat(*views).resolve_scale(shape="independent")

@@ -14,7 +14,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from planner.capacity import ConfigurationFit
+from planner.capacity import ConfigurationFit, CurveFit
 from planner.charts.palette import family_color, instance_family
 from planner.charts.spec import _records
 from planner.costs import usd_per_month
@@ -51,7 +51,7 @@ def cost_frame(fits: Sequence[ConfigurationFit], rec: RealtimeRecommendation) ->
         spread = max(3, min(n_rec // 2, 12))
         for n in range(max(1, n_rec - spread), n_rec + spread + 1):
             latency = (predicted_latency_ms(fit, rec.target_tps, n, _percentile(rec.percentile), rec.routing)
-                       if fit.latency is not None else np.nan)
+                       if isinstance(fit, CurveFit) and fit.latency is not None else np.nan)
             utilization = rec.target_tps / n / option.saturation_tps_per_instance
             rows.append({"label": option.label, "instance_type": option.instance_type, "instance_count": n,
                          "usd_per_month": usd_per_month(option.usd_per_hour / n_rec, n, rec.hours_per_month),
@@ -125,7 +125,7 @@ def cost_chart(fits: Sequence[ConfigurationFit], rec: RealtimeRecommendation) ->
     return spec
 
 
-def option_latency_frame(fit: ConfigurationFit, option: RealtimeOption, rec: RealtimeRecommendation,
+def option_latency_frame(fit: CurveFit, option: RealtimeOption, rec: RealtimeRecommendation,
                          points: int = 60) -> pd.DataFrame:
     """Predicted latency (ms) of ``option.instance_count`` instances sharing a total load (requests/s) up to
     near saturation, with its 95 % bootstrap band as the recommender reports it
@@ -180,7 +180,7 @@ def _option_latency_template(percentile_label: str, color: str) -> str:
     return json.dumps(alt.layer(*layers).properties(width=560, height=340).to_dict())
 
 
-def option_latency_chart(fit: ConfigurationFit, option: RealtimeOption, rec: RealtimeRecommendation) -> dict:
+def option_latency_chart(fit: CurveFit, option: RealtimeOption, rec: RealtimeRecommendation) -> dict:
     """The chosen option's predicted latency vs total load with its 95 % band, the SLA line, the target load,
     the utilisation cap, and the predicted point at the target with its interval; the curve in the instance
     family's colour. The latency axis runs to

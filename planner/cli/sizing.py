@@ -52,7 +52,7 @@ def fit(
 
     Runs whose user labels (--label key=value at ingest or collect) differ are different configurations.
     Every configuration that could not be fitted is listed with the reason and its steps by flag."""
-    from planner.capacity import unfitted_configurations
+    from planner.capacity import CurveFit, unfitted_configurations
     from planner.scenarios.realtime import FitScenario, fit_configurations
 
     pct = percentile_arg(percentile)
@@ -77,7 +77,7 @@ def fit(
         out.print("No configurations: the selected runs have no steps.")
         return
     if len(unfitted) < len(fits):
-        with_usl = [f.fit for f in shown if f.fit.usl]
+        with_usl = [f.fit for f in shown if isinstance(f.fit, CurveFit) and f.fit.usl]
         if with_usl:
             out.print(_usl_table(with_usl))
         out.print(_latency_table(shown, sla))
@@ -125,10 +125,16 @@ def _latency_table(fitted, sla: str | None) -> Table:
     table = Table("configuration", "origin", "steps", "latency model", "held-out err",
                   f"capacity @ {sla or 'SLA'} (rps)", title=f"Latency vs throughput per instance: {len(fitted)} "
                   "configurations")
+    from planner.capacity import CurveFit
+
     for f, capacity in ((x.fit, x.capacity) for x in fitted):
-        model = (f"{f.latency_summary.model} (c={f.latency_summary.servers}, S={f.latency_summary.service_time_ms:.0f} ms)"
-                 if f.latency_summary else ("IR point" if f.recommender else "-"))
-        table.add_row(f.config.label, f.origin, f"{f.n_steps_used}/{f.n_steps}", model, _heldout_text(f),
+        if not isinstance(f, CurveFit):
+            model, heldout = "IR point", "n/a"
+        else:
+            s = f.latency_summary
+            model = f"{s.model} (c={s.servers}, S={s.service_time_ms:.0f} ms)" if s else "-"
+            heldout = _heldout_text(f)
+        table.add_row(f.config.label, f.origin, f"{f.n_steps_used}/{f.n_steps}", model, heldout,
                       _capacity_text(capacity))
     return table
 

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.capacity import ConfigurationFit
+from planner.capacity import ConfigurationFit, CurveFit
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog, PriceProvenance
 from planner.errors import InfeasibleError
 from planner.recommend import DEFAULT_MAX_UTILIZATION
@@ -326,7 +326,7 @@ def _commands(policy: TargetTrackingPolicy | CopyConcurrencyPolicy, resource_id:
     return shlex.join(register), shlex.join(put)
 
 
-def latency_by_minute(fit: ConfigurationFit, tps: np.ndarray, in_service: np.ndarray,
+def latency_by_minute(fit: CurveFit, tps: np.ndarray, in_service: np.ndarray,
                       percentile: float | str = 99.0) -> tuple[np.ndarray, np.ndarray]:
     """Per-instance load (rps) and predicted latency (ms) per minute: ``inf`` where the load
     exceeds the configuration's saturation throughput (overloaded)."""
@@ -367,7 +367,7 @@ class ProvisioningOutcome:
         return asdict(self)
 
 
-def _outcome(name: str, fit: ConfigurationFit, traffic: TrafficProfile, timeline: ScalingTimeline,
+def _outcome(name: str, fit: CurveFit, traffic: TrafficProfile, timeline: ScalingTimeline,
              latency_target_ms: float, percentile: float | str, usd_per_hour: float) -> ProvisioningOutcome:
     _, latency = latency_by_minute(fit, traffic.tps, timeline.in_service, percentile)
     breach = _breached(latency, latency_target_ms)
@@ -408,7 +408,7 @@ class AutoscalePlan:
     max_capacity_search: tuple[dict[str, Any], ...]
     notes: tuple[str, ...]
     timeline: ScalingTimeline = field(repr=False, compare=False)
-    fit: ConfigurationFit = field(repr=False, compare=False)
+    fit: CurveFit = field(repr=False, compare=False)
 
     @property
     def savings_usd(self) -> float:
@@ -458,7 +458,7 @@ class AutoscalePlan:
 
 def _option_at_peak(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, peak_tps: float,
                     latency_target_ms: float, percentile: float | str, max_utilization: float,
-                    instance_type: str | None) -> tuple[RealtimeOption, ConfigurationFit]:
+                    instance_type: str | None) -> tuple[RealtimeOption, CurveFit]:
     """The cheapest option with a latency curve at the peak (of ``instance_type`` when given), and its fit."""
     rec = recommend_realtime(fits, catalog, target_tps=peak_tps, latency_target_ms=latency_target_ms,
                              percentile=percentile, max_utilization=max_utilization, routing="random")
@@ -472,11 +472,11 @@ def _option_at_peak(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, pea
         raise InfeasibleError(f"no fitted latency curve of {what} meets {rec.percentile} <= {latency_target_ms:g} ms "
                               f"at the peak {peak_tps:g} TPS" + (f" ({'; '.join(reasons[:3])})" if reasons else ""))
     best = options[0]
-    fit = next(f for f in fits if f.config.label == best.label and f.run_ids == best.run_ids)
+    fit = next(f for f in fits if isinstance(f, CurveFit) and f.config.label == best.label and f.run_ids == best.run_ids)
     return best, fit
 
 
-def _model_provenance(option: RealtimeOption, fit: ConfigurationFit, max_load_tps: float) -> dict[str, Any]:
+def _model_provenance(option: RealtimeOption, fit: CurveFit, max_load_tps: float) -> dict[str, Any]:
     summary, latency = fit.latency_summary, fit.latency
     assert latency is not None, "plan_autoscaling simulated this fit (latency_by_minute needs its curve)"
     return {"label": option.label, "run_ids": list(option.run_ids), "origin": option.origin,
@@ -487,7 +487,7 @@ def _model_provenance(option: RealtimeOption, fit: ConfigurationFit, max_load_tp
             "extrapolated": bool(max_load_tps > latency.max_measured_rps_ * 1.0001)}
 
 
-def _search_max_capacity(fit: ConfigurationFit, traffic: TrafficProfile, policy: TargetTrackingPolicy,
+def _search_max_capacity(fit: CurveFit, traffic: TrafficProfile, policy: TargetTrackingPolicy,
                          static_count: int, latency_target_ms: float, percentile: float | str,
                          usd_per_hour: float) -> tuple[TargetTrackingPolicy, tuple[dict[str, Any], ...]]:
     """Try max capacities from the static count at the peak to the policy's own count at the peak;

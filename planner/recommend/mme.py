@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner.capacity import KEY_FIELDS, ConfigurationFit
+from planner.capacity import KEY_FIELDS, ConfigurationFit, CurveFit
 from planner.catalog import HOURS_PER_MONTH, PriceCatalog, PriceProvenance
 from planner.costs import usd_per_month
 from planner.errors import FitError, InfeasibleError, PriceError
@@ -176,7 +176,7 @@ def instances_for_miss_ratio(shares: Sequence[float], models_per_instance: int, 
 # --------------------------------------------------------------------------- sizing
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MmeVariant:
     """One measured series (e.g. PyTorch or TensorRT on one instance type) sized for the target."""
 
@@ -245,8 +245,9 @@ class MmeRecommendation:
                 "notes": [*self.notes, *self.variants[0].notes]}
 
 
-def _matching_fit(series: MemorySeries, fits: Sequence[ConfigurationFit]) -> ConfigurationFit | None:
-    same = [f for f in fits if f.latency is not None and tuple(getattr(f.config, k) for k in _KEY) == series.key]
+def _matching_fit(series: MemorySeries, fits: Sequence[ConfigurationFit]) -> CurveFit | None:
+    same = [f for f in fits if isinstance(f, CurveFit) and f.latency is not None
+            and tuple(getattr(f.config, k) for k in _KEY) == series.key]
     return max(same, key=lambda f: f.n_steps, default=None)
 
 
@@ -368,17 +369,24 @@ def size_variant(series: MemorySeries, catalog: PriceCatalog, popularity: Popula
     beyond = _beyond_measured(series, per_instance, tps, fit)
     if beyond:
         notes.append("extrapolated beyond the measurements: " + "; ".join(beyond))
+    ci_lower, ci_upper = memory.max_models_interval(memory_threshold)
     return MmeVariant(
-        series.label, instance_type, series.framework, series.model, memory.summary(), per_instance,
-        *memory.max_models_interval(memory_threshold), series.max_models_reported, tps, tps_how, instances,
-        for_memory, for_throughput, math.ceil(popularity.models / per_instance), hit,
-        cache_hit_ratio(shares, 1, per_instance), 1.0 - hit, warm, cold, cold_source, in_p99, p99,
-        spec.usd_per_hour * instances, usd_per_month(spec.usd_per_hour, instances), series.origin, tps_origin,
-        (series.run_id, *(fit.run_ids if fit is not None else ())), tuple(notes), extrapolated=bool(beyond))
+        label=series.label, instance_type=instance_type, framework=series.framework, model=series.model,
+        memory=memory.summary(), max_models_per_instance=per_instance, max_models_per_instance_ci_lower=ci_lower,
+        max_models_per_instance_ci_upper=ci_upper, max_models_reported=series.max_models_reported,
+        tps_per_instance=tps, tps_per_instance_source=tps_how, instances=instances, instances_for_memory=for_memory,
+        instances_for_throughput=for_throughput,
+        instances_all_models_resident=math.ceil(popularity.models / per_instance), hit_ratio=hit,
+        hit_ratio_no_affinity=cache_hit_ratio(shares, 1, per_instance), miss_ratio=1.0 - hit,
+        latency_p99_warm_ms=warm, cold_load_ms=cold, cold_load_source=cold_source, cold_load_in_p99=in_p99,
+        latency_p99_ms=p99, usd_per_hour=spec.usd_per_hour * instances,
+        usd_per_month=usd_per_month(spec.usd_per_hour, instances), origin=series.origin, throughput_origin=tps_origin,
+        run_ids=(series.run_id, *(fit.run_ids if fit is not None else ())), notes=tuple(notes),
+        extrapolated=bool(beyond))
 
 
 def _beyond_measured(series: MemorySeries, models_per_instance: int, tps_per_instance: float,
-                     fit: ConfigurationFit | None) -> list[str]:
+                     fit: CurveFit | None) -> list[str]:
     """What a sizing takes past its measurements: more models per instance than the series loaded,
     more TPS per instance than the fitted configuration was measured at."""
     beyond = []

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.capacity import ALL_FAILED, Configuration, ConfigurationFit, RecommenderPoint
+from planner.capacity import ALL_FAILED, Configuration, ConfigurationFit, CurveFit, RecommenderFit
 from planner.catalog import PriceCatalog, PriceProvenance
 from planner.costs import realtime_cost
 from planner.errors import PriceError
@@ -143,7 +143,7 @@ def _percentile_label(percentile: float | str) -> str:
 class _Curve:
     """Predicted latency (ms) of one fitted configuration at n instances sharing a total load."""
 
-    def __init__(self, fit: ConfigurationFit, model: LatencyModel, percentile: float | str, routing: str,
+    def __init__(self, fit: CurveFit, model: LatencyModel, percentile: float | str, routing: str,
                  confidence: float = ESTIMATE_CONFIDENCE) -> None:
         self.fit, self.model, self.routing = fit, model, routing
         self.confidence = confidence if model.bootstrap_resamples_ > 0 else ESTIMATE_CONFIDENCE
@@ -241,7 +241,7 @@ class _Curve:
         return high
 
 
-def predicted_latency_ms(fit: ConfigurationFit, total_tps: float, instance_count: int,
+def predicted_latency_ms(fit: CurveFit, total_tps: float, instance_count: int,
                          percentile: float | str = 99.0, routing: str = "least-outstanding") -> float:
     """Predicted latency (ms) of ``percentile`` when ``instance_count`` instances share ``total_tps``."""
     if fit.latency is None:
@@ -249,7 +249,7 @@ def predicted_latency_ms(fit: ConfigurationFit, total_tps: float, instance_count
     return _Curve(fit, fit.latency, percentile, routing).latency_ms(total_tps, instance_count)
 
 
-def predicted_latency_interval_ms(fit: ConfigurationFit, total_tps, instance_count: int,
+def predicted_latency_interval_ms(fit: CurveFit, total_tps, instance_count: int,
                                   percentile: float | str = 99.0,
                                   routing: str = "least-outstanding") -> tuple[np.ndarray, np.ndarray]:
     """95 % bootstrap band (lower, upper; ms) of :func:`predicted_latency_ms` at each total load (requests/s):
@@ -295,7 +295,7 @@ def _rejection(fit: ConfigurationFit, reason: str, best: float | None = None) ->
     return Rejection(fit.config.label, fit.config.instance_type, reason, best)
 
 
-def _curve_option(fit: ConfigurationFit, model: LatencyModel, instance_type: str, catalog: PriceCatalog,
+def _curve_option(fit: CurveFit, model: LatencyModel, instance_type: str, catalog: PriceCatalog,
                   target_tps: float, target_ms: float, percentile: float | str, max_utilization: float, ha: bool,
                   routing: str, confidence: float) -> RealtimeOption | Rejection:
     curve = _Curve(fit, model, percentile, routing, confidence)
@@ -353,9 +353,9 @@ def _curve_option(fit: ConfigurationFit, model: LatencyModel, instance_type: str
         estimate_instance_count=estimate_count)
 
 
-def _recommender_option(fit: ConfigurationFit, point: RecommenderPoint, instance_type: str, catalog: PriceCatalog,
-                        target_tps: float, target_ms: float, max_utilization: float,
-                        ha: bool) -> RealtimeOption | Rejection:
+def _recommender_option(fit: RecommenderFit, instance_type: str, catalog: PriceCatalog, target_tps: float,
+                        target_ms: float, max_utilization: float, ha: bool) -> RealtimeOption | Rejection:
+    point = fit.recommender
     latency = point.model_latency_ms
     if latency > target_ms:
         return _rejection(fit, f"Inference Recommender measured ModelLatency {latency:.0f} ms at its plateau, above "
@@ -406,9 +406,9 @@ def recommend_realtime(fits: Sequence[ConfigurationFit], catalog: PriceCatalog, 
             continue
         result: RealtimeOption | Rejection
         try:
-            if fit.recommender is not None:
-                result = _recommender_option(fit, fit.recommender, instance_type, catalog, target_tps,
-                                             latency_target_ms, max_utilization, ha)
+            if isinstance(fit, RecommenderFit):
+                result = _recommender_option(fit, instance_type, catalog, target_tps, latency_target_ms,
+                                             max_utilization, ha)
             elif fit.latency is not None:
                 result = _curve_option(fit, fit.latency, instance_type, catalog, target_tps, latency_target_ms,
                                        percentile, max_utilization, ha, routing, confidence)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from planner.capacity import ConfigurationFit
+from planner.capacity import ConfigurationFit, CurveFit
 from planner.catalog import PriceCatalog
 from planner.fit import CapacityEstimate
 from planner.recommend import DEFAULT_CONFIDENCE, DEFAULT_MAX_UTILIZATION
@@ -46,8 +46,8 @@ def fit_configurations(runs: RunSource, scenario: FitScenario = FitScenario(),
     with its capacity at the scenario's SLA."""
     fits = runs.fits(runs.resolve(scenario.run_ids), configs=scenario.configs, rules=rules)
     target = scenario.latency_target_ms
-    return [FittedConfiguration(f, None if target is None or f.latency is None else
-                                f.capacity_at_sla(target, scenario.percentile, scenario.max_utilization))
+    return [FittedConfiguration(f, f.capacity_at_sla(target, scenario.percentile, scenario.max_utilization)
+                                if target is not None and isinstance(f, CurveFit) and f.latency is not None else None)
             for f in fits]
 
 
