@@ -108,6 +108,13 @@ def _save(files, directory: Path) -> list[Path]:
     return paths
 
 
+OUTCOME_COLUMNS = {
+    "run_id": st.column_config.TextColumn("run id"), "status": st.column_config.TextColumn("status"),
+    "source": st.column_config.TextColumn("source"), "format": st.column_config.TextColumn("format"),
+    "inputs": st.column_config.TextColumn("files"), "tables": st.column_config.TextColumn("tables stored"),
+    "reason": st.column_config.TextColumn("why skipped")}
+
+
 def _ingest(files, options: dict, target: str) -> pd.DataFrame:
     """Ingest the uploads into ``target``; messages name the uploaded files, not the temporary copies."""
     with tempfile.TemporaryDirectory(prefix="planner-upload-") as tmp:
@@ -119,7 +126,9 @@ def _ingest(files, options: dict, target: str) -> pd.DataFrame:
             raise ValueError(str(exc).replace(f"{tmp}/", "")) from None
         except OSError as exc:  # the collection cannot be written: the reason, not the server's paths
             raise ValueError(f"cannot add the upload to the collection ({_reason(exc)})") from None
-    return pd.DataFrame([{**o.to_dict(), "inputs": ", ".join(o.inputs)} for o in outcomes])
+    return pd.DataFrame([{**o.to_dict(), "inputs": ", ".join(o.inputs),
+                          "tables": ", ".join(f"{name} {rows:,} rows" for name, rows in o.tables.items()) or None}
+                         for o in outcomes])
 
 
 def _warn_unfittable(outcomes: pd.DataFrame, target: str) -> None:
@@ -158,7 +167,7 @@ def page() -> None:
     st.success(f"{added} run(s) added to `{choice.upload_root}`; {len(outcomes) - added} already present or "
                "skipped.")
     _warn_unfittable(outcomes, choice.upload_root)
-    table(outcomes)
+    table(outcomes, OUTCOME_COLUMNS)
 
 
 page()

@@ -247,6 +247,10 @@ def test_upload_adds_a_run_that_the_runs_page_shows(datasets, tmp_path, monkeypa
     assert not at.error, at.error[0].value
     assert "1 run(s) added" in at.success[0].value
     (record,) = RunStore(store).records()
+    (outcome,) = at.dataframe[0].value.to_dict("records")
+    assert sorted(outcome["tables"].split(", ")) == sorted(f"{name} {meta['rows']:,} rows"
+                                                           for name, meta in record.tables.items())
+    assert at.dataframe[0].proto.placeholder == shared.EMPTY
     assert record.run["instance_type"] == "ml.m5.large" and record.run["labels"] == {"team": "ml",
                                                                                      "scenario": "nightly"}
     at.button[0].click().run()  # the same bytes again: present, not duplicated
@@ -296,6 +300,10 @@ def test_an_upload_named_with_300_characters_is_stored_under_a_short_name(datase
     assert not at.exception and not at.error, [e.value for e in at.exception or at.error]
     assert "1 run(s) added" in at.success[0].value
     (record,) = RunStore(store).records()
+    (outcome,) = at.dataframe[0].value.to_dict("records")
+    assert sorted(outcome["tables"].split(", ")) == sorted(f"{name} {meta['rows']:,} rows"
+                                                           for name, meta in record.tables.items())
+    assert at.dataframe[0].proto.placeholder == shared.EMPTY
     names = sorted(i["name"] for i in record.run["inputs"])
     assert all(len(n.encode()) <= 120 and "?" not in n for n in names)
     endings = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_exceptions.csv")
