@@ -51,11 +51,11 @@ VARIANT_COLUMNS = {
     "instances": st.column_config.NumberColumn("instances"),
     "max_models_per_instance": st.column_config.NumberColumn("models per instance"),
     "gpu_memory_per_model_mb": st.column_config.NumberColumn("MiB per model", format="%.0f"),
-    "tps_per_instance": st.column_config.NumberColumn("TPS per instance", format="%.1f"),
+    "tps_per_instance": st.column_config.NumberColumn("TPS per instance", format="%.1f", help="— : no fitted throughput for this variant (see Not an option)"),
     "instances_for_memory": st.column_config.NumberColumn("instances (memory)"),
     "instances_for_throughput": st.column_config.NumberColumn("instances (TPS)"),
     "hit_ratio": st.column_config.NumberColumn("hit ratio", format="percent"),
-    "latency_p99_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f"),
+    "latency_p99_ms": st.column_config.NumberColumn("p99 (ms)", format="%.0f", help="— : unknown (no latency curve for this variant, or a cold load of unknown duration; see its notes)"),
 }
 
 

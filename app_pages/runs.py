@@ -44,9 +44,13 @@ STEP_FORMAT = {
     "cumulative_percentiles": st.column_config.CheckboxColumn("cumulative percentiles"),
     "generator_saturated": st.column_config.CheckboxColumn("generator saturated"),
 }
-RUN_FORMAT = {c: st.column_config.TextColumn(c.replace("_", " ")) for c in RUN_COLUMNS} | {
-    "instance_count": st.column_config.NumberColumn("instances", format="%.0f"),
-    "started_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC"),
+_NOT_RECORDED = "— : not recorded in the run's files (give it at ingest: --{} …)"
+RUN_FORMAT = {c: st.column_config.TextColumn(c.replace("_", " "), help=_NOT_RECORDED.format(c.replace("_", "-")))
+              for c in RUN_COLUMNS} | {
+    "instance_count": st.column_config.NumberColumn("instances", format="%.0f",
+                                                    help=_NOT_RECORDED.format("instance-count")),
+    "started_at": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm", timezone="UTC",
+                                                  help="— : the run's files carry no start time"),
     "labels": st.column_config.TextColumn("labels", help="key=value labels given at ingest (— : none)")}
 LATENCY_PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0}
 

@@ -734,6 +734,10 @@ def test_every_table_shows_a_dash_for_a_missing_value_and_no_raw_text(sample_env
         assert frame.proto.placeholder == shared.EMPTY
         raw = frame.value.map(lambda v: isinstance(v, str) and (v in ("None", "nan", "NaN") or v.startswith("{")))
         assert not raw.any().any(), frame.value  # a missing value is missing (shown as the placeholder), not text
+        config = json.loads(frame.proto.columns or "{}")
+        unexplained = [c for c in frame.value.columns if frame.value[c].isna().any()
+                       and shared.EMPTY not in str(config.get(c, {}).get("help", ""))]
+        assert not unexplained, f"columns with — and no tooltip saying why: {unexplained}"
     if url_path == "runs":
         runs = at.dataframe[0].value
         assert "variant=optimized" in runs["labels"].dropna().tolist() and str(runs["started_at"].dt.tz) == "UTC"
