@@ -197,7 +197,11 @@ class RecommenderFit(_FittedConfiguration):
     """A configuration measured by SageMaker Inference Recommender: one point (its plateau), no curve."""
 
     recommender: RecommenderPoint
-    fitted: bool = field(default=True, init=False)
+
+    @property
+    def fitted(self) -> bool:
+        """Always: the point is what was fitted."""
+        return True
 
     def to_dict(self, capacity: CapacityEstimate | None = None) -> dict[str, Any]:
         """The ``planner fit --json`` shape: a curve fit's keys, the curve's null (no SLA capacity either)."""

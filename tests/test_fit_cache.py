@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -146,3 +147,25 @@ def test_a_runs_steps_are_kept_and_any_change_to_its_manifest_or_the_rules_misse
     relabelled = dataclasses.replace(record, run={**record.run, "labels": {**record.run["labels"], "arrivals": "closed"}})
     assert fit_cache.steps_key(relabelled, StepRules()) != key  # labels change steps (open vs closed loop)
     assert fit_cache.steps_key(dataclasses.replace(record, generation="g-reparsed"), StepRules()) != key
+
+
+def test_both_kinds_of_fit_come_back_as_they_were_cached(tmp_path, monkeypatch):
+    """Inference Recommender jobs (two points, one FAILED benchmark without metrics): the points come back
+    as RecommenderFits with their plateau, the failed one as a CurveFit that fitted nothing."""
+    from planner.collection import ingest
+
+    store = RunStore(tmp_path / "store")
+    ingest(store, [Path(__file__).parent / "fixtures" / "recommender" / "list_job_steps.cli.json"])
+    steps, fit_cache = for_collection(store), FitCache(tmp_path / "fits")
+    first = fit_collection_steps(steps, cache=fit_cache)
+    _refit_forbidden(monkeypatch)
+    again = {f.config.instance_type: f for f in fit_collection_steps(steps, cache=fit_cache)}
+    assert [f.to_dict() for f in again.values()] == [f.to_dict() for f in first]
+    assert {t: type(f) for t, f in again.items()} == {"ml.c5.xlarge": RecommenderFit, "ml.g4dn.xlarge": RecommenderFit,
+                                                     "ml.m5.large": CurveFit}
+    point = again["ml.g4dn.xlarge"]
+    assert isinstance(point, RecommenderFit) and point.fitted
+    assert point.recommender.throughput_rps_per_instance == pytest.approx(2400 / 60)
+    failed = again["ml.m5.large"]
+    assert isinstance(failed, CurveFit) and not failed.fitted and failed.latency is None
+    assert "ResourceLimitExceeded" in failed.notes[0]
