@@ -168,6 +168,11 @@ class _Observations:
         pcts = sorted(set(self.percentile[~np.isnan(self.percentile)].tolist()))
         return (["mean"] if np.isnan(self.percentile).any() else []) + pcts
 
+    @property
+    def level(self) -> np.ndarray:
+        """Each observation's load level: its users in a closed loop (negated, apart from rates), else its rate."""
+        return np.where(self.closed, -self.users, self.throughput_rps)
+
     def of(self, stat: Statistic) -> np.ndarray:
         return np.isnan(self.percentile) if stat == "mean" else self.percentile == stat
 
@@ -320,6 +325,12 @@ def _observations(frame: pd.DataFrame) -> tuple[_Observations, list[str]]:
     """Observations of a used steps frame; cumulative percentiles are never taken as per-step values."""
     notes = []
     lam = positive(frame["throughput_rps"], "throughput_rps")
+    small = _small_bins(frame)
+    if small.any() and not small.all():  # whole-second timestamps: a bin of a second or two can overshoot
+        lam = np.where(small, np.minimum(lam, lam[~small].max()), lam)
+    if small.any():
+        notes.append(f"{int(small.sum())} step(s) are finer bins of a ramp too fast for the step rules (small_bin): "
+                     "their rates are capped at the steady steps' highest and their think time is the steady steps'")
     mean = pd.to_numeric(frame.get("latency_mean_ms", pd.Series(np.nan, index=frame.index)),
                          errors="coerce").astype("float64").to_numpy(dtype=float, na_value=np.nan)
     missing = np.isnan(mean)
@@ -354,6 +365,13 @@ def _observations(frame: pd.DataFrame) -> tuple[_Observations, list[str]]:
     return obs, notes
 
 
+def _small_bins(frame: pd.DataFrame) -> np.ndarray:
+    """Steps cut finer than the step rules (flag ``small_bin``: a ramp too fast for them)."""
+    if "small_bin" not in frame:
+        return np.zeros(len(frame), dtype=bool)
+    return frame["small_bin"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
 def _closed_loop_users(frame: pd.DataFrame, throughput_rps: np.ndarray, mean_ms: np.ndarray):
     """Per step: users (per instance) and think time (s) of closed-loop steps (``arrivals`` =
     closed, with a concurrency), NaN for open-loop ones. The think time is the step's own
@@ -367,6 +385,10 @@ def _closed_loop_users(frame: pd.DataFrame, throughput_rps: np.ndarray, mean_ms:
              else np.zeros(n))
     with np.errstate(invalid="ignore", divide="ignore"):
         think = np.where(np.isfinite(mean_ms), np.maximum(users / throughput_rps - mean_ms / 1e3, 0.0), given)
+    small = _small_bins(frame)
+    steady = closed & ~small & np.isfinite(think)
+    if steady.any():  # a small bin's own N/X - R is only as good as its rate
+        think = np.where(closed & small, float(np.median(think[steady])), think)
     return np.where(closed, users, np.nan), np.where(closed, think, np.nan)
 
 
@@ -659,8 +681,8 @@ class LatencyModel:
         self.rows_excluded_ = len(steps) - len(used)
         self.rows_used_ = len(used)
         obs, notes = _observations(used)
-        if np.unique(obs.throughput_rps).size < 2:
-            raise FitError("a latency model needs at least 2 distinct throughput levels")
+        if np.unique(obs.level).size < 2:
+            raise FitError("a latency model needs at least 2 distinct load levels (throughputs, or closed-loop users)")
         self.observations_ = obs
         self.statistics_ = obs.statistics
         self.percentile_source_ = "per-step" if any(s != "mean" for s in self.statistics_) else "mean-only"
@@ -705,7 +727,7 @@ class LatencyModel:
         if cut is None:
             self.model_ = "queueing"
             self.heldout_error_ = math.nan
-            notes.append(f"only {np.unique(obs.throughput_rps).size} load levels: no held-out check (needs >= 4); "
+            notes.append(f"only {np.unique(obs.level).size} load levels: no held-out check (needs >= 4); "
                          "queueing model used")
             return
         train, test = obs.take(axis < cut), obs.take(axis >= cut)
@@ -799,12 +821,12 @@ class LatencyModel:
         :meth:`capacity_at_sla` and :meth:`predict_interval`. Deterministic for a given ``seed``."""
         rng = np.random.default_rng(seed)
         obs, n = self.observations_, self.rows_used_
-        step_rps = np.zeros(n)
-        step_rps[obs.step] = obs.throughput_rps
+        step_level = np.zeros(n)
+        step_level[obs.step] = obs.level
         counts = np.zeros((0, n))
-        while counts.shape[0] < n_resamples:  # redraw resamples holding a single throughput level
+        while counts.shape[0] < n_resamples:  # redraw resamples holding a single load level
             draw = np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_resamples)])
-            distinct = [np.unique(step_rps[row > 0]).size >= 2 for row in draw]
+            distinct = [np.unique(step_level[row > 0]).size >= 2 for row in draw]
             counts = np.vstack([counts, draw[distinct]])[:n_resamples]
         weights = counts[:, obs.step]
         service_s = _boot_service_times(obs, weights, self.queue_)

@@ -23,7 +23,7 @@ steps are kept and flagged (``warmup_trimmed``, ``too_short``, ``errors``, ``cum
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,9 +36,11 @@ from planner.store import RunRecord, RunStore
 
 STEP_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
 FLAGS = ("warmup_trimmed", "too_short", "errors", "cumulative_percentiles", "generator_saturated",
-         "no_clean_percentiles", "percentile_window_untrimmed")
+         "no_clean_percentiles", "percentile_window_untrimmed", "small_bin")
 MIN_LOAD_LEVELS = 3
 """Distinct steady load levels a latency model needs (fewer leave the configuration unfitted)."""
+SMALLEST_BIN_REQUESTS = 25
+"""Floor of the finer bins of a ramp too fast for :data:`MIN_LOAD_LEVELS` levels (see :func:`_spans`)."""
 SETTLE_RESPONSE_TIMES = 5.0
 """A closed loop settles on a new user count within a few response times: a level's transition trim is
 ``max(StepRules.trim_s, SETTLE_RESPONSE_TIMES × the level's mean latency)``."""
@@ -128,11 +130,11 @@ def _counters(rows: pd.DataFrame) -> _Counters:
 
 
 def _levels(c: _Counters) -> list[tuple[int, int]]:
-    """(first row, last row) of each level: consecutive rows of one user count in one segment."""
+    """(first row, last row) of each level: consecutive rows of one user count (> 0) in one segment."""
     change = (c.users[1:] != c.users[:-1]) | (c.segment[1:] != c.segment[:-1])
     starts = np.concatenate([[0], np.flatnonzero(change) + 1])
     ends = np.concatenate([starts[1:] - 1, [len(c.users) - 1]])
-    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+    return [(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True) if c.users[a] > 0]
 
 
 def _begin(c: _Counters, first: int) -> int:
@@ -166,7 +168,7 @@ def _bins(c: _Counters, run: list[tuple[int, int]], rules: StepRules) -> list[_S
     return spans
 
 
-def _spans(c: _Counters, rules: StepRules) -> list[_Span]:
+def _spans_under(c: _Counters, rules: StepRules) -> list[_Span]:
     """Long-enough levels, trimmed, as they are; runs of short ones (within a segment) as bins. A lone
     short level stays a trimmed level (flagged ``too_short``)."""
     spans: list[_Span] = []
@@ -189,13 +191,40 @@ def _spans(c: _Counters, rules: StepRules) -> list[_Span]:
     return spans
 
 
+def _spans(c: _Counters, rules: StepRules) -> tuple[list[_Span], StepRules]:
+    """The spans under ``rules``; when their usable steps hold fewer than :data:`MIN_LOAD_LEVELS` load
+    levels and some bin merged several (a ramp too fast for the rule), finer bins: ``min_requests`` and
+    ``min_duration_s`` halved until there are enough levels or no bin merges levels, down to
+    :data:`SMALLEST_BIN_REQUESTS`. Returns the spans and the rules they were cut under."""
+    spans = _spans_under(c, rules)
+    used = rules
+    while (len({_concurrency(c, s) for s in spans if c.enough(s.base, s.end, used)}) < MIN_LOAD_LEVELS
+           and any(len(s.levels) > 1 for s in spans) and used != finest_rules(rules)):
+        used = _finer(used)
+        spans = _spans_under(c, used)
+    return spans, used
+
+
+def _finer(rules: StepRules) -> StepRules:
+    return replace(rules, min_requests=rules.min_requests // 2, min_duration_s=rules.min_duration_s / 2)
+
+
+def finest_rules(rules: StepRules) -> StepRules:
+    """The finest bins a ramp too fast for ``rules`` is cut into: ``min_requests`` and ``min_duration_s``
+    halved while ``min_requests`` stays >= :data:`SMALLEST_BIN_REQUESTS`."""
+    while rules.min_requests // 2 >= SMALLEST_BIN_REQUESTS:
+        rules = _finer(rules)
+    return rules
+
+
 def _concurrency(c: _Counters, span: _Span) -> float:
-    """Users of a level; of a bin, the time-weighted mean user count (each level over its own rows' span)."""
-    if len(span.levels) == 1:
-        return float(c.users[span.first])
-    weights = np.array([c.seconds(max(_begin(c, a), span.base), b) for a, b in span.levels])
-    users = np.array([c.users[a] for a, _ in span.levels])
-    return float(users @ weights / weights.sum()) if weights.sum() > 0 else float(users.mean())
+    """Time-weighted mean user count over the span's row intervals, an interval in which the count changed
+    at its mid-point (Locust spawns at some moment between two rows): a trimmed level's users; a bin's,
+    or an untrimmed level's, mean including its transitions."""
+    rows = np.arange(span.base + 1, span.end + 1)
+    seconds = c.t_s[rows] - c.t_s[rows - 1]
+    users = np.where(c.users[rows - 1] == c.users[rows], c.users[rows], (c.users[rows - 1] + c.users[rows]) / 2)
+    return float(users @ seconds / seconds.sum()) if seconds.sum() > 0 else float(c.users[span.levels[0][0]:span.end + 1].mean())
 
 
 def _clean_rows(c: _Counters, span: _Span) -> tuple[np.ndarray, bool]:
@@ -227,15 +256,18 @@ def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = Ste
     flagged ``no_clean_percentiles``.
     """
     rows = history[history["is_aggregate"].fillna(False).astype(bool)].sort_values("row")
-    rows = rows[rows["user_count"].fillna(0) > 0].dropna(subset=["timestamp", "total_request_count"])
-    if rows.empty:
+    loaded = rows["user_count"].fillna(0) > 0
+    # A row without users just before users start is where the first level's counters are measured from.
+    rows = rows[loaded | loaded.shift(-1, fill_value=False)].dropna(subset=["timestamp", "total_request_count"])
+    if not (rows["user_count"].fillna(0) > 0).any():
         return _flags(pd.DataFrame(columns=["step", "concurrency", "throughput_rps"]))
     c = _counters(rows)
     # p50/p90/p95/p99 only: the rest of Locust's columns (66%, 99.99%, 100%...) are too few
     # samples per window to be per-step values (100% is just the window's maximum).
     pct_cols = [col for col in percentile_columns(rows.columns) if column_percentile(col) in STEP_PERCENTILES]
     out = []
-    for step, span in enumerate(_spans(c, rules)):
+    spans, used = _spans(c, rules)
+    for step, span in enumerate(spans):
         dt, dcount = c.seconds(span.base, span.end), c.requests(span.base, span.end)
         dfail = float(c.fails[span.end] - c.fails[span.base])
         row: dict[str, Any] = {
@@ -246,7 +278,8 @@ def from_history(history: pd.DataFrame, percentiles: str, rules: StepRules = Ste
             "throughput_rps": dcount / dt if dt > 0 else np.nan,
             "error_rate": dfail / dcount if dcount > 0 else np.nan,
             "latency_mean_ms": c.mean_latency_ms(span.base, span.end),
-            "warmup_trimmed": span.trimmed, "too_short": not c.enough(span.base, span.end, rules),
+            "warmup_trimmed": span.trimmed, "too_short": not c.enough(span.base, span.end, used),
+            "small_bin": used != rules and not c.enough(span.base, span.end, rules),
             "cumulative_percentiles": percentiles != "window",
             "errors": bool(dcount > 0 and dfail / dcount > rules.max_error_rate),
         }

@@ -72,13 +72,15 @@ def test_real_cumulative_history_louskac(datasets, tmp_path):
     store = RunStore(tmp_path / "store")
     (run,) = ingest(store, [tmp_path])
     steps = for_run(store, run.run_id)
-    # a ramp of 10 users/s to 100 (one row per level), then 15 s at 100 users: the ramp's 1 s levels are
-    # merged into bins at their time-weighted mean users (10..60: 5 s, 20..60 weighing 1 s each), the
-    # leftover 70..90 bin falls short of 5 s, the hold is one level
-    assert steps["concurrency"].tolist() == [40, 80, 100]
-    assert steps["levels_merged"].tolist() == [6, 3, 1]
-    assert steps["too_short"].tolist() == [False, True, False]
-    assert steps["request_count"].iloc[0] == 15300 - 2632  # from the first level's own row: nothing before it
+    # a ramp of 10 users/s to 100 (one row per level), then 15 s at 100 users. Bins of 200 requests and 5 s
+    # (10..60, a short 70..90) and the hold are two steady levels, too few for a fit: the ramp is cut
+    # finer (3 s bins, flag small_bin), each at its time-weighted mean users, a second in which the count
+    # changed at the mid-point (0->10, 10->20, 20->30: 15 users); the hold is one level
+    assert steps["concurrency"].tolist() == [15, 45, 75, 100]
+    assert steps["levels_merged"].tolist() == [3, 3, 3, 1]
+    assert not steps["too_short"].any()
+    assert steps["small_bin"].tolist() == [True, True, True, False]
+    assert steps["request_count"].iloc[0] == 7990  # from the zero-user row before the first level (0 requests)
     last = steps.iloc[-1]
     # trimmed 2 s from the previous level's last row (t=...851): rows at t=...853 (24818 requests, mean
     # 25.45748) and t=...867 (51423, mean 39.43785)
@@ -95,8 +97,9 @@ def test_duplicate_timestamps_and_zero_user_rows_zhajiangmian(datasets, tmp_path
     store = RunStore(tmp_path / "store")
     (run,) = ingest(store, [tmp_path])
     steps = for_run(store, run.run_id)
-    # two one-row levels (1 user, then 10) make one bin: the first row starts it, so 10 users weigh all 2 s
-    assert steps["concurrency"].tolist() == [10] and steps["levels_merged"].tolist() == [2]
+    # two one-row levels (1 user, then 10) make one bin: the first row starts it, and the 2 s to the next
+    # row, in which the count went from 1 to 10, count at the mid-point
+    assert steps["concurrency"].tolist() == [5.5] and steps["levels_merged"].tolist() == [2]
     assert steps["too_short"].all()
     assert steps["throughput_rps"].iloc[0] == pytest.approx(10 / 2)
 

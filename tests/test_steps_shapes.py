@@ -107,10 +107,14 @@ class Seconds:
 
 
 def _expected(load: Seconds, step: pd.Series) -> tuple[float, float, float]:
-    """(requests, time-weighted mean users, mean latency ms) of the seconds a step covers."""
+    """(requests, time-weighted mean users, mean latency ms) of the seconds a step covers; a second in which
+    the user count changed counts at the mid-point of the two rows' counts (a row is a snapshot: Locust
+    spawned somewhere inside that second)."""
     covered = load.in_window(step["ended_at"], step["duration_s"])
     n = load.requests[covered]
-    return float(n.sum()), float(load.users[covered].mean()), float((n * load.latency_ms[covered]).sum() / n.sum())
+    before = np.concatenate([[load.users[0]], load.users[:-1]])
+    users = np.where(before == load.users, load.users, (before + load.users) / 2)[covered]
+    return float(n.sum()), float(users.mean()), float((n * load.latency_ms[covered]).sum() / n.sum())
 
 
 def _ramp_then_hold() -> Seconds:

@@ -25,7 +25,8 @@ FLAG_NAMES = {"warmup_trimmed": "trimmed", "too_short": "too short", "errors": "
               "saturated": "past the knee", "cumulative_percentiles": "percentiles dropped (cumulative history)",
               "no_clean_percentiles": "percentiles dropped (no clean 10 s window)",
               "percentile_window_untrimmed": "percentiles from a window taking in the transition",
-              "generator_saturated": "load generator saturated"}
+              "generator_saturated": "load generator saturated",
+              "small_bin": "finer bin (ramp too fast for the step rules)"}
 # Flags that make a step doubtful (shaded orange); ``warmup_trimmed`` alone is routine (shaded green).
 DOUBTFUL = ("too_short", "errors", "saturated", "generator_saturated")
 CLEAN, TRIMMED, FLAGGED = "steady step", "steady step (transition trimmed)", "flagged step"

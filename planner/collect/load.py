@@ -55,7 +55,7 @@ from planner.collect.endpoint import EndpointSettings, probe_serve_local
 from planner.collection import IngestOutcome, ingest
 from planner.errors import InputError, PlannerError
 from planner.ingest.locust.percentiles import PERCENTILE_WINDOW_S
-from planner.steps import MIN_LOAD_LEVELS, StepRules
+from planner.steps import MIN_LOAD_LEVELS, StepRules, finest_rules
 from planner.store import RunStore
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
@@ -262,10 +262,11 @@ def hold_warning(shape: StairsShape, rules: StepRules | None = None) -> str | No
     (Locust's window, :data:`PERCENTILE_WINDOW_S`) or for one clear of the trimmed transition, else None; InputError when
     an open-loop level cannot even offer ``min_requests`` after the trim."""
     rules = rules or StepRules()
-    if shape.ramp and (bins := _ramp_bins(shape, rules)) + 1 < MIN_LOAD_LEVELS:
+    finest = finest_rules(rules)
+    if shape.ramp and (bins := _ramp_bins(shape, finest)) + 1 < MIN_LOAD_LEVELS:
         slower = shape.users[0] / (2 * MIN_LOAD_LEVELS * rules.min_duration_s)
         return (f"a ramp to {shape.users[0]} users at {shape.spawn_rate:g} users/s gives at most {bins} bin(s) of "
-                f">= {rules.min_duration_s:g} s plus the hold, fewer than the {MIN_LOAD_LEVELS} load levels a latency "
+                f">= {finest.min_duration_s:g} s plus the hold, fewer than the {MIN_LOAD_LEVELS} load levels a latency "
                 f"fit needs; use spawn-rate={slower:.2g} or less, or a staircase (stairs:users=...,hold=15s)")
     kept_s = shape.hold_s - rules.trim_s
     rates = (shape.rates_rps or ())[0 if shape.warmup_s is None else 1:]
