@@ -153,7 +153,8 @@ def page() -> None:
     st.subheader("The load test over time")
     timeline = run_timeline_spec(choice.root, version, run_id, tuple(sorted(past_knee_steps(fits))), rules)
     if timeline is None:
-        st.caption("No time series: this run has steady-state points, not a Locust history with totals.")
+        st.caption("No time series: this run has steady-state points, not a Locust history with totals or "
+                   "CloudWatch periods.")
     else:
         draw(timeline)
     if steps.empty:

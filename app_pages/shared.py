@@ -20,7 +20,7 @@ import streamlit as st
 
 from planner.capacity import ConfigurationFit, curve_fits
 from planner.catalog import PriceCatalog, available_regions, load_catalog
-from planner.charts import serverless_cost_chart, timeline_chart, usl_chart
+from planner.charts import metrics_timeline_chart, serverless_cost_chart, timeline_chart, usl_chart
 from planner.errors import PlannerError
 from planner.export import CostComparison, Traffic
 from planner.ingest.traffic import parse_popularity, parse_traffic_csv
@@ -140,11 +140,12 @@ def run_timeline_spec(root: str, version: tuple, run_id: str, past_knee: tuple[i
                       rules: RulesKey = ()) -> dict | None:
     """:func:`planner.charts.timeline_chart` of one run's Locust history, its steps shaded and flagged
     (``past_knee``: the steps its fits put past the throughput knee, :func:`planner.charts.past_knee_steps`);
-    None when the run has no history (points, metrics, recommender rows) or no Aggregated row in it."""
+    or, for CloudWatch metrics, :func:`planner.charts.metrics_timeline_chart` of its periods; None when the
+    run has neither (points, recommender rows) or no Aggregated row in its history."""
     store = RunStore(root)
     record = store.get(run_id)
     if "history" not in record.tables:
-        return None
+        return metrics_timeline_chart(run_steps(root, version, run_id, rules)) if "metrics" in record.tables else None
     return timeline_chart(store.table("history", [run_id]), run_steps(root, version, run_id, rules),
                           percentiles=(record.run.get("notes") or {}).get("history_percentiles", "unknown"),
                           arrivals=(record.run.get("labels") or {}).get("arrivals", "closed"), past_knee=past_knee)

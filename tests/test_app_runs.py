@@ -57,6 +57,19 @@ def test_a_run_without_a_history_has_no_timeline(sample_env):
     assert not any("time since start (s)" in json.dumps(s, ensure_ascii=False) for s in _specs(at))
 
 
+def test_a_cloudwatch_run_shows_its_periods_over_time(tmp_path, monkeypatch):
+    from planner.collection import ingest
+
+    two = Path(__file__).parent / "fixtures" / "cloudwatch" / "two_instances"
+    store = RunStore(tmp_path / "store")
+    (run,) = ingest(store, [two / "results_iso.json", two / "queries.json"])
+    monkeypatch.setenv("PLANNER_STORE", str(store.root))
+    at = open_page("runs", run=run.run_id)
+    timeline = [t for t in (json.dumps(s, ensure_ascii=False) for s in _specs(at)) if "time since start (s)" in t]
+    assert len(timeline) == 3 and "instances (InvocationsPerInstance ÷ Invocations)" in timeline[0]
+    assert not any("not a Locust history" in c.value for c in at.caption)
+
+
 # ------------------------------------------------------------------ upload page
 
 

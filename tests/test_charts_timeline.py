@@ -49,12 +49,14 @@ def test_timeline_series_are_lockusts_columns_and_steps_are_shaded_with_their_fl
     assert rps.iloc[-1] == pytest.approx(1233.7)  # the file's last Requests/s
     assert _series(series, "failures/s").max() == 0.0
     assert _series(series, "p99").iloc[-1] == 540.0
-    assert spans["step"].tolist() == [0, 1, 2]
-    # the file: 10, 20 ... 60 users at 1-6 s (one bin), 70-90 at 7-9 s (a bin short of 5 s), 100 from 10 s to 25 s
-    assert spans["start_s"].tolist() == [1.0, 7.0, 10.0] and spans["end_s"].tolist() == [6.0, 9.0, 25.0]
-    assert spans["users"].tolist() == [40.0, 80.0, 100.0]
-    assert spans["status"].tolist() == [CLEAN, FLAGGED, TRIMMED]
-    assert "too short" in spans["flags"][1] and "trimmed" in spans["flags"][2]
+    assert spans["step"].tolist() == [0, 1, 2, 3]
+    # the file: 10, 20 ... 90 users at 1-9 s, one per second, 100 from 10 s to 25 s. Bins of 5 s give two steady
+    # levels, too few for a fit, so the ramp is cut in 3 s bins (at their mean users, each spawn second at
+    # its mid-point), the hold trimmed
+    assert spans["start_s"].tolist() == [1.0, 4.0, 7.0, 10.0] and spans["end_s"].tolist() == [3.0, 6.0, 9.0, 25.0]
+    assert spans["users"].tolist() == [15.0, 45.0, 75.0, 100.0]
+    assert spans["status"].tolist() == [CLEAN, CLEAN, CLEAN, TRIMMED]
+    assert all("finer bin" in f for f in spans["flags"][:3]) and "trimmed" in spans["flags"][3]
     assert all("percentiles dropped (cumulative history)" in f for f in spans["flags"])
 
 
@@ -106,3 +108,35 @@ def test_fit_chart_draws_the_sla_and_rings_the_steps_that_miss_it(store):
     assert any(d == [{"sla_ms": 45.0, "text": "SLA: p99 ≤ 45 ms"}] for d in spec["datasets"].values())
     curve_rows = next(d for d in spec["datasets"].values() if d and "upper_ms" in d[0])
     assert max(r["upper_ms"] for r in curve_rows) <= 3 * 77.0  # the axis stops at 3 × the highest step
+
+
+CLOUDWATCH = Path(__file__).parent / "fixtures" / "cloudwatch" / "two_instances"
+
+
+@pytest.fixture(scope="module")
+def cloudwatch_run(tmp_path_factory) -> tuple[RunStore, str]:
+    """The 12 one-minute periods of a 2-instance endpoint (fixture README), ingested."""
+    from planner.collection import ingest
+
+    store = RunStore(tmp_path_factory.mktemp("cw") / "store")
+    (run,) = ingest(store, [CLOUDWATCH / "results_iso.json", CLOUDWATCH / "queries.json"])
+    return store, run.run_id
+
+
+def test_a_cloudwatch_run_over_time_is_its_periods_each_shaded_as_a_step(cloudwatch_run):
+    store, run_id = cloudwatch_run
+    steps = for_run(store, run_id)
+    spec = charts.metrics_timeline_chart(steps)
+    series, spans = pd.DataFrame(spec["datasets"]["series"]), pd.DataFrame(spec["datasets"]["spans"])
+    by_name = {name: part.set_index("elapsed_s")["value"] for name, part in series.groupby("series")}
+    assert set(by_name) == {"instances", "requests/s", "failures/s", "mean"}
+    assert by_name["instances"].tolist() == [2.0] * 12  # InvocationsPerInstance ÷ Invocations, per period
+    assert by_name["requests/s"].index.tolist() == [60.0 * i for i in range(12)]
+    assert by_name["requests/s"].tolist() == pytest.approx(steps["throughput_rps"].tolist())
+    assert by_name["mean"].tolist() == pytest.approx(steps["latency_mean_ms"].tolist())  # Model + Overhead
+    assert spans["start_s"].tolist() == [60.0 * i for i in range(12)]
+    assert spans["end_s"].tolist() == [60.0 * (i + 1) for i in range(12)]
+    titles = [_y_titles(view) for view in spec["vconcat"]]
+    assert titles == [{"instances (InvocationsPerInstance ÷ Invocations)"}, {"requests/s, failures/s"},
+                      {"latency per 60 s period (ms)"}]
+    assert charts.metrics_timeline_chart(steps.iloc[0:0]) is None

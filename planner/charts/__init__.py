@@ -49,7 +49,7 @@ from planner.charts.sizing import (
     option_latency_frame,
 )
 from planner.charts.spec import container_views, save_chart
-from planner.charts.timeline import past_knee_steps, timeline_chart, timeline_frames
+from planner.charts.timeline import metrics_timeline_chart, past_knee_steps, timeline_chart, timeline_frames
 
 __all__ = [
     "FITTED",
@@ -89,6 +89,7 @@ __all__ = [
     "short_instance_type",
     "short_number",
     "short_usd",
+    "metrics_timeline_chart",
     "timeline_chart",
     "timeline_frames",
     "usl_chart",

@@ -49,7 +49,7 @@ def timeline_frames(history: pd.DataFrame, steps: pd.DataFrame,
 
     ``series``: one row per Aggregated history row and quantity, long format — ``elapsed_s`` (s since the
     first row), ``panel`` (load | throughput | latency), ``series`` and ``value`` (users, requests/s or
-    ms). ``spans``: one row per step with a start and end time — ``start_s``, ``end_s``, ``status``
+    ms; a per-row ``latency_mean_ms`` as "mean", which a Locust history does not have). ``spans``: one row per step with a start and end time — ``start_s``, ``end_s``, ``status``
     (:data:`CLEAN`, :data:`TRIMMED`, :data:`FLAGGED`), ``flags`` (comma-separated :data:`FLAG_NAMES`, or
     "none") and its users, duration (s), requests/s and error rate.
     """
@@ -60,7 +60,7 @@ def timeline_frames(history: pd.DataFrame, steps: pd.DataFrame,
     elapsed = ((time - start).dt.total_seconds()).to_numpy(dtype=float)
     columns = {"users": ("load", "user_count"), "requests/s": ("throughput", "throughput_rps"),
                "failures/s": ("throughput", "failures_per_s"),
-               **{p: ("latency", f"latency_{p}_ms") for p in TIMELINE_PERCENTILES}}
+               **{p: ("latency", f"latency_{p}_ms") for p in ("mean", *TIMELINE_PERCENTILES)}}
     parts = [pd.DataFrame({"elapsed_s": elapsed, "panel": panel, "series": name,
                            "value": pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype=float)})
              for name, (panel, column) in columns.items() if column in rows]
@@ -147,3 +147,33 @@ def timeline_chart(history: pd.DataFrame, steps: pd.DataFrame, *, percentiles: s
     panels = tuple(p for p in ("load", "throughput", "latency") if (series["panel"] == p).any())
     return _filled(_template(load_title, latency_title, panels), {"series": series, "spans": spans},
                    title or "Load test over time (shaded: detected steps)")
+
+
+def metrics_timeline_chart(steps: pd.DataFrame, title: str = "") -> dict | None:
+    """A CloudWatch run over time from its steps (:func:`planner.steps.from_metrics`: one per period): the
+    instance count, requests/s with failures/s (the endpoint's, all instances), and the period's latency
+    (ModelLatency + OverheadLatency: mean, p50, p99 where published), each period shaded as its step.
+    None without periods."""
+    if steps.empty or "started_at" not in steps:
+        return None
+    steps = steps.dropna(subset=["started_at"]).sort_values("started_at").reset_index(drop=True)
+    started = pd.to_datetime(steps["started_at"], utc=True)
+    steps = steps.assign(ended_at=started + pd.to_timedelta(steps["duration_s"].astype(float), unit="s"))
+    rows = pd.DataFrame({"row": np.arange(len(steps)), "timestamp": started, "is_aggregate": True,
+                         "throughput_rps": steps["throughput_rps"],
+                         "failures_per_s": steps["failure_count"] / steps["duration_s"]})
+    if "instance_count" in steps:
+        rows["user_count"] = steps["instance_count"]
+    for name in ("mean", *TIMELINE_PERCENTILES):
+        column = f"latency_{name}_ms"
+        if column in steps:
+            rows[column] = steps[column]
+    series, spans = timeline_frames(rows, steps)
+    series = series.replace({"series": {"users": "instances"}})
+    if series.empty:
+        return None
+    panels = tuple(p for p in ("load", "throughput", "latency") if (series["panel"] == p).any())
+    period_s = float(steps["duration_s"].median())
+    return _filled(_template("instances (InvocationsPerInstance ÷ Invocations)",
+                             f"latency per {period_s:g} s period (ms)", panels),
+                   {"series": series, "spans": spans}, title or "CloudWatch metrics over time (shaded: each period a step)")
