@@ -211,7 +211,11 @@ def _finer(rules: StepRules) -> StepRules:
 
 def finest_rules(rules: StepRules) -> StepRules:
     """The finest bins a ramp too fast for ``rules`` is cut into: ``min_requests`` and ``min_duration_s``
-    halved while ``min_requests`` stays >= :data:`SMALLEST_BIN_REQUESTS`."""
+    halved while ``min_requests`` stays >= :data:`SMALLEST_BIN_REQUESTS`. Rules stricter than the defaults
+    (a user asking for longer steps) are kept as they are."""
+    default = StepRules()
+    if rules.min_requests > default.min_requests or rules.min_duration_s > default.min_duration_s:
+        return rules
     while rules.min_requests // 2 >= SMALLEST_BIN_REQUESTS:
         rules = _finer(rules)
     return rules

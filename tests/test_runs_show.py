@@ -60,7 +60,7 @@ def test_show_table_prints_the_summary_and_the_steps_with_units(deep_vision):
     assert lines["requests"] == "58,982" and lines["failures"] == "0" and lines["failure rate"] == "0.00%"
     assert lines["duration (s)"] == "25.0" and lines["load levels"] == "10 (10–100 users)"
     assert "throughput (rps)" in result.stdout and "latency mean (ms)" in result.stdout
-    assert "2,533.6" in result.stdout, "step 0's throughput, formatted"
+    assert "2,663.3" in result.stdout, "step 0's throughput, formatted (7,990 requests in the first 3 s bin)"
 
 
 def test_summary_counts_a_restarted_masters_history_and_its_failures(datasets, tmp_path):
