@@ -196,10 +196,9 @@ def _spans(c: _Counters, rules: StepRules) -> tuple[list[_Span], StepRules]:
     levels and some bin merged several (a ramp too fast for the rule), finer bins: ``min_requests`` and
     ``min_duration_s`` halved until there are enough levels or no bin merges levels, down to
     :data:`SMALLEST_BIN_REQUESTS`. Returns the spans and the rules they were cut under."""
-    spans = _spans_under(c, rules)
-    used = rules
+    spans, used, finest = _spans_under(c, rules), rules, finest_rules(rules)
     while (len({_concurrency(c, s) for s in spans if c.enough(s.base, s.end, used)}) < MIN_LOAD_LEVELS
-           and any(len(s.levels) > 1 for s in spans) and used != finest_rules(rules)):
+           and any(len(s.levels) > 1 for s in spans) and used != finest):
         used = _finer(used)
         spans = _spans_under(c, used)
     return spans, used
